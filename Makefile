@@ -1,0 +1,33 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint bench clean help
+
+help:
+	@echo "make demo   set up .venv/ and run the bundled sample through the perception node -> $(OUT)/"
+	@echo "make test   set up .venv/ and run the test suite (linters included)"
+	@echo "make bench  print the speed / accuracy benchmarks"
+	@echo "make setup  only create or update .venv/"
+
+setup:
+	@bash scripts/setup_venv.sh
+
+demo: setup
+	$(BIN)/promptda-demo --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/bench_default_backend.py
+	$(BIN)/python bench/bench_network.py
+
+clean:
+	rm -rf out build install log .pytest_cache

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Create (or reuse) the project's virtual environment at .venv/ and install the pinned
+# requirements plus this package in editable mode. Safe to run again: the install is skipped
+# while requirements.txt is unchanged.
+#
+# Environment:
+#   PYTHON                 interpreter to build the venv with (default: a Python 3.12 on PATH or pyenv's)
+#   PROMPTDA_VENV_CACHE    optional folder keeping venvs keyed on the requirements hash; .venv then
+#                          becomes a link into it, so fresh clones (CI) reuse an earlier install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
+  for cand in python3.12 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
+      command -v "$cand"; return
+    fi
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    local p
+    p=$(ls -d "$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1 || true)
+    if [ -n "$p" ]; then echo "$p"; return; fi
+  fi
+  echo "error: Python 3.12 not found (lerobot 0.6 needs it); set PYTHON=/path/to/python3.12" >&2
+  exit 1
+}
+
+PY=$(find_python)
+HASH=$( (cat requirements.txt; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+
+if [ -n "${PROMPTDA_VENV_CACHE:-}" ]; then
+  target="$PROMPTDA_VENV_CACHE/venv-$HASH"
+  mkdir -p "$PROMPTDA_VENV_CACHE"
+  if [ -e .venv ] && [ ! -L .venv ]; then rm -rf .venv; fi
+  ln -sfn "$target" .venv
+else
+  target=.venv
+  if [ -L .venv ]; then rm .venv; fi
+fi
+
+if [ ! -f "$target/.requirements-$HASH" ]; then
+  echo "setup: creating the venv with $PY (first time: ~8 min, ~8 GB: PyTorch, lerobot, ROS 2 wheels)"
+  rm -rf "$target"
+  "$PY" -m venv "$target"
+  "$target/bin/python" -m pip install --quiet --upgrade pip
+  "$target/bin/python" -m pip install --progress-bar off -r requirements.txt
+  touch "$target/.requirements-$HASH"
+else
+  echo "setup: reusing the venv (requirements unchanged)"
+fi
+# The package itself: editable, so the checkout's code is what runs (fast: no dependencies).
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+echo "setup: ready (.venv/bin/python)"
