@@ -1,0 +1,108 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Project LiDAR points onto a (low-resolution) prompt grid with a z-buffer.
+
+Each grid cell keeps the depth (metres along the optical axis) of the *nearest* point
+that falls into it; cells without any return are 0.0. A point lands in cell
+``(round(v), round(u))`` because integer pixel coordinates are pixel centres.
+"""
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from promptda_ros.core.camera import PinholeCamera
+from promptda_ros.core.errors import InputError
+
+
+def _check_points(points_cam) -> np.ndarray:
+    pts = np.asarray(points_cam)
+    if pts.ndim == 3 and pts.shape[2] == 3:
+        pts = pts.reshape(-1, 3)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise InputError(
+            f'points_cam must have shape (N, 3) (or organized (H, W, 3)), got {pts.shape}')
+    if not (np.issubdtype(pts.dtype, np.floating) or np.issubdtype(pts.dtype, np.integer)):
+        raise InputError(f'points_cam must be numeric, got dtype {pts.dtype}')
+    return pts
+
+
+def grid_camera(camera: PinholeCamera, grid_hw=None) -> PinholeCamera:
+    """Return the camera of the prompt grid: ``camera`` itself or ``camera.scaled(w, h)``."""
+    if not isinstance(camera, PinholeCamera):
+        raise InputError(f'camera must be a PinholeCamera, got {type(camera).__name__}')
+    if grid_hw is None:
+        return camera
+    try:
+        h, w = grid_hw
+    except (TypeError, ValueError):
+        raise InputError(f'grid_hw must be (height, width), got {grid_hw!r}') from None
+    if (h, w) == (camera.height, camera.width):
+        return camera
+    return camera.scaled(w, h)
+
+
+def project_to_grid(points_cam, camera: PinholeCamera, grid_hw: Optional[tuple] = None,
+                    min_depth: float = 0.0, max_depth: float = math.inf,
+                    use_distortion: bool = False) -> np.ndarray:
+    """Project points into the camera and z-buffer them onto a grid.
+
+    Args:
+        points_cam: (N, 3) (or organized (H, W, 3)) float metres in the camera optical frame.
+        camera: camera of the full-resolution image.
+        grid_hw: (h, w) of the grid; None = camera resolution, else ``camera.scaled(w, h)``.
+        min_depth: points with ``z <= min_depth`` (metres) are dropped (behind the camera too).
+        max_depth: points with ``z > max_depth`` (metres) are dropped.
+        use_distortion: project into the raw (distorted) image with K, D, R instead of P.
+
+    Returns:
+        (h, w) float32 metres, 0.0 = no return. NaN/Inf points and points outside the grid
+        are dropped; where several points share a cell the nearest wins.
+
+    Raises:
+        InputError: wrong array shape, bad grid size or bad depth range.
+    """
+    pts = _check_points(points_cam)
+    try:
+        min_depth = float(min_depth)
+        max_depth = float(max_depth)
+    except (TypeError, ValueError):
+        raise InputError('min_depth and max_depth must be numbers') from None
+    if math.isnan(min_depth) or math.isnan(max_depth) or min_depth < 0.0:
+        raise InputError(f'min_depth must be >= 0 and not NaN, got {min_depth}')
+    if not max_depth > min_depth:
+        raise InputError(f'max_depth ({max_depth}) must be > min_depth ({min_depth})')
+    cam = grid_camera(camera, grid_hw)
+    h, w = cam.height, cam.width
+    grid = np.zeros(h * w, dtype=np.float32)
+    if pts.shape[0] == 0:
+        return grid.reshape(h, w)
+
+    pts = pts.astype(np.float64, copy=False)
+    z = pts[:, 2]
+    keep = np.all(np.isfinite(pts), axis=1) & (z > min_depth) & (z <= max_depth) & (z > 0.0)
+    if not np.any(keep):
+        return grid.reshape(h, w)
+    pts = pts[keep]
+    if use_distortion:
+        uv, z = cam.project_raw(pts)
+    else:
+        uv, z = cam.project(pts)
+    with np.errstate(invalid='ignore'):
+        col = np.floor(uv[:, 0] + 0.5)
+        row = np.floor(uv[:, 1] + 0.5)
+        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    if not np.any(inside):
+        return grid.reshape(h, w)
+    cell = row[inside].astype(np.int64) * w + col[inside].astype(np.int64)
+    depth = z[inside]
+    # z-buffer: sort by (cell, depth); the first entry of each cell is its nearest return.
+    order = np.lexsort((depth, cell))
+    cell = cell[order]
+    depth = depth[order]
+    first = np.ones(cell.shape[0], dtype=bool)
+    first[1:] = cell[1:] != cell[:-1]
+    grid[cell[first]] = depth[first].astype(np.float32)
+    return grid.reshape(h, w)

@@ -1,0 +1,305 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Depth-prompt validation, hole filling and construction from LiDAR points.
+
+The PromptDA network min/max-normalises the prompt with no epsilon, so a prompt with
+too few valid cells or with ``max <= min`` must be rejected before inference; and it
+expects a dense prompt, so holes are filled (KNN with k=4 as PromptDA does for vehicle
+LiDAR, or an IP-Basic-style morphological completion).
+
+A prompt is an (h, w) float32 array in metres where 0 marks a cell without measurement.
+"""
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from promptda_ros.core.errors import InputError, PromptError
+from promptda_ros.core.projection import project_to_grid
+
+FILL_METHODS = ('knn', 'morph', 'none')
+
+# Kernels of IP-Basic (Ku, Harakeh, Waslander, CRV 2018).
+_DIAMOND_5 = np.array([[0, 0, 1, 0, 0],
+                       [0, 1, 1, 1, 0],
+                       [1, 1, 1, 1, 1],
+                       [0, 1, 1, 1, 0],
+                       [0, 0, 1, 0, 0]], dtype=np.uint8)
+_FULL_5 = np.ones((5, 5), dtype=np.uint8)
+_FULL_7 = np.ones((7, 7), dtype=np.uint8)
+_FULL_31 = np.ones((31, 31), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class PromptStats:
+    """Summary of a prompt: fraction/number of valid cells and their depth range (metres).
+
+    ``min_m`` and ``max_m`` are NaN when no cell is valid.
+    """
+
+    valid_fraction: float
+    n_valid: int
+    min_m: float
+    max_m: float
+
+
+def _as_prompt(prompt_m, name: str = 'prompt_m') -> np.ndarray:
+    arr = np.asarray(prompt_m)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise InputError(f'{name} must be a 2-D (h, w) array, got shape {arr.shape}')
+    if arr.size == 0:
+        raise InputError(f'{name} is empty (shape {arr.shape})')
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise InputError(f'{name} must be numeric, got dtype {arr.dtype}')
+    return arr.astype(np.float32, copy=False)
+
+
+def _valid_mask(prompt: np.ndarray) -> np.ndarray:
+    return np.isfinite(prompt) & (prompt > 0)
+
+
+def prompt_stats(prompt_m) -> PromptStats:
+    """Compute :class:`PromptStats`.
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 (or NaN) = invalid.
+    """
+    prompt = _as_prompt(prompt_m)
+    valid = _valid_mask(prompt)
+    n_valid = int(np.count_nonzero(valid))
+    if n_valid:
+        values = prompt[valid]
+        lo, hi = float(values.min()), float(values.max())
+    else:
+        lo = hi = math.nan
+    return PromptStats(valid_fraction=n_valid / prompt.size, n_valid=n_valid, min_m=lo, max_m=hi)
+
+
+def validate_prompt(prompt_m, min_valid_fraction: float = 0.001,
+                    min_valid: int = 16) -> PromptStats:
+    """Check that a prompt can be fed to the network.
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 = invalid.
+        min_valid_fraction: minimum fraction of valid cells.
+        min_valid: minimum number of valid cells.
+
+    Returns:
+        :class:`PromptStats` of the prompt.
+
+    Raises:
+        PromptError: NaN, Inf or negative values, too few valid cells, or ``max <= min``.
+        InputError: not a 2-D numeric array.
+    """
+    prompt = _as_prompt(prompt_m)
+    n_nan = int(np.count_nonzero(np.isnan(prompt)))
+    if n_nan:
+        raise PromptError(f'prompt has {n_nan} NaN cells; mark missing measurements with 0')
+    n_inf = int(np.count_nonzero(np.isinf(prompt)))
+    if n_inf:
+        raise PromptError(f'prompt has {n_inf} infinite cells; mark missing measurements with 0')
+    n_neg = int(np.count_nonzero(prompt < 0))
+    if n_neg:
+        raise PromptError(
+            f'prompt has {n_neg} negative depths (min {float(prompt.min()):.3f} m); '
+            'depth must be >= 0 m')
+    stats = prompt_stats(prompt)
+    needed = max(int(min_valid), int(math.ceil(float(min_valid_fraction) * prompt.size)))
+    if stats.n_valid < needed:
+        raise PromptError(
+            f'prompt has too few valid cells: {stats.n_valid} of {prompt.size} '
+            f'({100.0 * stats.valid_fraction:.3f} %), need at least {needed}')
+    if not stats.max_m > stats.min_m:
+        raise PromptError(
+            f'prompt depth range is empty: max ({stats.max_m:.4f} m) <= min '
+            f'({stats.min_m:.4f} m); the network min/max-normalises the prompt')
+    return stats
+
+
+def _check_fill_input(prompt_m) -> tuple:
+    prompt = _as_prompt(prompt_m)
+    with np.errstate(invalid='ignore'):
+        n_neg = int(np.count_nonzero(prompt < 0))
+    if n_neg:
+        raise PromptError(f'prompt has {n_neg} negative depths; depth must be >= 0 m')
+    valid = _valid_mask(prompt)
+    if not np.any(valid):
+        raise PromptError('prompt has no valid cells to fill from')
+    out = np.where(valid, prompt, np.float32(0.0)).astype(np.float32)
+    return out, valid
+
+
+def fill_knn(prompt_m, k: int = 4) -> np.ndarray:
+    """Fill every invalid cell with the mean depth of its ``k`` nearest valid cells.
+
+    Valid cells are returned unchanged. Distances are measured between cell centres
+    (KD-tree over valid cells).
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 / NaN / Inf = invalid.
+        k: number of neighbours (fewer if fewer valid cells exist).
+
+    Returns:
+        (h, w) float32 metres, fully dense.
+
+    Raises:
+        PromptError: no valid cell or negative depths.
+    """
+    if int(k) < 1:
+        raise InputError(f'k must be >= 1, got {k}')
+    out, valid = _check_fill_input(prompt_m)
+    holes = ~valid
+    if not np.any(holes):
+        return out
+    valid_rc = np.argwhere(valid)
+    hole_rc = np.argwhere(holes)
+    values = out[valid].astype(np.float64)  # same row-major order as argwhere
+    k_eff = min(int(k), valid_rc.shape[0])
+    tree = cKDTree(valid_rc)
+    _, idx = tree.query(hole_rc, k=k_eff)
+    if k_eff == 1:
+        idx = idx[:, None]
+    out[holes] = values[idx].mean(axis=1).astype(np.float32)
+    return out
+
+
+def fill_morphological(prompt_m, max_depth: float = 100.0, extend_to_top: bool = True,
+                       blur: str = 'gaussian', keep_measured: bool = True) -> np.ndarray:
+    """Complete a sparse prompt with IP-Basic-style morphology (Ku et al., CRV 2018).
+
+    Steps: invert depth (``max_depth - d``) so dilation prefers near points; dilate with a
+    5x5 diamond; close holes (5x5); fill small holes by 7x7 dilation; extend the topmost
+    value of each column to the top of the image; fill large holes by 31x31 dilation;
+    median 5x5 and (optional) Gaussian 5x5 blur of valid cells; invert back. Any cell still
+    empty then takes the value of its nearest filled cell so the output is dense.
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 / NaN / Inf = invalid.
+        max_depth: inversion constant, metres; must exceed the prompt's maximum.
+        extend_to_top: extend the topmost measurement of each column upwards.
+        blur: ``'gaussian'``, ``'median'`` (median only) or ``'none'``.
+        keep_measured: restore measured cells to their original value at the end.
+
+    Returns:
+        (h, w) float32 metres, fully dense.
+
+    Raises:
+        PromptError: no valid cell, negative depths, or values >= max_depth.
+    """
+    if blur not in ('gaussian', 'median', 'none'):
+        raise InputError(f"blur must be 'gaussian', 'median' or 'none', got {blur!r}")
+    prompt, measured = _check_fill_input(prompt_m)
+    max_depth = float(max_depth)
+    top = float(prompt[measured].max())
+    if not top < max_depth:
+        raise PromptError(
+            f'prompt maximum {top:.3f} m is not below max_depth {max_depth:.3f} m; '
+            'pass a larger max_depth')
+    depth = prompt.copy()
+    depth[measured] = max_depth - depth[measured]
+
+    depth = cv2.dilate(depth, _DIAMOND_5)
+    depth = cv2.morphologyEx(depth, cv2.MORPH_CLOSE, _FULL_5)
+    empty = depth < 0.1
+    dilated = cv2.dilate(depth, _FULL_7)
+    depth[empty] = dilated[empty]
+
+    if extend_to_top:
+        filled = depth > 0.1
+        h = depth.shape[0]
+        has_any = filled.any(axis=0)
+        top_row = np.argmax(filled, axis=0)
+        cols = np.nonzero(has_any)[0]
+        rows = np.arange(h)[:, None]
+        above = (rows < top_row[None, :]) & has_any[None, :]
+        top_values = np.zeros(depth.shape[1], dtype=np.float32)
+        top_values[cols] = depth[top_row[cols], cols]
+        depth = np.where(above, top_values[None, :], depth)
+
+    empty = depth < 0.1
+    dilated = cv2.dilate(depth, _FULL_31)
+    depth[empty] = dilated[empty]
+
+    filled = depth > 0.1
+    if blur != 'none':
+        blurred = cv2.medianBlur(depth, 5)
+        depth[filled] = blurred[filled]
+    if blur == 'gaussian':
+        blurred = cv2.GaussianBlur(depth, (5, 5), 0)
+        depth[filled] = blurred[filled]
+
+    filled = depth > 0.1
+    out = np.zeros_like(depth)
+    out[filled] = max_depth - depth[filled]
+    if not np.all(filled):
+        # Nearest filled cell for whatever the morphology could not reach.
+        _, (ri, ci) = ndimage.distance_transform_edt(~filled, return_indices=True)
+        out = out[ri, ci]
+    if keep_measured:
+        out[measured] = prompt[measured]
+    return out.astype(np.float32)
+
+
+def fill_prompt(prompt_m, method: str = 'knn', **options) -> np.ndarray:
+    """Fill a prompt's holes.
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 = invalid.
+        method: ``'knn'`` (:func:`fill_knn`), ``'morph'`` (:func:`fill_morphological`) or
+            ``'none'`` (returned as float32, holes stay 0).
+        **options: passed to the fill function.
+
+    Returns:
+        (h, w) float32 metres.
+    """
+    if method == 'knn':
+        return fill_knn(prompt_m, **options)
+    if method == 'morph':
+        return fill_morphological(prompt_m, **options)
+    if method == 'none':
+        return np.array(_as_prompt(prompt_m), dtype=np.float32)
+    raise InputError(f'unknown prompt fill method {method!r}; choose one of {FILL_METHODS}')
+
+
+def build_prompt(points_cam, camera, grid_hw, fill: str = 'knn', min_depth: float = 0.0,
+                 max_depth: float = math.inf, min_valid_fraction: float = 0.001,
+                 min_valid: int = 16) -> tuple:
+    """Project points onto the prompt grid, validate and fill it.
+
+    Args:
+        points_cam: (N, 3) float metres in the camera optical frame.
+        camera: :class:`~promptda_ros.core.camera.PinholeCamera` of the full image.
+        grid_hw: (h, w) prompt grid size; None = camera resolution.
+        fill: ``'knn'``, ``'morph'`` or ``'none'``.
+        min_depth: drop points with ``z <= min_depth`` metres.
+        max_depth: drop points with ``z > max_depth`` metres.
+        min_valid_fraction: minimum fraction of cells with a return.
+        min_valid: minimum number of cells with a return.
+
+    Returns:
+        filled: (h, w) float32 metres (dense unless ``fill='none'``).
+        sparse: (h, w) float32 metres, 0 = no return.
+        stats: :class:`PromptStats` of the sparse prompt.
+
+    Raises:
+        PromptError: the projected prompt is unusable (too few returns, constant depth).
+        InputError: malformed points, grid size or fill method.
+    """
+    if fill not in FILL_METHODS:
+        raise InputError(f'unknown prompt fill method {fill!r}; choose one of {FILL_METHODS}')
+    sparse = project_to_grid(points_cam, camera, grid_hw, min_depth=min_depth,
+                             max_depth=max_depth)
+    stats = validate_prompt(sparse, min_valid_fraction=min_valid_fraction, min_valid=min_valid)
+    if fill == 'morph':
+        inversion = max(100.0, 2.0 * stats.max_m)
+        filled = fill_morphological(sparse, max_depth=inversion)
+    else:
+        filled = fill_prompt(sparse, fill)
+    return filled, sparse, stats
