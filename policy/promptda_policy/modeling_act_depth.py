@@ -1,0 +1,110 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Depth ACT policy: lerobot's ACT with a 1-channel ResNet18 stem.
+
+::
+
+    depth (B, 1, H, W), dataset-normalised
+      -> conv1' 1->64, 7x7/2   (conv1' = sum over RGB of the ImageNet conv1 kernels, or random)
+      -> ResNet18 layers 1-4 (frozen BatchNorm)          -> (B, 512, H/32, W/32)
+      -> ACT transformer encoder/decoder (+ joint state) -> action chunk (B, chunk_size, J)
+
+Feeding ``d`` to conv1' equals feeding ``[d, d, d]`` to the RGB conv1 exactly, since
+``sum_c W[:, c] * d = (sum_c W[:, c]) * d``; every later layer is unchanged, so the ImageNet
+features of a grey image are preserved.
+"""
+
+import os
+
+import torch
+from torch import nn
+
+from promptda_ros.core.errors import CheckpointError
+
+from . import POLICY_TYPE
+from .configuration_act_depth import ACTDepthConfig
+from .lerobot_adapter import ACTPolicy
+
+RESNET18_IMAGENET_FILE = 'resnet18-f37072fd.pth'
+
+
+def imagenet_resnet18_path() -> str:
+    """Return where torchvision caches ImageNet ResNet18 (``$TORCH_HOME/hub/checkpoints``)."""
+    return os.path.join(torch.hub.get_dir(), 'checkpoints', RESNET18_IMAGENET_FILE)
+
+
+def depth_conv_from_rgb(conv: nn.Conv2d) -> nn.Conv2d:
+    """Return a 1-channel copy of an RGB conv whose kernel is the sum of the RGB kernels.
+
+    Args:
+        conv: conv with weight (C_out, 3, k, k).
+
+    Returns:
+        conv with weight (C_out, 1, k, k) = ``conv.weight.sum(dim=1, keepdim=True)``, same
+        stride, padding, dilation and bias.
+    """
+    if conv.in_channels != 3 or conv.groups != 1:
+        raise CheckpointError('expected an RGB conv (3 input channels, groups=1), got %d inputs'
+                              % conv.in_channels)
+    out = nn.Conv2d(1, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                    padding=conv.padding, dilation=conv.dilation, bias=conv.bias is not None,
+                    padding_mode=conv.padding_mode)
+    with torch.no_grad():
+        out.weight.copy_(conv.weight.sum(dim=1, keepdim=True))  # (C_out, 1, k, k)
+        if conv.bias is not None:
+            out.bias.copy_(conv.bias)
+    return out.to(conv.weight.device, conv.weight.dtype)
+
+
+def load_imagenet_backbone(backbone: nn.Module, path: str) -> None:
+    """Load torchvision ImageNet ResNet18 weights into a ResNet trunk (RGB conv1, no fc).
+
+    Args:
+        backbone: ACT's ``IntermediateLayerGetter`` around a torchvision ResNet18 (still RGB).
+        path: torchvision state-dict file.
+
+    Raises:
+        CheckpointError: when the file is unreadable or its keys do not match ResNet18.
+    """
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise CheckpointError('cannot read ImageNet ResNet18 weights %s: %s' % (path, exc))
+    if not isinstance(state, dict):
+        raise CheckpointError('%s is not a state dict' % path)
+    own = backbone.state_dict()
+    trunk = {k: v for k, v in state.items() if not k.startswith('fc.')
+             and not k.endswith('num_batches_tracked')}
+    missing = sorted(set(own) - set(trunk))
+    unexpected = sorted(set(trunk) - set(own))
+    if missing or unexpected:
+        raise CheckpointError('%s is not a ResNet18 state dict (missing %s, unexpected %s)'
+                              % (path, missing[:4], unexpected[:4]))
+    bad = [k for k in own if tuple(own[k].shape) != tuple(trunk[k].shape)]
+    if bad:
+        raise CheckpointError('%s: shape mismatch for %s' % (path, bad[:4]))
+    backbone.load_state_dict(trunk, strict=True)
+
+
+class ACTDepthPolicy(ACTPolicy):
+    """ACT policy (lerobot) on one depth image; see the module docstring for the layout."""
+
+    config_class = ACTDepthConfig
+    name = POLICY_TYPE
+
+    def __init__(self, config: ACTDepthConfig, **kwargs):
+        if not isinstance(config, ACTDepthConfig):
+            raise CheckpointError('ACTDepthPolicy needs an ACTDepthConfig, got %s'
+                                  % type(config).__name__)
+        super().__init__(config, **kwargs)
+        backbone = self.model.backbone
+        path = imagenet_resnet18_path()
+        self.imagenet_initialised = False
+        if config.imagenet_backbone and os.path.isfile(path):
+            load_imagenet_backbone(backbone, path)
+            self.imagenet_initialised = True
+        elif config.imagenet_backbone and config.require_imagenet_backbone:
+            raise CheckpointError('require_imagenet_backbone is set but %s does not exist '
+                                  '(place torchvision\'s ResNet18 file there)' % path)
+        backbone.conv1 = depth_conv_from_rgb(backbone.conv1)

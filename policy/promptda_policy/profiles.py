@@ -1,0 +1,132 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Arm profiles: joint names, position limits and velocity limits (radians, rad/s).
+
+A profile is the contract between the policy and the robot: the order of ``joint_names`` is the
+order of the state and action vectors, and the safety filter clamps every command to
+``lower``/``upper`` and ``max_velocity``.
+"""
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from promptda_ros.core.errors import InputError
+
+
+@dataclass(frozen=True)
+class ArmProfile:
+    """Joint names and limits of one arm.
+
+    Attributes:
+        name: profile name (e.g. ``'unitree_h1_right_arm'``).
+        joint_names: ordered joint names; the order of state and action vectors.
+        lower: (J,) float64 rad, lower position limits.
+        upper: (J,) float64 rad, upper position limits.
+        max_velocity: (J,) float64 rad/s, velocity limits applied to commands.
+    """
+
+    name: str
+    joint_names: tuple
+    lower: np.ndarray
+    upper: np.ndarray
+    max_velocity: np.ndarray
+
+    @property
+    def num_joints(self) -> int:
+        """Number of joints J."""
+        return len(self.joint_names)
+
+    def clamp(self, positions: np.ndarray) -> np.ndarray:
+        """Clamp positions to the joint limits.
+
+        Args:
+            positions: (J,) rad.
+
+        Returns:
+            (J,) float64 rad inside ``[lower, upper]``.
+        """
+        return np.clip(np.asarray(positions, dtype=np.float64), self.lower, self.upper)
+
+    def within_limits(self, positions: np.ndarray, tol: float = 1e-9) -> bool:
+        """Return True when every finite position lies inside the limits ((J,) rad)."""
+        p = np.asarray(positions, dtype=np.float64)
+        return bool(np.all(np.isfinite(p)) and np.all(p >= self.lower - tol)
+                    and np.all(p <= self.upper + tol))
+
+
+def make_profile(name: str, joint_names: Sequence[str], lower: Sequence[float],
+                 upper: Sequence[float], max_velocity: Sequence[float] | float) -> ArmProfile:
+    """Build and validate an arm profile (e.g. from ROS parameters).
+
+    Args:
+        name: profile name.
+        joint_names: J unique, non-empty joint names.
+        lower: (J,) rad lower limits.
+        upper: (J,) rad upper limits, each > lower.
+        max_velocity: (J,) rad/s or one value for all joints, each > 0.
+
+    Raises:
+        InputError: on empty or duplicate names, mismatched lengths, non-finite values,
+            upper <= lower or non-positive velocity limits.
+    """
+    names = tuple(str(n) for n in joint_names)
+    if not names:
+        raise InputError('arm profile %r: joint_names is empty' % name)
+    if any(not n for n in names):
+        raise InputError('arm profile %r: empty joint name in %r' % (name, names))
+    if len(set(names)) != len(names):
+        raise InputError('arm profile %r: duplicate joint names in %r' % (name, names))
+    j = len(names)
+    lo = np.asarray(lower, dtype=np.float64).reshape(-1)
+    hi = np.asarray(upper, dtype=np.float64).reshape(-1)
+    vel = np.asarray(max_velocity, dtype=np.float64).reshape(-1)
+    if vel.size == 1:
+        vel = np.full(j, float(vel[0]))
+    for label, arr in (('lower', lo), ('upper', hi), ('max_velocity', vel)):
+        if arr.size != j:
+            raise InputError('arm profile %r: %s has %d values for %d joints'
+                             % (name, label, arr.size, j))
+        if not np.all(np.isfinite(arr)):
+            raise InputError('arm profile %r: %s has non-finite values %s' % (name, label, arr))
+    bad = np.nonzero(hi <= lo)[0]
+    if bad.size:
+        raise InputError('arm profile %r: upper <= lower for joint %s'
+                         % (name, names[int(bad[0])]))
+    if np.any(vel <= 0):
+        raise InputError('arm profile %r: max_velocity must be > 0, got %s' % (name, vel))
+    for arr in (lo, hi, vel):
+        arr.setflags(write=False)
+    return ArmProfile(name=name, joint_names=names, lower=lo, upper=hi, max_velocity=vel)
+
+
+# Unitree H1 right arm (URDF position limits, rad). The velocity limit is a conservative
+# commanded-speed cap for learned policies, well under the motors' rating; raise it deliberately.
+H1_RIGHT_ARM_JOINTS = ('right_shoulder_pitch_joint', 'right_shoulder_roll_joint',
+                       'right_shoulder_yaw_joint', 'right_elbow_joint')
+H1_RIGHT_ARM_LOWER = (-2.87, -3.11, -4.45, -1.25)
+H1_RIGHT_ARM_UPPER = (2.87, 0.34, 1.30, 2.61)
+DEFAULT_MAX_VELOCITY = 1.0  # rad/s
+
+PROFILES = {
+    'unitree_h1_right_arm': lambda: make_profile(
+        'unitree_h1_right_arm', H1_RIGHT_ARM_JOINTS, H1_RIGHT_ARM_LOWER, H1_RIGHT_ARM_UPPER,
+        DEFAULT_MAX_VELOCITY),
+}
+
+
+def get_profile(name: str, max_velocity: Sequence[float] | float | None = None) -> ArmProfile:
+    """Return a built-in profile by name, optionally with other velocity limits (rad/s).
+
+    Raises:
+        InputError: when the name is unknown.
+    """
+    if name not in PROFILES:
+        raise InputError('unknown arm profile %r; known: %s (or use profile "generic" with '
+                         'joint_names / lower / upper parameters)' % (name, sorted(PROFILES)))
+    prof = PROFILES[name]()
+    if max_velocity is None:
+        return prof
+    return make_profile(prof.name, prof.joint_names, prof.lower, prof.upper, max_velocity)

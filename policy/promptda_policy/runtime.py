@@ -1,0 +1,175 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Control-loop runtime: action-chunk scheduling and the inference worker (no ROS, no torch).
+
+Timing model. An observation stamped ``t_obs`` yields a chunk of T actions; action ``k`` is the
+command for time ``t_obs + k / fps`` (``fps`` = the dataset rate the policy was trained at).
+Inference takes longer than one control period (~0.3 s on CPU at 480x640), so the first actions
+of a chunk are already in the past when it arrives; :class:`ChunkScheduler` indexes the chunk by
+wall time, never by "next unused action", and the control loop (30 Hz) keeps running from the
+previous chunk while the worker computes the next one.
+
+Optional temporal ensembling (ACT, Zhao et al. 2023): every stored chunk that covers time t
+contributes its action for t, weighted ``exp(-m * i)`` with i = 0 for the oldest chunk.
+"""
+
+from dataclasses import dataclass
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from promptda_ros.core.errors import InputError
+
+
+@dataclass
+class _Chunk:
+    start_s: float
+    actions: np.ndarray   # (T, J) float64
+
+
+class ChunkScheduler:
+    """Serve time-indexed actions from the newest action chunk(s).
+
+    Args:
+        fps: rate of the actions inside a chunk (Hz), i.e. the training dataset fps.
+        ensemble_coeff: None = use only the newest chunk; a value m >= 0 = temporal ensembling
+            over all chunks covering the query time with weights ``exp(-m * i)``.
+        max_chunks: ensembling memory (older chunks are dropped).
+    """
+
+    def __init__(self, fps: float, ensemble_coeff: float | None = None, max_chunks: int = 8):
+        if not np.isfinite(fps) or fps <= 0:
+            raise InputError('chunk fps must be > 0, got %r' % (fps,))
+        if ensemble_coeff is not None and (not np.isfinite(ensemble_coeff)
+                                           or ensemble_coeff < 0):
+            raise InputError('ensemble_coeff must be >= 0 or None, got %r' % (ensemble_coeff,))
+        if max_chunks < 1:
+            raise InputError('max_chunks must be >= 1, got %r' % (max_chunks,))
+        self.fps = float(fps)
+        self.ensemble_coeff = ensemble_coeff
+        self.max_chunks = int(max_chunks)
+        self._chunks: list[_Chunk] = []
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every chunk (e.g. when the policy is disabled)."""
+        with self._lock:
+            self._chunks.clear()
+
+    def add_chunk(self, start_s: float, actions: np.ndarray) -> None:
+        """Store a chunk.
+
+        Args:
+            start_s: stamp of the observation the chunk was predicted from (s).
+            actions: (T, J) actions; row k is the command for ``start_s + k / fps``.
+
+        Raises:
+            InputError: when actions is not a non-empty 2-D array or J changes.
+        """
+        acts = np.asarray(actions, dtype=np.float64)
+        if acts.ndim != 2 or acts.shape[0] == 0 or acts.shape[1] == 0:
+            raise InputError('action chunk must be (T, J) with T, J > 0, got %s'
+                             % (acts.shape,))
+        with self._lock:
+            if self._chunks and self._chunks[-1].actions.shape[1] != acts.shape[1]:
+                raise InputError('action chunk has %d joints, previous chunks had %d'
+                                 % (acts.shape[1], self._chunks[-1].actions.shape[1]))
+            if self._chunks and start_s < self._chunks[-1].start_s:
+                return  # an older observation finished late: never go back in time
+            self._chunks.append(_Chunk(float(start_s), acts))
+            keep = self.max_chunks if self.ensemble_coeff is not None else 1
+            del self._chunks[:-keep]
+
+    def _index(self, chunk: _Chunk, now_s: float) -> int | None:
+        k = int(np.floor((now_s - chunk.start_s) * self.fps + 1e-9))
+        if k < 0:
+            k = 0
+        return k if k < chunk.actions.shape[0] else None
+
+    def action_at(self, now_s: float) -> np.ndarray | None:
+        """Return the (J,) action for time ``now_s`` (s), or None when every chunk is used up."""
+        with self._lock:
+            if not self._chunks:
+                return None
+            if self.ensemble_coeff is None:
+                k = self._index(self._chunks[-1], now_s)
+                return None if k is None else self._chunks[-1].actions[k].copy()
+            rows = []
+            for chunk in self._chunks:
+                k = self._index(chunk, now_s)
+                if k is not None:
+                    rows.append(chunk.actions[k])
+        if not rows:
+            return None
+        weights = np.exp(-self.ensemble_coeff * np.arange(len(rows)))
+        return (weights[:, None] * np.stack(rows)).sum(axis=0) / weights.sum()
+
+
+class InferenceWorker:
+    """Run a slow predictor in its own thread with a one-slot latest-observation buffer.
+
+    ``submit`` never blocks: a newer observation replaces one that has not started yet, so
+    stale frames are dropped instead of queued. Results go to ``on_result(stamp_s, output)``;
+    exceptions raised by the predictor go to ``on_error(exc)`` and the worker keeps running.
+
+    Args:
+        predict: callable(observation) -> output, e.g. (T, J) action chunk.
+        on_result: callable(stamp_s, output).
+        on_error: callable(exception).
+    """
+
+    def __init__(self, predict: Callable[[Any], Any], on_result: Callable[[float, Any], None],
+                 on_error: Callable[[BaseException], None]):
+        self._predict = predict
+        self._on_result = on_result
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._slot = None
+        self._stop = False
+        self.dropped = 0
+        self.completed = 0
+        self.last_latency_s = float('nan')
+        self._thread = threading.Thread(target=self._run, name='policy-inference', daemon=True)
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread.start()
+
+    def submit(self, stamp_s: float, observation: Any) -> None:
+        """Offer an observation (replaces a pending one; never blocks on inference)."""
+        with self._cond:
+            if self._slot is not None:
+                self.dropped += 1
+            self._slot = (float(stamp_s), observation)
+            self._cond.notify()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread and wait for the running inference to finish (up to timeout_s)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._slot is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                stamp_s, observation = self._slot
+                self._slot = None
+            t0 = time.perf_counter()
+            try:
+                output = self._predict(observation)
+            except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+                # Reported, not hidden: the node logs it and keeps holding position.
+                self._on_error(exc)
+                continue
+            self.last_latency_s = time.perf_counter() - t0
+            self.completed += 1
+            self._on_result(stamp_s, output)
