@@ -1,0 +1,85 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Architecture description of the PromptDA network for the three encoder sizes.
+
+The numbers are those of the official PromptDA code (DINOv2 ViT encoder, patch 14, DPT decoder
+with a prompt-fusion branch in each of its four fusion blocks)::
+
+    rgb (B,3,H,W) --DINOv2 ViT-{S,B,L}/14--> 4 intermediate token maps (B, H/14*W/14, C)
+        --reassemble (1x1 conv + resize x4, x2, x1, x0.5)--> 4 maps, channels = out_channels
+        --3x3 conv to `features`--> fusion blocks 4..1, each:  x + RCU1(skip) -> RCU2
+            -> + prompt branch(bilinear(prompt_norm)) -> upsample x2 -> 1x1 conv
+        --head: conv3x3 F->F/2, upsample to (H, W), conv3x3 F/2->32, ReLU, conv1x1 32->1, sigmoid
+    depth = sigmoid * (prompt_max - prompt_min) + prompt_min      (per sample, metres)
+"""
+
+from dataclasses import dataclass
+
+from promptda_ros.core.errors import CheckpointError
+
+PATCH_SIZE = 14
+# Size DINOv2 was trained at: 518 / 14 = 37 patches a side, 37 * 37 + 1 = 1370 position tokens.
+PRETRAIN_IMAGE_SIZE = 518
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """One encoder size of PromptDA (vits / vitb / vitl)."""
+
+    name: str
+    embed_dim: int
+    depth: int
+    num_heads: int
+    features: int
+    out_channels: tuple
+    intermediate_layers: tuple  # 0-based block indices whose outputs feed the decoder
+    mlp_ratio: int = 4
+    patch_size: int = PATCH_SIZE
+
+    def __post_init__(self):
+        if len(self.out_channels) != 4 or len(self.intermediate_layers) != 4:
+            raise CheckpointError('encoder %r: need 4 out_channels and 4 intermediate layers'
+                                  % self.name)
+        if self.embed_dim % self.num_heads:
+            raise CheckpointError('encoder %r: embed_dim %d not divisible by %d heads'
+                                  % (self.name, self.embed_dim, self.num_heads))
+
+
+ENCODERS = {
+    'vits': EncoderSpec('vits', 384, 12, 6, 64, (48, 96, 192, 384), (2, 5, 8, 11)),
+    'vitb': EncoderSpec('vitb', 768, 12, 12, 128, (96, 192, 384, 768), (2, 5, 8, 11)),
+    'vitl': EncoderSpec('vitl', 1024, 24, 16, 256, (256, 512, 1024, 1024), (4, 11, 17, 23)),
+}
+
+
+def encoder_spec(name: str) -> EncoderSpec:
+    """Return the :class:`EncoderSpec` of ``name`` ('vits', 'vitb' or 'vitl')."""
+    try:
+        return ENCODERS[name]
+    except KeyError:
+        raise CheckpointError('unknown encoder %r; expected one of %s'
+                              % (name, ', '.join(sorted(ENCODERS)))) from None
+
+
+def encoder_from_embed_dim(embed_dim: int) -> EncoderSpec:
+    """Return the encoder whose ViT width is ``embed_dim`` (384 / 768 / 1024)."""
+    for spec in ENCODERS.values():
+        if spec.embed_dim == int(embed_dim):
+            return spec
+    raise CheckpointError('no PromptDA encoder has embedding width %d (known: %s)'
+                          % (embed_dim, ', '.join('%s=%d' % (s.name, s.embed_dim)
+                                                  for s in ENCODERS.values())))
+
+
+def describe_mismatch(missing, unexpected, wrong=(), limit: int = 12) -> str:
+    """Format lists of differing checkpoint keys for an error message (first ``limit`` each)."""
+    parts = []
+    for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)):
+        keys = sorted(keys)
+        if keys:
+            more = ' (+%d more)' % (len(keys) - limit) if len(keys) > limit else ''
+            parts.append('%d %s: %s%s' % (len(keys), label, ', '.join(keys[:limit]), more))
+    return '; '.join(parts) if parts else 'no differences'
