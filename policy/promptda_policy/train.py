@@ -1,0 +1,223 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Offline training and held-out evaluation of the depth ACT policy (CLIs, no hub, no wandb).
+
+``promptda-policy-train`` builds a lerobot ``TrainPipelineConfig`` for policy type
+``act_depth`` and runs lerobot's own training loop (``lerobot.scripts.lerobot_train.train``)
+on a local dataset: hub access off, wandb off, dataset statistics for depth (never ImageNet),
+depth read in metres. The trained policy is in ``OUTPUT/checkpoints/last/pretrained_model``.
+
+``promptda-policy-eval`` reports the action L1 (rad) of a checkpoint on held-out episodes.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from promptda_ros.core.errors import PromptDAError
+
+OFFLINE_ENV = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'WANDB_MODE': 'disabled',
+               'HF_HUB_DISABLE_TELEMETRY': '1'}
+
+
+def _offline() -> None:
+    """Force offline mode before huggingface_hub / lerobot are imported."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ[key] = value
+
+
+def parse_episodes(text: str | None) -> list[int] | None:
+    """Parse '0,1,5-7' into [0, 1, 5, 6, 7] (None for empty)."""
+    if not text:
+        return None
+    out = []
+    for part in text.split(','):
+        part = part.strip()
+        try:
+            if '-' in part:
+                lo, hi = (int(x) for x in part.split('-', 1))
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise PromptDAError('bad episode list %r (use e.g. 0,1,5-7)' % text)
+    if any(e < 0 for e in out) or len(set(out)) != len(out):
+        raise PromptDAError('episode list %r has negative or repeated indices' % text)
+    return out
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='promptda-policy-train',
+        description='Train the depth ACT policy (lerobot type act_depth) offline on a local '
+                    'LeRobotDataset recorded with promptda-policy-record.')
+    p.add_argument('--dataset', required=True, help='local dataset directory (LeRobotDataset)')
+    p.add_argument('--repo-id', default='local/promptda_demos',
+                   help='dataset name in its metadata (nothing is downloaded; default %(default)s)')
+    p.add_argument('--output-dir', required=True, help='new directory for checkpoints and logs')
+    p.add_argument('--episodes', default=None,
+                   help='training episodes, e.g. 0-39 (default: all; keep some for eval)')
+    p.add_argument('--steps', type=int, default=100000, help='optimizer steps (%(default)s)')
+    p.add_argument('--batch-size', type=int, default=8, help='batch size (%(default)s)')
+    p.add_argument('--lr', type=float, default=1e-5, help='learning rate (%(default)s)')
+    p.add_argument('--chunk-size', type=int, default=100,
+                   help='actions predicted per inference (%(default)s, at dataset fps)')
+    p.add_argument('--dim-model', type=int, default=512, help='transformer width (%(default)s)')
+    p.add_argument('--n-heads', type=int, default=8, help='attention heads (%(default)s)')
+    p.add_argument('--dim-feedforward', type=int, default=3200,
+                   help='transformer feed-forward width (%(default)s)')
+    p.add_argument('--n-encoder-layers', type=int, default=4, help='(%(default)s)')
+    p.add_argument('--n-decoder-layers', type=int, default=1, help='(%(default)s)')
+    p.add_argument('--latent-dim', type=int, default=32, help='VAE latent size (%(default)s)')
+    p.add_argument('--no-vae', action='store_true', help='train without the VAE objective')
+    p.add_argument('--normalization', choices=('MEAN_STD', 'MIN_MAX'), default='MEAN_STD',
+                   help='depth normalisation from the dataset statistics (%(default)s)')
+    p.add_argument('--no-imagenet-backbone', action='store_true',
+                   help='start the ResNet18 at random even when ImageNet weights are cached')
+    p.add_argument('--device', default='cpu', help='torch device (%(default)s)')
+    p.add_argument('--num-workers', type=int, default=2, help='dataloader workers (%(default)s)')
+    p.add_argument('--save-freq', type=int, default=20000, help='checkpoint every N steps')
+    p.add_argument('--log-freq', type=int, default=200, help='log every N steps')
+    p.add_argument('--seed', type=int, default=1000, help='random seed (%(default)s)')
+    return p
+
+
+def build_train_config(args: argparse.Namespace):
+    """Return the lerobot TrainPipelineConfig for parsed CLI arguments."""
+    from .configuration_act_depth import ACTDepthConfig
+    from .lerobot_adapter import DatasetConfig, TrainPipelineConfig, WandBConfig
+    from pathlib import Path
+
+    if args.steps < 1 or args.batch_size < 1:
+        raise PromptDAError('--steps and --batch-size must be >= 1')
+    if not os.path.isfile(os.path.join(args.dataset, 'meta', 'info.json')):
+        raise PromptDAError('%s is not a LeRobotDataset (no meta/info.json)' % args.dataset)
+    if os.path.exists(args.output_dir):
+        raise PromptDAError('output directory %s already exists' % args.output_dir)
+    policy = ACTDepthConfig(
+        device=args.device, chunk_size=args.chunk_size, n_action_steps=args.chunk_size,
+        dim_model=args.dim_model, n_heads=args.n_heads, dim_feedforward=args.dim_feedforward,
+        n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
+        latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,
+        optimizer_lr_backbone=args.lr, imagenet_backbone=not args.no_imagenet_backbone,
+        normalization_mapping={'VISUAL': args.normalization, 'STATE': 'MEAN_STD',
+                               'ACTION': 'MEAN_STD'},
+        push_to_hub=False)
+    dataset = DatasetConfig(repo_id=args.repo_id, root=args.dataset,
+                            episodes=parse_episodes(args.episodes), use_imagenet_stats=False,
+                            depth_output_unit=policy.depth_unit, video_backend='pyav')
+    return TrainPipelineConfig(
+        dataset=dataset, policy=policy, output_dir=Path(args.output_dir),
+        job_name='act_depth', seed=args.seed, num_workers=args.num_workers,
+        batch_size=args.batch_size, steps=args.steps, log_freq=args.log_freq,
+        save_freq=min(args.save_freq, args.steps), save_checkpoint=True,
+        wandb=WandBConfig(enable=False), persistent_workers=args.num_workers > 0,
+        prefetch_factor=2 if args.num_workers > 0 else None)
+
+
+def train(args: argparse.Namespace) -> str:
+    """Run training; return the final ``pretrained_model`` directory."""
+    _offline()
+    from .lerobot_adapter import lerobot_train
+
+    cfg = build_train_config(args)
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0]]  # lerobot re-reads sys.argv for --policy.path; give it none
+    try:
+        lerobot_train(cfg)
+    finally:
+        sys.argv = saved_argv
+    out = os.path.join(args.output_dir, 'checkpoints', 'last', 'pretrained_model')
+    if not os.path.isdir(out):
+        raise PromptDAError('training finished but %s was not written' % out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-policy-train``."""
+    args = _train_parser().parse_args(argv)
+    try:
+        out = train(args)
+    except (PromptDAError, OSError) as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    print('policy saved to %s' % out)
+    return 0
+
+
+def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[int] | None,
+             device: str = 'cpu', batch_size: int = 16, max_frames: int | None = None) -> dict:
+    """Action L1 (rad) of a checkpoint on held-out episodes.
+
+    For every frame the policy predicts a chunk; it is compared with the recorded future
+    actions (padding past the episode end masked out).
+
+    Returns:
+        dict with ``l1_first`` (first action, mean over joints and frames), ``l1_chunk`` (all
+        valid chunk steps), ``l1_per_joint`` (first action, per joint), ``frames``, ``episodes``.
+    """
+    _offline()
+    import torch
+
+    from .inference import load_policy
+    from .lerobot_adapter import LeRobotDataset, LeRobotDatasetMetadata
+
+    policy, pre, post = load_policy(policy_dir, device)
+    cfg = policy.config
+    try:
+        meta = LeRobotDatasetMetadata(repo_id, root=dataset_root)
+    except (OSError, ValueError) as exc:
+        raise PromptDAError('cannot open dataset %s: %s' % (dataset_root, exc))
+    fps = meta.fps
+    ds = LeRobotDataset(repo_id, root=dataset_root, episodes=episodes,
+                        delta_timestamps={'action': [i / fps for i in range(cfg.chunk_size)]},
+                        depth_output_unit=cfg.depth_unit, video_backend='pyav')
+    n = len(ds) if max_frames is None else min(len(ds), max_frames)
+    if n == 0:
+        raise PromptDAError('no frames in the selected episodes %s' % (episodes,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(n)),
+                                         batch_size=batch_size, shuffle=False, num_workers=0)
+    first, chunk_sum, chunk_count = [], 0.0, 0
+    with torch.no_grad():
+        for batch in loader:
+            target = batch['action'].to(torch.float64)          # (B, T, J) rad
+            pad = batch['action_is_pad']                          # (B, T)
+            obs = {k: v for k, v in batch.items() if k.startswith('observation.')}
+            pred = post(policy.predict_action_chunk(pre(obs))).to(torch.float64)  # (B, T, J)
+            err = (pred.cpu() - target).abs()
+            first.append(err[:, 0].numpy())
+            valid = ~pad
+            chunk_sum += float(err[valid].sum())
+            chunk_count += int(valid.sum()) * err.shape[-1]
+    first = np.concatenate(first, axis=0)
+    return {'l1_first': float(first.mean()), 'l1_chunk': chunk_sum / max(chunk_count, 1),
+            'l1_per_joint': first.mean(axis=0).tolist(), 'frames': int(n),
+            'episodes': episodes if episodes is not None else list(range(meta.total_episodes))}
+
+
+def eval_main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-policy-eval`` (prints JSON)."""
+    p = argparse.ArgumentParser(
+        prog='promptda-policy-eval',
+        description='Action L1 (radians) of a trained depth ACT policy on held-out episodes.')
+    p.add_argument('--policy', required=True, help='checkpoint dir (.../pretrained_model)')
+    p.add_argument('--dataset', required=True, help='local dataset directory')
+    p.add_argument('--repo-id', default='local/promptda_demos', help='dataset name (%(default)s)')
+    p.add_argument('--episodes', default=None, help='held-out episodes, e.g. 40-49 (default all)')
+    p.add_argument('--device', default='cpu', help='torch device (%(default)s)')
+    p.add_argument('--batch-size', type=int, default=16, help='(%(default)s)')
+    p.add_argument('--max-frames', type=int, default=None, help='evaluate at most N frames')
+    args = p.parse_args(argv)
+    try:
+        result = evaluate(args.policy, args.dataset, args.repo_id,
+                          parse_episodes(args.episodes), args.device, args.batch_size,
+                          args.max_frames)
+    except (PromptDAError, OSError) as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
