@@ -54,9 +54,6 @@ setup(
             'promptda-policy-train = promptda_policy.train:main',
             'promptda-policy-eval = promptda_policy.train:eval_main',
             'promptda-policy = promptda_policy.policy_node:main',
-            # ROS-style names, so `ros2 run promptda_ros perception_node` works in a workspace.
-            'perception_node = promptda_ros.ros.perception_node:main',
-            'policy_node = promptda_policy.policy_node:main',
         ],
     },
 )
