@@ -1,0 +1,177 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Run-time statistics of the perception node and their ``diagnostic_msgs/DiagnosticArray`` form.
+
+``diagnostic_updater`` is not required: :class:`PerceptionStats` collects counters from the
+executor and the inference worker (thread-safe), and :func:`diagnostic_array` turns a snapshot
+into the message published on ``/diagnostics``.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+# Error kinds counted separately (each is a kind of bad input the node survives).
+ERROR_KINDS = ('bad_image', 'bad_camera_info', 'bad_cloud', 'bad_prompt_image',
+               'prompt_too_sparse', 'size_mismatch', 'calibration', 'tf', 'inference')
+
+
+@dataclass
+class StatsSnapshot:
+    """A consistent copy of the statistics (times in ms, rates in Hz)."""
+
+    state: str = 'unconfigured'
+    backend: str = ''
+    images_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    unpaired: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    rate_hz: float = 0.0
+    latency_ms: float = float('nan')
+    network_ms: float = float('nan')
+    prompt_coverage: float = float('nan')
+    lidar_age_ms: float = float('nan')
+    tf_status: str = 'n/a'
+    last_error: str = ''
+
+    @property
+    def error_total(self) -> int:
+        """Total number of rejected inputs over all kinds."""
+        return sum(self.errors.values())
+
+
+class PerceptionStats:
+    """Thread-safe counters and moving averages of the node (window of the last frames)."""
+
+    def __init__(self, window: int = 30) -> None:
+        self._lock = threading.Lock()
+        self._snap = StatsSnapshot(errors={kind: 0 for kind in ERROR_KINDS})
+        self._out_times: deque[float] = deque(maxlen=window)
+        self._latency: deque[float] = deque(maxlen=window)
+        self._network: deque[float] = deque(maxlen=window)
+
+    def set_state(self, state: str, backend: str | None = None) -> None:
+        """Record the lifecycle state (and the backend name once loaded)."""
+        with self._lock:
+            self._snap.state = state
+            if backend is not None:
+                self._snap.backend = backend
+
+    def image_received(self) -> None:
+        """Count one camera frame that reached the node."""
+        with self._lock:
+            self._snap.images_in += 1
+
+    def dropped(self, count: int = 1) -> None:
+        """Count frames replaced in the one-slot buffer before inference (stale frames)."""
+        with self._lock:
+            self._snap.dropped += count
+
+    def unpaired(self, count: int = 1) -> None:
+        """Count frames discarded because no LiDAR sweep / camera_info matched within slop."""
+        with self._lock:
+            self._snap.unpaired += count
+
+    def error(self, kind: str, message: str) -> None:
+        """Count one rejected input of ``kind`` (one of ERROR_KINDS) and keep its message."""
+        with self._lock:
+            self._snap.errors[kind] = self._snap.errors.get(kind, 0) + 1
+            self._snap.last_error = f'{kind}: {message}'
+
+    def tf_status(self, status: str) -> None:
+        """Record how the last LiDAR->camera transform was obtained (or why it failed)."""
+        with self._lock:
+            self._snap.tf_status = status
+
+    def frame_done(self, latency_s: float, network_s: float, prompt_coverage: float,
+                   lidar_age_s: float | None) -> None:
+        """Record one published depth frame (latencies in seconds)."""
+        now = time.monotonic()
+        with self._lock:
+            self._snap.frames_out += 1
+            self._out_times.append(now)
+            self._latency.append(latency_s * 1e3)
+            self._network.append(network_s * 1e3)
+            self._snap.prompt_coverage = float(prompt_coverage)
+            self._snap.lidar_age_ms = float('nan') if lidar_age_s is None else lidar_age_s * 1e3
+
+    def snapshot(self) -> StatsSnapshot:
+        """Return a copy of the current statistics with averages computed."""
+        now = time.monotonic()
+        with self._lock:
+            snap = StatsSnapshot(**{**self._snap.__dict__, 'errors': dict(self._snap.errors)})
+            times = list(self._out_times)
+            if len(times) >= 2:
+                period = max(times[-1] - times[0], 1e-9) / (len(times) - 1)
+                if now - times[-1] < max(2.0, 3.0 * period):  # else: output stopped, rate 0
+                    snap.rate_hz = 1.0 / period
+            if self._latency:
+                snap.latency_ms = sum(self._latency) / len(self._latency)
+                snap.network_ms = sum(self._network) / len(self._network)
+        return snap
+
+
+def _level(snap: StatsSnapshot, previous: StatsSnapshot | None) -> tuple[bytes, str]:
+    if snap.state != 'active':
+        return DiagnosticStatus.WARN, f'node is {snap.state}'
+    if previous is not None:
+        new_errors = snap.error_total - previous.error_total
+        if new_errors > 0:
+            return DiagnosticStatus.WARN, f'{new_errors} input(s) rejected: {snap.last_error}'
+        if snap.images_in > previous.images_in and snap.frames_out == previous.frames_out:
+            return DiagnosticStatus.WARN, 'images received but no depth published'
+    if snap.images_in == 0:
+        return DiagnosticStatus.OK, 'waiting for images'
+    return DiagnosticStatus.OK, f'publishing depth at {snap.rate_hz:.1f} Hz'
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return 'nan' if value != value else f'{value:.{digits}f}'
+
+
+def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '',
+                     previous: StatsSnapshot | None = None) -> DiagnosticArray:
+    """Build the ``/diagnostics`` message of one snapshot.
+
+    Args:
+        snap: current statistics.
+        stamp: ``builtin_interfaces/Time`` of the message header.
+        name: status name (the node's fully qualified name).
+        hardware_id: free text identifying the camera (e.g. its frame id).
+        previous: the snapshot of the previous report; new errors since then give WARN.
+    """
+    level, message = _level(snap, previous)
+    values = {
+        'state': snap.state,
+        'backend': snap.backend,
+        'rate_hz': _fmt(snap.rate_hz, 2),
+        'latency_ms': _fmt(snap.latency_ms),
+        'network_ms': _fmt(snap.network_ms),
+        'prompt_coverage': _fmt(snap.prompt_coverage, 4),
+        'lidar_age_ms': _fmt(snap.lidar_age_ms),
+        'tf_status': snap.tf_status,
+        'images_in': str(snap.images_in),
+        'frames_out': str(snap.frames_out),
+        'dropped_frames': str(snap.dropped),
+        'unpaired_frames': str(snap.unpaired),
+        'errors': str(snap.error_total),
+        'last_error': snap.last_error,
+    }
+    values.update({f'errors.{kind}': str(count) for kind, count in sorted(snap.errors.items())})
+    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
+                              values=[KeyValue(key=k, value=v) for k, v in values.items()])
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = stamp
+    return array
+
+
+def diagnostic_values(array: DiagnosticArray) -> dict[str, str]:
+    """Return the key -> value dict of the first status of a DiagnosticArray (for tools/tests)."""
+    if not array.status:
+        return {}
+    return {kv.key: kv.value for kv in array.status[0].values}

@@ -1,0 +1,286 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Parameters of the perception node: one table, ROS descriptors, a frozen validated dataclass.
+
+Every parameter is declared once from ``PARAMETERS`` (with a description giving units, a range where
+numeric, and ``read_only`` where a change needs a restart of the node).  The values are read into
+:class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the project's
+exceptions naming the offending parameter.  Run-time changes are validated by building a new
+:class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
+"""
+
+from dataclasses import dataclass, fields, replace
+import math
+from typing import Any, Mapping, Sequence
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+from promptda_ros.core.errors import CalibrationError, InputError
+
+PROMPT_FILLS = ('knn', 'morph', 'none')
+PROMPT_SOURCES = ('points', 'depth_image')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+EXTRINSICS_SOURCES = ('auto', 'tf', 'static')
+SENSOR_QOS = ('sensor_data', 'reliable')
+DEVICES = ('cpu', 'cuda')
+PRECISIONS = ('fp32', 'fp16', 'bf16')
+ENCODERS = ('', 'vits', 'vitb', 'vitl')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Declaration of one node parameter.
+
+    Attributes:
+        name: parameter name (flat, as in ``config/perception.yaml``).
+        default: default value; its Python type fixes the ROS parameter type.
+        description: one line with units.
+        read_only: True when a change needs a restart (declared read-only).
+        low: lower bound for int/float parameters (inclusive), or None.
+        high: upper bound for int/float parameters (inclusive), or None.
+        choices: allowed values for string parameters, or None for free text.
+    """
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    # -- model / backend: fixed at configure time ---------------------------------------------
+    ParamSpec('backend', 'default', "depth backend: 'default' (weights-free RGB-guided "
+              "completion), 'bilinear', 'promptda' (needs checkpoint) or a registered name",
+              read_only=True),
+    ParamSpec('checkpoint', '', 'path of the PromptDA checkpoint (.safetensors / .pth / -hf '
+              "directory); only used by the 'promptda' backend", read_only=True),
+    ParamSpec('encoder', '', "ViT encoder of the checkpoint: 'vits', 'vitb', 'vitl' or '' to "
+              'infer it from the checkpoint', read_only=True, choices=ENCODERS),
+    ParamSpec('device', 'cpu', "inference device: 'cpu' or 'cuda'", read_only=True,
+              choices=DEVICES),
+    ParamSpec('precision', 'fp32', "inference precision: 'fp32', 'fp16' or 'bf16'",
+              read_only=True, choices=PRECISIONS),
+    ParamSpec('input_size', [0, 0], 'network input size [height, width] px (multiples of 14); '
+              '[0, 0] = backend default', read_only=True),
+    ParamSpec('prompt_source', 'points', "prompt input: 'points' (PointCloud2 on lidar/points) "
+              "or 'depth_image' (16UC1 mm / 32FC1 m Image on prompt_depth)", read_only=True,
+              choices=PROMPT_SOURCES),
+    ParamSpec('image_transport', 'raw', "camera input: 'raw' (Image on image) or 'compressed' "
+              '(CompressedImage on image/compressed)', read_only=True, choices=IMAGE_TRANSPORTS),
+    ParamSpec('sensor_qos', 'sensor_data', "subscription QoS: 'sensor_data' (best effort, keep "
+              "last 5) or 'reliable' (keep last 5); qos_overrides.* also apply", read_only=True,
+              choices=SENSOR_QOS),
+    ParamSpec('extrinsics_source', 'auto', "LiDAR->camera transform: 'tf' (tf2 lookup at the "
+              "sweep stamp), 'static' (lidar_to_camera_* parameters), 'auto' (tf when tf2_ros is "
+              'installed, else static); unused when both frame ids are equal', read_only=True,
+              choices=EXTRINSICS_SOURCES),
+    ParamSpec('lidar_cache_size', 10, 'number of LiDAR sweeps / prompt images kept for pairing',
+              read_only=True, low=1, high=200),
+    ParamSpec('diagnostics_period_s', 1.0, 'period of /diagnostics messages, s', read_only=True,
+              low=0.05, high=60.0),
+    ParamSpec('autostart', True, 'configure and activate the lifecycle node on start-up',
+              read_only=True),
+    # -- changeable at run time -------------------------------------------------------------------
+    ParamSpec('output_size', [0, 0], 'output depth size [height, width] px; [0, 0] = input '
+              'image size (depth/camera_info is scaled to match)'),
+    ParamSpec('slop_s', 0.05, 'max |image stamp - LiDAR stamp| for pairing, s', low=0.0,
+              high=1.0),
+    ParamSpec('prompt_height', 192, 'height of the LiDAR prompt grid, px', low=8, high=4096),
+    ParamSpec('prompt_width', 256, 'width of the LiDAR prompt grid, px', low=8, high=4096),
+    ParamSpec('prompt_fill', 'knn', "hole filling of the prompt: 'knn', 'morph' or 'none'",
+              choices=PROMPT_FILLS),
+    ParamSpec('min_depth', 0.1, 'minimum valid depth (prompt and output), m', low=0.0,
+              high=1000.0),
+    ParamSpec('max_depth', 20.0, 'maximum valid depth (prompt and output), m', low=0.0,
+              high=1000.0),
+    ParamSpec('min_prompt_coverage', 0.001, 'minimum fraction of prompt cells with a LiDAR '
+              'return; sparser frames are rejected', low=0.0, high=1.0),
+    ParamSpec('publish_points', True, 'publish depth/points (only computed while subscribed)'),
+    ParamSpec('points_rgb', True, 'depth/points carries packed rgb (xyzrgb) instead of xyz'),
+    ParamSpec('points_decimation', 1, 'keep every n-th row and column in depth/points',
+              low=1, high=64),
+    ParamSpec('points_max_range', 0.0, 'drop (NaN) points farther than this from the camera, m; '
+              '0 = no limit', low=0.0, high=1000.0),
+    ParamSpec('publish_prompt', False, 'publish the filled prompt on prompt/image (32FC1 m)'),
+    ParamSpec('lidar_to_camera_translation', [0.0, 0.0, 0.0], 'static extrinsics: position of '
+              'the LiDAR frame in the camera optical frame [x, y, z], m'),
+    ParamSpec('lidar_to_camera_rotation_xyzw', [0.0, 0.0, 0.0, 1.0], 'static extrinsics: '
+              'rotation LiDAR frame -> camera optical frame, quaternion [x, y, z, w]'),
+    ParamSpec('tf_timeout_s', 0.05, 'tf2 lookup timeout, s', low=0.0, high=5.0),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+def _size(value: Any, name: str) -> tuple[int, int]:
+    values = list(value)
+    if len(values) != 2:
+        raise InputError(f'parameter {name} must be [height, width], got {values!r}')
+    height, width = (int(v) for v in values)
+    if (height == 0) != (width == 0) or height < 0 or width < 0:
+        raise InputError(f'parameter {name} must be [0, 0] or two positive sizes, got {values!r}')
+    return height, width
+
+
+def _floats(value: Any, name: str, count: int) -> tuple[float, ...]:
+    values = [float(v) for v in value]
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise CalibrationError(f'parameter {name} must be {count} finite numbers, got {values!r}')
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class PerceptionParams:
+    """Validated configuration of the perception node (see ``PARAMETERS`` for meaning and units)."""
+
+    backend: str = 'default'
+    checkpoint: str = ''
+    encoder: str = ''
+    device: str = 'cpu'
+    precision: str = 'fp32'
+    input_size: tuple[int, int] = (0, 0)
+    prompt_source: str = 'points'
+    image_transport: str = 'raw'
+    sensor_qos: str = 'sensor_data'
+    extrinsics_source: str = 'auto'
+    lidar_cache_size: int = 10
+    diagnostics_period_s: float = 1.0
+    autostart: bool = True
+    output_size: tuple[int, int] = (0, 0)
+    slop_s: float = 0.05
+    prompt_height: int = 192
+    prompt_width: int = 256
+    prompt_fill: str = 'knn'
+    min_depth: float = 0.1
+    max_depth: float = 20.0
+    min_prompt_coverage: float = 0.001
+    publish_points: bool = True
+    points_rgb: bool = True
+    points_decimation: int = 1
+    points_max_range: float = 0.0
+    publish_prompt: bool = False
+    lidar_to_camera_translation: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    lidar_to_camera_rotation_xyzw: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
+    tf_timeout_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.backend.strip():
+            raise InputError('parameter backend must not be empty')
+        object.__setattr__(self, 'input_size', _size(self.input_size, 'input_size'))
+        object.__setattr__(self, 'output_size', _size(self.output_size, 'output_size'))
+        h, w = self.input_size
+        if h and (h % 14 or w % 14):
+            raise InputError(f'parameter input_size must be multiples of 14, got [{h}, {w}]')
+        for spec in PARAMETERS:
+            value = getattr(self, spec.name)
+            if spec.choices is not None and value not in spec.choices:
+                raise InputError(f'parameter {spec.name} must be one of {list(spec.choices)}, '
+                                 f'got {value!r}')
+            if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or \
+                        not math.isfinite(value):
+                    raise InputError(f'parameter {spec.name} must be a finite number, '
+                                     f'got {value!r}')
+                if (spec.low is not None and value < spec.low) or \
+                        (spec.high is not None and value > spec.high):
+                    raise InputError(f'parameter {spec.name} must be in [{spec.low}, '
+                                     f'{spec.high}], got {value!r}')
+        if self.max_depth <= self.min_depth:
+            raise InputError(f'parameter max_depth ({self.max_depth} m) must be greater than '
+                             f'min_depth ({self.min_depth} m)')
+        object.__setattr__(self, 'lidar_to_camera_translation', _floats(
+            self.lidar_to_camera_translation, 'lidar_to_camera_translation', 3))
+        quat = _floats(self.lidar_to_camera_rotation_xyzw, 'lidar_to_camera_rotation_xyzw', 4)
+        norm = math.sqrt(sum(q * q for q in quat))
+        if norm < 1e-6:
+            raise CalibrationError('parameter lidar_to_camera_rotation_xyzw must be a non-zero '
+                                   f'quaternion, got {list(quat)}')
+        object.__setattr__(self, 'lidar_to_camera_rotation_xyzw', tuple(q / norm for q in quat))
+
+    @property
+    def prompt_hw(self) -> tuple[int, int]:
+        """Prompt grid size (height, width) in pixels."""
+        return self.prompt_height, self.prompt_width
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> 'PerceptionParams':
+        """Build from a name -> value mapping; raises InputError naming unknown parameters."""
+        unknown = sorted(set(values) - set(SPECS))
+        if unknown:
+            raise InputError(f'unknown perception parameter(s): {", ".join(unknown)}')
+        return cls(**{name: _plain(value) for name, value in values.items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the values as a name -> plain Python value dict (lists for arrays)."""
+        out = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def backend_options(self) -> dict[str, Any]:
+        """Return the keyword options for ``make_backend`` (model options only for 'promptda')."""
+        if self.backend != 'promptda':
+            return {}
+        return {
+            'checkpoint': self.checkpoint,
+            'encoder': self.encoder or None,
+            'device': self.device,
+            'precision': self.precision,
+            'input_size': self.input_size if self.input_size[0] else None,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Convert array-like parameter values (lists, numpy, array.array) to tuples."""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return tuple(value.tolist() if hasattr(value, 'tolist') else value)
+
+
+def apply_changes(current: PerceptionParams, changes: Mapping[str, Any]) -> PerceptionParams:
+    """Return ``current`` with ``changes`` applied, validated.
+
+    Raises:
+        InputError / CalibrationError: naming the invalid parameter; read-only parameters and
+            unknown names are rejected too.
+    """
+    for name in changes:
+        spec = SPECS.get(name)
+        if spec is None:
+            raise InputError(f'unknown perception parameter: {name}')
+        if spec.read_only and _plain(changes[name]) != _plain(getattr(current, name)):
+            raise InputError(f'parameter {name} is read-only (restart the node to change it)')
+    return replace(current, **{name: _plain(value) for name, value in changes.items()})
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """Build the ROS ParameterDescriptor of one parameter (description, range, read-only)."""
+    desc = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices is not None:
+        desc.additional_constraints = 'one of: ' + ', '.join(repr(c) for c in spec.choices)
+    if spec.low is not None and spec.high is not None:
+        if isinstance(spec.default, float):
+            desc.floating_point_range = [FloatingPointRange(
+                from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+        elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            desc.integer_range = [IntegerRange(
+                from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    return desc
+
+
+def declare_parameters(node: Any, specs: Sequence[ParamSpec] = PARAMETERS) -> PerceptionParams:
+    """Declare every parameter on ``node`` and return the validated values.
+
+    Raises:
+        InputError / CalibrationError: when the given values (e.g. from a params file) are invalid.
+    """
+    values = {}
+    for spec in specs:
+        param = node.declare_parameter(spec.name, spec.default, descriptor(spec))
+        values[spec.name] = param.value
+    return PerceptionParams.from_mapping(values)
