@@ -38,7 +38,6 @@ setup(
                 'and an ACT grasping policy on that depth.',
     license='Apache-2.0',
     python_requires='>=3.10',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'promptda-make-sample = promptda_ros.sample.cli:main',
