@@ -256,11 +256,15 @@ class PinholeCamera:
             z: (N,) float64 metres, depth along the optical axis.
         """
         pts = _as_points(points_cam, 3, 'points_cam')
-        hom = pts @ self.P[:, :3].T + self.P[:, 3]
-        z = pts[:, 2].copy()
+        x, y, z = pts[:, 0], pts[:, 1], pts[:, 2].copy()
+        P = self.P
+        uv = np.empty((pts.shape[0], 2), dtype=np.float64)
+        # Explicit column arithmetic: (N, 3) @ (3, 3) matmul is far slower for large N.
         with np.errstate(divide='ignore', invalid='ignore'):
-            uv = hom[:, :2] / hom[:, 2:3]
-        bad = ~(z > 0) | ~np.all(np.isfinite(uv), axis=1)
+            inv_w = 1.0 / (P[2, 0] * x + P[2, 1] * y + P[2, 2] * z + P[2, 3])
+            uv[:, 0] = (P[0, 0] * x + P[0, 1] * y + P[0, 2] * z + P[0, 3]) * inv_w
+            uv[:, 1] = (P[1, 0] * x + P[1, 1] * y + P[1, 2] * z + P[1, 3]) * inv_w
+            bad = ~(z > 0) | ~np.isfinite(uv[:, 0]) | ~np.isfinite(uv[:, 1])
         uv[bad] = np.nan
         return uv, z
 
@@ -278,8 +282,7 @@ class PinholeCamera:
         z = pts[:, 2].copy()
         with np.errstate(divide='ignore', invalid='ignore'):
             xy = pts[:, :2] / z[:, None]
-        xy_d = self.distort_normalized(xy)
-        uv = xy_d @ self.K[:2, :2].T + self.K[:2, 2]
+        uv = self._apply_k(self.distort_normalized(xy))
         bad = ~(z > 0) | ~np.all(np.isfinite(uv), axis=1)
         uv[bad] = np.nan
         return uv, z
@@ -357,8 +360,7 @@ class PinholeCamera:
         ray = ray @ self.R  # R^T applied to row vectors
         with np.errstate(divide='ignore', invalid='ignore'):
             xy = ray[:, :2] / ray[:, 2:3]
-        xy_d = self.distort_normalized(xy)
-        return xy_d @ self.K[:2, :2].T + self.K[:2, 2]
+        return self._apply_k(self.distort_normalized(xy))
 
     def rays(self) -> np.ndarray:
         """Return per-pixel rays of the rectified image.
@@ -376,6 +378,13 @@ class PinholeCamera:
         return out
 
     # ------------------------------------------------------------------ helpers
+    def _apply_k(self, xy: np.ndarray) -> np.ndarray:
+        K = self.K
+        uv = np.empty_like(xy)
+        uv[:, 0] = K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2]
+        uv[:, 1] = K[1, 1] * xy[:, 1] + K[1, 2]
+        return uv
+
     def _distortion_terms(self, x: np.ndarray, y: np.ndarray) -> tuple:
         d = self.D
         r2 = x * x + y * y

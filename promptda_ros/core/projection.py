@@ -80,29 +80,33 @@ def project_to_grid(points_cam, camera: PinholeCamera, grid_hw: Optional[tuple] 
     if pts.shape[0] == 0:
         return grid.reshape(h, w)
 
-    pts = pts.astype(np.float64, copy=False)
-    z = pts[:, 2]
-    keep = np.all(np.isfinite(pts), axis=1) & (z > min_depth) & (z <= max_depth) & (z > 0.0)
+    x = pts[:, 0].astype(np.float64)
+    y = pts[:, 1].astype(np.float64)
+    z = pts[:, 2].astype(np.float64)
+    with np.errstate(invalid='ignore'):
+        keep = (np.isfinite(x) & np.isfinite(y) & (z > min_depth) & (z <= max_depth)
+                & (z > 0.0))
     if not np.any(keep):
         return grid.reshape(h, w)
-    pts = pts[keep]
+    x, y, z = x[keep], y[keep], z[keep]
     if use_distortion:
-        uv, z = cam.project_raw(pts)
+        uv, _ = cam.project_raw(np.stack([x, y, z], axis=1))
+        u, v = uv[:, 0], uv[:, 1]
     else:
-        uv, z = cam.project(pts)
+        P = cam.P  # last row validated as [0, 0, 1, 0]: the homogeneous scale is z
+        inv_z = 1.0 / z
+        u = (P[0, 0] * x + P[0, 1] * y + P[0, 3]) * inv_z + P[0, 2]
+        v = (P[1, 1] * y + P[1, 0] * x + P[1, 3]) * inv_z + P[1, 2]
     with np.errstate(invalid='ignore'):
-        col = np.floor(uv[:, 0] + 0.5)
-        row = np.floor(uv[:, 1] + 0.5)
+        col = np.floor(u + 0.5)
+        row = np.floor(v + 0.5)
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     if not np.any(inside):
         return grid.reshape(h, w)
     cell = row[inside].astype(np.int64) * w + col[inside].astype(np.int64)
-    depth = z[inside]
-    # z-buffer: sort by (cell, depth); the first entry of each cell is its nearest return.
-    order = np.lexsort((depth, cell))
-    cell = cell[order]
-    depth = depth[order]
-    first = np.ones(cell.shape[0], dtype=bool)
-    first[1:] = cell[1:] != cell[:-1]
-    grid[cell[first]] = depth[first].astype(np.float32)
+    # z-buffer: per-cell minimum (ufunc.at applies every repeated index, nearest wins).
+    zbuf = np.full(h * w, np.inf)
+    np.minimum.at(zbuf, cell, z[inside])
+    hit = np.isfinite(zbuf)
+    grid[hit] = zbuf[hit].astype(np.float32)
     return grid.reshape(h, w)
