@@ -8,8 +8,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLCON = os.path.join(os.path.dirname(sys.executable), 'colcon')
 
@@ -20,7 +18,6 @@ def _tracked_files():
     return [f for f in out.splitlines() if os.path.isfile(os.path.join(ROOT, f))]
 
 
-@pytest.mark.skipif(not os.path.exists(COLCON), reason='colcon is not installed in this env')
 def test_colcon_build_installs_ros_layout(tmp_path):
     """`colcon build` puts executables in lib/<pkg>, launch and config in share/<pkg>."""
     src = tmp_path / 'src' / 'promptda_ros'
