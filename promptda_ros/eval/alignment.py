@@ -143,7 +143,7 @@ def fit_scale_shift_ransac(relative: np.ndarray, target: np.ndarray, n_groups: i
     rng = np.random.default_rng(seed)
     n = x.size
     # (G, k) sample indices without replacement inside each group.
-    idx = np.argsort(rng.random((n_groups, n)), axis=1)[:, :group_size] if n <= 4096 else \
+    idx = np.argsort(rng.random((n_groups, n)), axis=1)[:, :group_size] if n <= 256 else \
         rng.integers(0, n, size=(n_groups, group_size))
     gx = x[idx]
     gy = y[idx]

@@ -1,0 +1,336 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""``promptda-eval``: evaluate depth methods on a ROS 2 bag or a folder of aligned frames."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+
+from promptda_ros.core.errors import PromptDAError
+from promptda_ros.eval import report as rep
+from promptda_ros.eval.dataset import open_input, strided
+from promptda_ros.eval.methods import (MethodRunner, all_method_names, default_methods,
+                                       parse_method)
+from promptda_ros.eval.metrics import METRIC_KEYS, MetricAccumulator, aggregate_frames, \
+    depth_metrics
+from promptda_ros.eval.recon import RECON_KEYS
+from promptda_ros.eval.temporal import flicker
+
+DESCRIPTION = """\
+Evaluate metric depth methods against reference depth and write report.json, report.md and
+PNG plots to --out.
+
+INPUT is a ROS 2 bag folder (sqlite3 .db3 or .mcap; camera image + camera_info, LiDAR points
+and/or a low-res depth image as prompt, a reference depth topic, /tf for the trajectory) or a
+folder of aligned frames:
+  rgb/<stem>.png   prompt/<stem>.png (uint16 mm) | .npy (float32 m)   gt/<stem>.png | .npy
+  intrinsics.json {"fx","fy","cx","cy","width","height"}   optional poses.txt
+  ("<stem> tx ty tz qx qy qz qw", camera optical frame -> world, metres).
+
+Methods (comma separated; default: every method that can run):
+  default                    weights-free RGB-guided completion of the prompt
+  bilinear                   bilinear upsampling of the prompt (paper's "ARKit depth" row)
+  promptda                   the PromptDA network (needs --checkpoint)
+  ransac_<src>, lstsq_<src>  relative depth aligned to the prompt by RANSAC scale/shift
+                             (PromptDA supp. C.5) or least squares, <src> one of
+                             disk (maps in --relative-dir) or promptda_noprompt (the network
+                             with an uninformative prompt; needs --checkpoint)
+
+Metrics (metres unless named): l1, rmse, absrel, delta_0.5 (δ<1.25^0.5), delta_1 (δ<1.25),
+mae_mm, rmse_mm, imae_1_km, irmse_1_km on reference pixels that are finite, > 0 and inside
+[--min-depth, --max-depth]; aggregate = mean over frames.
+flicker = mean |Δprediction − Δreference| over static pixels of consecutive evaluated
+frames (warped with poses when available).  3-D reconstruction: TSDF fusion of each method
+and of the reference along the trajectory, acc / comp (m), prec / recall / fscore at
+--recon-tau.
+
+Exit status: 0 on success, 2 on bad arguments or unreadable input (one-line reason on stderr).
+"""
+
+
+def _hw(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 192x256, got '{text}'") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f'sizes must be positive, got {text}')
+    return h, w
+
+
+def _topics(text: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, text.split(',')):
+        key, sep, topic = item.partition('=')
+        if not sep or not key or not topic:
+            raise argparse.ArgumentTypeError(f"expected KEY=TOPIC pairs, got '{item}'")
+        out[f'{key.strip()}_topic'] = topic.strip()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of promptda-eval."""
+    p = argparse.ArgumentParser(prog='promptda-eval', description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('input', metavar='BAG_OR_DIR', help='ROS 2 bag folder or frame folder')
+    p.add_argument('--out', required=True, metavar='DIR',
+                   help='output folder for report.json, report.md and plots (created)')
+    p.add_argument('--methods', default=None,
+                   help='comma-separated method names (default: all that can run); known: '
+                   + ', '.join(all_method_names()))
+    p.add_argument('--checkpoint', default=None, help='PromptDA checkpoint (.pth/.safetensors)')
+    p.add_argument('--encoder', default=None,
+                   help='PromptDA encoder (vits, vitb, vitl); default: from the checkpoint')
+    p.add_argument('--min-depth', type=float, default=0.0,
+                   help='ignore reference depth below this, metres (default 0: all > 0)')
+    p.add_argument('--max-depth', type=float, default=10.0,
+                   help='ignore reference depth above this, metres; also the TSDF depth '
+                   'truncation (default 10)')
+    p.add_argument('--max-frames', type=int, default=None,
+                   help='evaluate at most N frames (after --stride)')
+    p.add_argument('--stride', type=int, default=1,
+                   help='evaluate every N-th input frame (default 1)')
+    p.add_argument('--relative-dir', default=None,
+                   help='folder of relative depth maps for ransac_disk / lstsq_disk: '
+                   '<frame>.npy|png, frame = file stem (folders), stamp in ns (bags) or '
+                   'the 6-digit input index')
+    p.add_argument('--relative-space', choices=('inverse', 'depth'), default='inverse',
+                   help='what --relative-dir maps hold: inverse = relative disparity '
+                   '(Depth Anything), depth = affine-invariant depth (default inverse)')
+    p.add_argument('--prompt-source', choices=('auto', 'lidar', 'depth_image'), default='auto',
+                   help='bags: project the LiDAR sweep (lidar) or use the low-res depth topic '
+                   '(depth_image); auto = LiDAR when present (default)')
+    p.add_argument('--prompt-size', type=_hw, default=(192, 256), metavar='HxW',
+                   help='bags: prompt grid for projected LiDAR (default 192x256)')
+    p.add_argument('--topics', type=_topics, default={}, metavar='KEY=TOPIC,...',
+                   help='bags: topic overrides passed to the bag reader as KEY_topic, e.g. '
+                   'image=/cam/image_raw,depth_gt=/cam/depth')
+    p.add_argument('--poses', default=None, metavar='FILE',
+                   help='camera trajectory overriding the bag /tf or the folder poses.txt '
+                   '(bags: "stamp_s tx ty tz qx qy qz qw"; folders: "stem tx ty tz qx qy qz qw")')
+    p.add_argument('--no-recon', action='store_true', help='skip the TSDF 3-D reconstruction')
+    p.add_argument('--voxel', type=float, default=0.04, help='TSDF voxel size, m (0.04)')
+    p.add_argument('--sdf-trunc', type=float, default=0.12, help='TSDF truncation, m (0.12)')
+    p.add_argument('--recon-tau', type=float, default=0.05,
+                   help='precision / recall distance threshold, m (0.05)')
+    p.add_argument('--save-recon', action='store_true',
+                   help='also write recon_<method>.ply point clouds of the fused surfaces')
+    p.add_argument('--plot-frames', type=int, default=3,
+                   help='frames shown in error_maps.png (default 3)')
+    p.add_argument('--no-plots', action='store_true', help='do not write PNG plots')
+    return p
+
+
+def _select_methods(args) -> list[str]:
+    if args.methods is None:
+        return default_methods(args.checkpoint, args.relative_dir)
+    names = [n.strip() for n in args.methods.split(',') if n.strip()]
+    for n in names:
+        parse_method(n)  # raises InputError naming the unknown method
+    return names
+
+
+def _check_args(args) -> None:
+    from promptda_ros.core.errors import InputError
+
+    if not (math.isfinite(args.min_depth) and args.min_depth >= 0):
+        raise InputError(f'--min-depth must be >= 0, got {args.min_depth}')
+    if not args.max_depth > args.min_depth:
+        raise InputError(f'--max-depth ({args.max_depth}) must exceed --min-depth '
+                         f'({args.min_depth})')
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputError(f'--max-frames must be >= 1, got {args.max_frames}')
+    for flag in ('voxel', 'sdf_trunc', 'recon_tau'):
+        if not getattr(args, flag) > 0:
+            raise InputError(f'--{flag.replace("_", "-")} must be > 0')
+
+
+class _MethodState:
+    """Per-method accumulators."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+        self.pooled = MetricAccumulator()
+        self.prev: np.ndarray | None = None
+        self.fusion = None
+        self.errors = 0
+
+
+def evaluate(args, progress: bool = True) -> dict:
+    """Run the evaluation described by parsed ``args``; return the report dict (also written).
+
+    Raises:
+        PromptDAError: bad options or input (names the problem).
+        OSError: the output folder cannot be written.
+
+    """
+    from tqdm import tqdm
+
+    _check_args(args)
+    names = _select_methods(args)
+    runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
+                          relative_dir=args.relative_dir, relative_space=args.relative_space)
+    frames = strided(open_input(args.input, prompt_source=args.prompt_source,
+                                prompt_hw=args.prompt_size, poses_path=args.poses,
+                                topics=args.topics),
+                     args.stride, args.max_frames)
+    rep.ensure_dir(args.out)
+    states = {n: _MethodState() for n in names}
+    keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
+    notes: list[str] = []
+    recon_on = not args.no_recon
+    ref_fusion = None
+    prev_frame = None
+    n = 0
+    rng = (args.min_depth, args.max_depth)
+    kind = 'folder' if os.path.isdir(os.path.join(args.input, 'rgb')) else 'bag'
+    first = None
+    t_start = time.perf_counter()
+    for fr in tqdm(frames, desc='promptda-eval', unit='frame', total=args.max_frames,
+                   disable=None if progress else True):
+        if first is None:
+            first = fr
+        preds, times, errors = runner.run(fr)
+        posed = fr.T_world_cam is not None and (prev_frame is None
+                                                or prev_frame.T_world_cam is not None)
+        if recon_on and fr.T_world_cam is None:
+            notes.append(f'frame {fr.name} has no camera pose: 3-D reconstruction skipped '
+                         '(give --poses or record /tf)')
+            recon_on = False
+            ref_fusion = None
+            for st in states.values():
+                st.fusion = None
+        if recon_on and ref_fusion is None:
+            from promptda_ros.eval.recon import TSDFFusion
+
+            def mk():
+                return TSDFFusion(args.voxel, args.sdf_trunc, depth_trunc=args.max_depth)
+            ref_fusion = mk()
+            for st in states.values():
+                st.fusion = mk()
+        if recon_on:
+            ref_fusion.integrate(fr.gt_m, fr.camera, fr.T_world_cam)
+        for name in names:
+            st = states[name]
+            pred = preds[name]
+            m = depth_metrics(pred, fr.gt_m, *rng)
+            st.pooled.add(pred, fr.gt_m, *rng)
+            entry = {'index': fr.index, 'name': fr.name, 'stamp_ns': fr.stamp_ns, **m,
+                     'runtime_ms': times[name], 'flicker': None, 'flicker_pixels': 0}
+            if name in errors:
+                entry['error'] = errors[name]
+                st.errors += 1
+            if st.prev is not None:
+                val, npx = flicker(st.prev, pred, prev_frame.gt_m, fr.gt_m, fr.camera,
+                                   prev_frame.T_world_cam if posed else None,
+                                   fr.T_world_cam if posed else None, *rng)
+                entry['flicker'], entry['flicker_pixels'] = val, npx
+            st.frames.append(entry)
+            st.prev = pred
+            if recon_on:
+                st.fusion.integrate(pred, fr.camera, fr.T_world_cam)
+        keeper.offer(fr.name, fr.rgb, fr.gt_m, preds)
+        prev_frame = fr
+        n += 1
+    if n == 0:
+        from promptda_ros.core.errors import InputError
+
+        raise InputError(f'{args.input} yielded no frame to evaluate')
+    wall = time.perf_counter() - t_start
+
+    recon_ref = None
+    if recon_on:
+        from promptda_ros.eval.recon import recon_scores
+
+        recon_ref = ref_fusion.extract_points()
+        if recon_ref.shape[0] == 0:
+            notes.append('reference reconstruction is empty: 3-D scores skipped')
+            recon_on = False
+    methods_out = {}
+    for name in names:
+        st = states[name]
+        agg = aggregate_frames(st.frames, METRIC_KEYS)
+        covs = [f['coverage'] for f in st.frames if math.isfinite(f['coverage'])]
+        agg['coverage'] = float(np.mean(covs)) if covs else math.nan
+        fl = [f['flicker'] for f in st.frames
+              if f['flicker'] is not None and math.isfinite(f['flicker'])]
+        agg['flicker'] = float(np.mean(fl)) if fl else math.nan
+        agg['runtime_ms'] = float(np.mean([f['runtime_ms'] for f in st.frames]))
+        agg['n_failed'] = st.errors
+        if st.errors:
+            notes.append(f'{name} failed on {st.errors} of {n} frames (see frames[].error)')
+        if recon_on:
+            pts = st.fusion.extract_points()
+            agg.update({k: v for k, v in recon_scores(pts, recon_ref, args.recon_tau).items()
+                        if k in RECON_KEYS or k in ('n_pred', 'n_ref')})
+            if args.save_recon:
+                from promptda_ros.core.pointcloud import write_ply
+
+                write_ply(os.path.join(args.out, f'recon_{name}.ply'), pts.astype(np.float32))
+        methods_out[name] = {'aggregate': agg, 'pooled': st.pooled.result(),
+                             'frames': st.frames}
+    if recon_on and args.save_recon:
+        from promptda_ros.core.pointcloud import write_ply
+
+        write_ply(os.path.join(args.out, 'recon_reference.ply'), recon_ref.astype(np.float32))
+
+    H, W = first.rgb.shape[:2]
+    ph, pw = first.prompt_m.shape
+    report = {
+        'methods': methods_out,
+        'dataset': {'input': os.path.abspath(args.input), 'kind': kind, 'n_frames': n,
+                    'image_size': f'{W}x{H}', 'prompt_size': f'{pw}x{ph}',
+                    'has_poses': first.T_world_cam is not None,
+                    'prompt_source': args.prompt_source if kind == 'bag' else 'prompt/'},
+        'config': {'methods': names, 'min_depth': args.min_depth, 'max_depth': args.max_depth,
+                   'stride': args.stride, 'max_frames': args.max_frames,
+                   'checkpoint': args.checkpoint, 'encoder': args.encoder,
+                   'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
+                   'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
+                   'recon_tau': args.recon_tau, 'units': 'metres',
+                   'aggregate': 'mean of per-frame metrics over frames with valid pixels; '
+                                "'pooled' weighs every valid pixel equally",
+                   'wall_time_s': wall},
+        'notes': notes,
+        'plots': [],
+    }
+    if not args.no_plots:
+        plots = [rep.plot_error_maps(keeper, os.path.join(args.out, 'error_maps.png')),
+                 rep.plot_per_frame(report, os.path.join(args.out, 'per_frame.png')),
+                 rep.plot_histograms({k: (s.pooled.hist_edges, s.pooled.hist_counts)
+                                      for k, s in states.items()},
+                                     os.path.join(args.out, 'error_hist.png'))]
+        report['plots'] = [os.path.basename(p) for p in plots if p]
+    rep.write_json(report, os.path.join(args.out, 'report.json'))
+    rep.write_markdown(report, os.path.join(args.out, 'report.md'))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point of ``promptda-eval``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        report = evaluate(args)
+    except (PromptDAError, OSError) as exc:
+        msg = str(exc).replace('\n', ' ')
+        print(f'error: {msg}', file=sys.stderr)
+        return 2
+    for name, m in report['methods'].items():
+        a = m['aggregate']
+        extra = f"  F-score {a['fscore']:.3f}" if 'fscore' in a else ''
+        print(f"{name:28s} L1 {a['l1']:.4f} m  AbsRel {a['absrel']:.4f}  "
+              f"δ0.5 {a['delta_0.5']:.3f}  flicker {a['flicker']:.4f} m{extra}")
+    print(f"report: {os.path.join(args.out, 'report.md')}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,276 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Evaluation inputs: ROS 2 bags and folders of aligned frames, as :class:`EvalFrame` objects.
+
+Folder layout (all frames share one stem, e.g. ``000042``)::
+
+    DIR/
+      intrinsics.json        {"fx": .., "fy": .., "cx": .., "cy": .., "width": .., "height": ..}
+                             (pixels, of the rgb images)
+      rgb/<stem>.png|.jpg    colour image (read as RGB)
+      prompt/<stem>.png|.npy low-res or full-res metric prompt: uint16 mm PNG or float32 m NPY,
+                             0 / NaN = no measurement
+      gt/<stem>.png|.npy     reference depth at the rgb resolution (same encodings)
+      poses.txt              optional: "<stem> tx ty tz qx qy qz qw" per line (T_world_cam,
+                             camera optical frame -> world; '#' starts a comment)
+
+For bags, ``--poses`` files use the TUM layout "<stamp_s> tx ty tz qx qy qz qw" and are matched to
+the image stamp (nearest within 50 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from promptda_ros.core.camera import PinholeCamera
+from promptda_ros.core.depth_io import load_depth
+from promptda_ros.core.errors import CalibrationError, InputError
+from promptda_ros.core.projection import project_to_grid
+from promptda_ros.core.transforms import make_transform, transform_points
+
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
+DEPTH_EXTS = ('.png', '.npy')
+POSE_MATCH_S = 0.05
+
+
+@dataclass
+class EvalFrame:
+    """One evaluation sample."""
+
+    index: int                        # position in the input sequence (before stride)
+    name: str                         # file stem or stamp string
+    stamp_ns: int | None
+    rgb: np.ndarray                   # (H, W, 3) uint8 RGB
+    camera: PinholeCamera             # of the rgb image
+    prompt_m: np.ndarray              # (h, w) float32 metres, 0 = no measurement
+    gt_m: np.ndarray                  # (H, W) float32 metres, NaN = invalid
+    T_world_cam: np.ndarray | None    # (4, 4) camera optical frame -> world
+
+
+def _gt_nan(depth: np.ndarray) -> np.ndarray:
+    depth = np.asarray(depth, dtype=np.float32).copy()
+    with np.errstate(invalid='ignore'):
+        depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
+    return depth
+
+
+def _prompt_zero(depth: np.ndarray) -> np.ndarray:
+    depth = np.asarray(depth, dtype=np.float32).copy()
+    with np.errstate(invalid='ignore'):
+        depth[~(np.isfinite(depth) & (depth > 0))] = 0.0
+    return depth
+
+
+def read_poses(path: str) -> dict[str, np.ndarray]:
+    """Read a poses file: key -> (4, 4) T_world_cam.
+
+    Args:
+        path: text file with lines "<key> tx ty tz qx qy qz qw" (metres, unit quaternion xyzw).
+
+    Raises:
+        InputError: unreadable file or malformed line (the line number is named).
+
+    """
+    poses: dict[str, np.ndarray] = {}
+    try:
+        with open(path, encoding='utf-8') as f:
+            lines = f.readlines()
+    except OSError as exc:
+        raise InputError(f'cannot read poses file {path}: {exc.strerror}') from exc
+    for no, line in enumerate(lines, 1):
+        line = line.split('#', 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 8:
+                raise ValueError
+            vals = [float(p) for p in parts[1:]]
+            poses[parts[0]] = make_transform(vals[:3], vals[3:])
+        except (ValueError, CalibrationError) as exc:
+            raise InputError(f'{path}:{no}: expected "<key> tx ty tz qx qy qz qw", got '
+                             f'{line!r} {exc}'.rstrip()) from None
+    if not poses:
+        raise InputError(f'poses file {path} has no pose')
+    return poses
+
+
+def _find(folder: str, stem: str, exts: tuple[str, ...]) -> str | None:
+    for ext in exts:
+        p = os.path.join(folder, stem + ext)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f'cannot read image {path}')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _load_depth(path: str) -> np.ndarray:
+    try:
+        return load_depth(path)
+    except OSError as exc:
+        raise InputError(f'cannot read depth {path}: {exc}') from exc
+
+
+def folder_stems(root: str) -> list[str]:
+    """Return the sorted frame stems of a frame folder (from ``rgb/``)."""
+    rgb_dir = os.path.join(root, 'rgb')
+    if not os.path.isdir(rgb_dir):
+        raise InputError(f'{root} is not a frame folder: no rgb/ subfolder')
+    stems = sorted(os.path.splitext(n)[0] for n in os.listdir(rgb_dir)
+                   if n.lower().endswith(IMAGE_EXTS))
+    if not stems:
+        raise InputError(f'{rgb_dir} holds no .png/.jpg image')
+    return stems
+
+
+def read_folder(root: str, poses_path: str | None = None) -> Iterator[EvalFrame]:
+    """Yield the frames of a folder dataset (layout in the module docstring).
+
+    Raises:
+        InputError: missing intrinsics / prompt / gt files or unreadable images.
+        CalibrationError: invalid intrinsics.
+
+    """
+    stems = folder_stems(root)
+    intr_path = os.path.join(root, 'intrinsics.json')
+    try:
+        with open(intr_path, encoding='utf-8') as f:
+            intr = json.load(f)
+        camera = PinholeCamera.from_intrinsics(
+            float(intr['fx']), float(intr['fy']), float(intr['cx']), float(intr['cy']),
+            int(intr['width']), int(intr['height']))
+    except OSError as exc:
+        raise InputError(f'cannot read {intr_path}: {exc.strerror}') from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f'{intr_path} needs numeric fx, fy, cx, cy, width, height ({exc})'
+                         ) from None
+    if poses_path is None and os.path.isfile(os.path.join(root, 'poses.txt')):
+        poses_path = os.path.join(root, 'poses.txt')
+    poses = read_poses(poses_path) if poses_path else None
+    for i, stem in enumerate(stems):
+        rgb = _read_rgb(_find(os.path.join(root, 'rgb'), stem, IMAGE_EXTS))
+        if rgb.shape[:2] != (camera.height, camera.width):
+            raise InputError(f'rgb/{stem} is {rgb.shape[1]}x{rgb.shape[0]} but intrinsics.json '
+                             f'says {camera.width}x{camera.height}')
+        p_path = _find(os.path.join(root, 'prompt'), stem, DEPTH_EXTS)
+        g_path = _find(os.path.join(root, 'gt'), stem, DEPTH_EXTS)
+        if p_path is None or g_path is None:
+            raise InputError(f'frame {stem}: missing prompt/{stem}.png|npy or gt/{stem}.png|npy')
+        gt = _gt_nan(_load_depth(g_path))
+        if gt.shape != rgb.shape[:2]:
+            raise InputError(f'gt/{stem} is {gt.shape[1]}x{gt.shape[0]}, rgb is '
+                             f'{rgb.shape[1]}x{rgb.shape[0]}')
+        T = None
+        if poses is not None:
+            if stem not in poses:
+                raise InputError(f'poses file has no pose for frame {stem}')
+            T = poses[stem]
+        yield EvalFrame(i, stem, None, rgb, camera, _prompt_zero(_load_depth(p_path)), gt, T)
+
+
+def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: float
+                  ) -> np.ndarray | None:
+    j = int(np.argmin(np.abs(keys - stamp_s)))
+    return poses[float(keys[j])] if abs(keys[j] - stamp_s) <= POSE_MATCH_S else None
+
+
+def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
+             poses_path: str | None = None, topics: dict[str, str] | None = None
+             ) -> Iterator[EvalFrame]:
+    """Yield evaluation frames from a ROS 2 bag through :func:`promptda_ros.bagio.read_frames`.
+
+    Args:
+        bag_path: bag directory (sqlite3 or mcap).
+        prompt_source: 'lidar' (project the LiDAR sweep onto a prompt_hw grid), 'depth_image'
+            (the bag's low-res depth topic) or 'auto' (lidar when present, else depth image).
+        prompt_hw: (h, w) grid of projected LiDAR prompts.
+        poses_path: TUM-style poses file overriding the bag's /tf trajectory.
+        topics: keyword overrides forwarded to read_frames (e.g. image_topic=...).
+
+    Raises:
+        InputError: a frame has no reference depth or no usable prompt source.
+
+    """
+    from promptda_ros import bagio
+
+    if prompt_source not in ('auto', 'lidar', 'depth_image'):
+        raise InputError(f"unknown prompt source '{prompt_source}'")
+    poses = keys = None
+    if poses_path:
+        raw = read_poses(poses_path)
+        try:
+            poses = {float(k): v for k, v in raw.items()}
+        except ValueError:
+            raise InputError(f'{poses_path}: bag poses need a timestamp (seconds) as first '
+                             'column') from None
+        keys = np.array(sorted(poses))
+    for i, fr in enumerate(bagio.read_frames(bag_path, **(topics or {}))):
+        if fr.depth_gt_m is None:
+            raise InputError(f'frame {i} (stamp {fr.stamp_ns} ns) has no reference depth; '
+                             'the bag needs a ground-truth depth topic')
+        use_lidar = fr.points_lidar is not None and fr.T_cam_lidar is not None
+        if prompt_source == 'lidar' or (prompt_source == 'auto' and use_lidar):
+            if not use_lidar:
+                raise InputError(f'frame {i}: no LiDAR sweep (or camera-LiDAR extrinsic) for '
+                                 '--prompt-source lidar')
+            pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
+            prompt = project_to_grid(pts, fr.camera, prompt_hw)
+        else:
+            if fr.prompt_depth_m is None:
+                raise InputError(f'frame {i}: neither a LiDAR sweep nor a prompt depth image')
+            prompt = _prompt_zero(fr.prompt_depth_m)
+        T = fr.T_world_cam
+        if poses is not None:
+            T = _nearest_pose(poses, keys, fr.stamp_ns * 1e-9)
+        gt = _gt_nan(fr.depth_gt_m)
+        yield EvalFrame(i, str(fr.stamp_ns), int(fr.stamp_ns), fr.rgb, fr.camera, prompt, gt,
+                        None if T is None else np.asarray(T, np.float64))
+
+
+def open_input(path: str, **options) -> Iterator[EvalFrame]:
+    """Open a bag or a frame folder: dispatch on the presence of ``rgb/``.
+
+    Raises:
+        InputError: the path does not exist or is neither a bag nor a frame folder.
+
+    """
+    if not os.path.exists(path):
+        raise InputError(f'input {path} does not exist')
+    if os.path.isdir(os.path.join(path, 'rgb')):
+        return read_folder(path, options.get('poses_path'))
+    is_bag = (os.path.isdir(path) and any(
+        n.endswith(('.db3', '.mcap')) or n == 'metadata.yaml' for n in os.listdir(path))) or \
+        path.endswith(('.mcap', '.db3'))
+    if not is_bag:
+        raise InputError(f'{path} is neither a ROS 2 bag (metadata.yaml / .db3 / .mcap) nor a '
+                         'frame folder (rgb/, prompt/, gt/, intrinsics.json)')
+    return read_bag(path, **options)
+
+
+def strided(frames: Iterator[EvalFrame], stride: int = 1, max_frames: int | None = None
+            ) -> Iterator[EvalFrame]:
+    """Keep every ``stride``-th frame, at most ``max_frames`` of them."""
+    if stride < 1:
+        raise InputError(f'stride must be >= 1, got {stride}')
+    n = 0
+    for fr in frames:
+        if fr.index % stride:
+            continue
+        if max_frames is not None and n >= max_frames:
+            return
+        n += 1
+        yield fr

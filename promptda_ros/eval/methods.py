@@ -1,0 +1,234 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Depth methods evaluated by ``promptda-eval``.
+
+Method names:
+
+* ``default``  - the weights-free RGB-guided completion backend;
+* ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
+* ``promptda`` - the PromptDA network (needs ``--checkpoint``);
+* ``ransac_<source>`` / ``lstsq_<source>`` - a relative depth map aligned to the (sparse) prompt
+  by RANSAC (PromptDA supp. C.5) or plain least squares, where ``<source>`` is
+
+  - ``disk``: relative maps read from ``--relative-dir`` (``<frame name>.npy`` or ``.png``, or
+    ``<index:06d>.npy|.png`` with the frame's position in the input), in the space given by
+    ``--relative-space`` (default ``inverse``, as Depth Anything's relative disparity);
+  - ``promptda_noprompt``: the PromptDA network run **without a real prompt**: it gets a constant
+    1 m prompt with a single 2 m cell in the top-left corner (the network min/max-normalises its
+    prompt, so this is an all-zero prompt with one unit cell; the output is then an affine
+    function of the network's prompt-free prediction), treated as relative *depth* (``depth``
+    space).  Needs ``--checkpoint``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import numpy as np
+
+from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.eval.alignment import align_relative_depth
+from promptda_ros.eval.dataset import EvalFrame
+
+BACKEND_METHODS = ('default', 'bilinear', 'promptda')
+RELATIVE_SOURCES = ('disk', 'promptda_noprompt')
+ALIGNERS = ('ransac', 'lstsq')
+
+
+def all_method_names() -> list[str]:
+    """Return every method name the evaluator knows."""
+    return list(BACKEND_METHODS) + [f'{a}_{s}' for s in RELATIVE_SOURCES for a in ALIGNERS]
+
+
+def parse_method(name: str) -> tuple[str, str | None]:
+    """Split a method name into (kind, source): ('backend', None) or ('ransac'|'lstsq', source).
+
+    Raises:
+        InputError: unknown method name (the known names are listed).
+
+    """
+    if name in BACKEND_METHODS:
+        return 'backend', None
+    for a in ALIGNERS:
+        if name.startswith(a + '_') and name[len(a) + 1:] in RELATIVE_SOURCES:
+            return a, name[len(a) + 1:]
+    raise InputError(f"unknown method '{name}' (known: {', '.join(all_method_names())})")
+
+
+def default_methods(checkpoint: str | None, relative_dir: str | None) -> list[str]:
+    """Return every method that can run with the given options."""
+    names = ['default', 'bilinear']
+    if checkpoint:
+        names += ['promptda', 'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
+    if relative_dir:
+        names += ['ransac_disk', 'lstsq_disk']
+    return names
+
+
+def read_relative(path: str) -> np.ndarray:
+    """Read a relative map (.npy float or 8/16-bit .png, raw values) as (H, W) float64."""
+    if path.endswith('.npy'):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f'cannot read relative map {path}: {exc}') from exc
+    else:
+        import cv2
+
+        arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if arr is None:
+            raise InputError(f'cannot read relative map {path}')
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise InputError(f'relative map {path} must be single-channel (H, W), got {arr.shape}')
+    return arr.astype(np.float64)
+
+
+class DiskRelative:
+    """Relative maps from a folder, matched to frames by name or index."""
+
+    space = 'inverse'
+
+    def __init__(self, folder: str, space: str = 'inverse') -> None:
+        if not os.path.isdir(folder):
+            raise InputError(f'--relative-dir {folder} is not a folder')
+        self.folder = folder
+        self.space = space
+
+    def __call__(self, frame: EvalFrame) -> np.ndarray:
+        """Return the (H, W) float64 relative map of ``frame`` (resized to the image if needed)."""
+        for stem in (frame.name, f'{frame.index:06d}'):
+            for ext in ('.npy', '.png'):
+                p = os.path.join(self.folder, stem + ext)
+                if os.path.isfile(p):
+                    rel = read_relative(p)
+                    H, W = frame.rgb.shape[:2]
+                    if rel.shape != (H, W):
+                        import cv2
+
+                        rel = cv2.resize(rel, (W, H), interpolation=cv2.INTER_LINEAR)
+                    return rel
+        raise InputError(f'no relative map for frame {frame.name} in {self.folder} '
+                         f'(looked for {frame.name}.npy|png and {frame.index:06d}.npy|png)')
+
+
+class NoPromptRelative:
+    """Relative depth from the PromptDA network with an uninformative prompt."""
+
+    space = 'depth'
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+
+    def __call__(self, frame: EvalFrame) -> np.ndarray:
+        """Return the (H, W) float64 relative depth of ``frame``."""
+        neutral = np.ones_like(frame.prompt_m, dtype=np.float32)
+        neutral[0, 0] = 2.0
+        return np.asarray(self.backend.predict(frame.rgb, neutral, frame.camera), np.float64)
+
+
+class MethodRunner:
+    """Run the selected methods on frames; relative maps are computed once per frame."""
+
+    def __init__(self, names: list[str], checkpoint: str | None = None,
+                 encoder: str | None = None, relative_dir: str | None = None,
+                 relative_space: str = 'inverse', backend_factory: Callable | None = None
+                 ) -> None:
+        """Create the backends needed by ``names``.
+
+        Args:
+            names: method names (see module docstring).
+            checkpoint: PromptDA checkpoint path (promptda / *_promptda_noprompt).
+            encoder: PromptDA encoder name, None = from the checkpoint.
+            relative_dir: folder of relative maps (*_disk).
+            relative_space: 'inverse' or 'depth' for the maps in relative_dir.
+            backend_factory: make_backend-compatible callable (tests inject one).
+
+        Raises:
+            InputError: unknown or duplicate method, or a method whose input is missing.
+            CheckpointError: the checkpoint cannot be loaded.
+
+        """
+        if not names:
+            raise InputError('no method selected')
+        if len(set(names)) != len(names):
+            raise InputError(f'duplicate method in {names}')
+        if relative_space not in ('inverse', 'depth'):
+            raise InputError(f"--relative-space must be 'inverse' or 'depth', got "
+                             f"'{relative_space}'")
+        self.names = list(names)
+        self._backends: dict[str, object] = {}
+        self._sources: dict[str, Callable[[EvalFrame], np.ndarray]] = {}
+        self._plan: dict[str, tuple[str, str | None]] = {}
+        for name in names:
+            kind, source = parse_method(name)
+            self._plan[name] = (kind, source)
+            needs_net = name == 'promptda' or source == 'promptda_noprompt'
+            if needs_net and not checkpoint:
+                raise InputError(f'method {name} needs --checkpoint (a PromptDA checkpoint)')
+            if source == 'disk' and not relative_dir:
+                raise InputError(f'method {name} needs --relative-dir')
+        for name, (kind, source) in self._plan.items():
+            if kind == 'backend' or source == 'promptda_noprompt':
+                bname = name if kind == 'backend' else 'promptda'
+                if bname not in self._backends:
+                    if backend_factory is None:
+                        from promptda_ros.backends import make_backend as backend_factory
+                    opts = {'checkpoint': checkpoint, 'encoder': encoder} \
+                        if bname == 'promptda' else {}
+                    self._backends[bname] = backend_factory(bname, **opts)
+            if source == 'disk' and 'disk' not in self._sources:
+                self._sources['disk'] = DiskRelative(relative_dir, relative_space)
+            if source == 'promptda_noprompt' and source not in self._sources:
+                self._sources[source] = NoPromptRelative(self._backends['promptda'])
+
+    def run(self, frame: EvalFrame
+            ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
+        """Run every method on one frame.
+
+        A method that raises a project error on this frame (e.g. too few prompt samples to
+        align) yields an all-NaN prediction and an error message instead of stopping the run.
+
+        Returns:
+            ({name: (H, W) float32 metres, NaN = invalid}, {name: runtime in milliseconds},
+            {name: error message} for failed methods); the runtime of an aligned method
+            includes producing its relative map.
+
+        Raises:
+            InputError: a method returned a depth map of the wrong size.
+
+        """
+        preds: dict[str, np.ndarray] = {}
+        times: dict[str, float] = {}
+        errors: dict[str, str] = {}
+        rel_cache: dict[str, tuple[np.ndarray, float]] = {}
+        H, W = frame.rgb.shape[:2]
+        for name, (kind, source) in self._plan.items():
+            t0 = time.perf_counter()
+            extra = 0.0
+            try:
+                if kind == 'backend':
+                    depth = self._backends[name].predict(frame.rgb, frame.prompt_m,
+                                                         frame.camera)
+                else:
+                    if source not in rel_cache:
+                        rel = self._sources[source](frame)
+                        rel_cache[source] = (rel, (time.perf_counter() - t0) * 1e3)
+                        t0 = time.perf_counter()
+                    rel, extra = rel_cache[source]
+                    depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
+                                                    space=self._sources[source].space)
+            except PromptDAError as exc:
+                errors[name] = f'{type(exc).__name__}: {exc}'
+                depth = np.full((H, W), np.nan, dtype=np.float32)
+            times[name] = (time.perf_counter() - t0) * 1e3 + extra
+            depth = np.asarray(depth, dtype=np.float32)
+            if depth.shape != (H, W):
+                raise InputError(f'method {name} returned {depth.shape}, expected {(H, W)}')
+            preds[name] = depth
+        return preds, times, errors
