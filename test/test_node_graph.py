@@ -1,0 +1,308 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The perception node on a real rclpy graph (in-process, private domain)."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+
+from promptda_ros.backends import register_backend
+from promptda_ros.core import msg_codec
+from promptda_ros.core.transforms import matrix_to_quat
+from promptda_ros.ros import conversions
+from promptda_ros.ros.diagnostics import diagnostic_values
+from promptda_ros.ros.perception_node import PerceptionNode
+from promptda_ros.sample.scene import SampleGenerator
+
+DOMAIN_ID = 71
+TIMEOUT_S = 20.0
+GEN = SampleGenerator(frames=12, width=160, height=120, seed=3)
+CAMERA_FRAME = 'camera_optical_frame'
+
+
+def _header(stamp_ns: int, frame: str) -> Header:
+    return Header(stamp=conversions.ns_to_stamp(stamp_ns), frame_id=frame)
+
+
+def _extrinsics() -> dict:
+    T = GEN.T_cam_lidar
+    return {'extrinsics_source': 'static',
+            'lidar_to_camera_translation': [float(v) for v in T[:3, 3]],
+            'lidar_to_camera_rotation_xyzw': [float(v) for v in matrix_to_quat(T[:3, :3])]}
+
+
+@pytest.fixture(scope='module')
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+class Harness:
+    """A perception node plus a tester node (best-effort publishers, recording subscribers)."""
+
+    count = 0
+
+    def __init__(self, context, params: dict, subscribe_points: bool = True) -> None:
+        Harness.count += 1
+        self.ns = f'/graph_test_{Harness.count}'
+        overrides = [Parameter(k, value=v) for k, v in {**_extrinsics(), **params}.items()]
+        self.node = PerceptionNode(context=context, namespace=self.ns,
+                                   parameter_overrides=overrides)
+        self.tester = rclpy.create_node('tester', context=context, namespace=self.ns)
+        self.lock = threading.Lock()
+        self.received = {'depth': [], 'info': [], 'points': [], 'diag': []}
+        self.pubs = {
+            'image': self.tester.create_publisher(Image, 'image', qos_profile_sensor_data),
+            'info': self.tester.create_publisher(CameraInfo, 'camera_info',
+                                                 qos_profile_sensor_data),
+            'points': self.tester.create_publisher(PointCloud2, 'lidar/points',
+                                                   qos_profile_sensor_data),
+            'prompt': self.tester.create_publisher(Image, 'prompt_depth',
+                                                   qos_profile_sensor_data),
+        }
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        topics = [('depth', Image, 'depth/image'), ('info', CameraInfo, 'depth/camera_info'),
+                  ('diag', DiagnosticArray, '/diagnostics')]
+        if subscribe_points:
+            topics.append(('points', PointCloud2, 'depth/points'))
+        for key, cls, topic in topics:
+            self.tester.create_subscription(cls, topic, lambda m, k=key: self._store(k, m),
+                                            reliable)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.tester)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _store(self, key, msg) -> None:
+        if key == 'diag' and not msg.status[0].name.startswith(self.ns):
+            return
+        with self.lock:
+            self.received[key].append(msg)
+
+    def wait(self, predicate, timeout=TIMEOUT_S) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self.received):
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def wait_matched(self, keys=('image', 'info', 'points')) -> None:
+        assert self.wait(lambda _r: all(self.pubs[k].get_subscription_count() > 0
+                                        for k in keys))
+
+    def publish_frame(self, index: int, stamp_ns: int | None = None, cloud: bool = True):
+        frame = GEN.frame(index)
+        stamp = frame.stamp_ns if stamp_ns is None else stamp_ns
+        lidar_stamp = stamp + (frame.lidar_stamp_ns - frame.stamp_ns)
+        header = _header(stamp, CAMERA_FRAME)
+        self.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+        if cloud:
+            self.pubs['points'].publish(conversions.cloud_msg(
+                frame.points_lidar, _header(lidar_stamp, 'lidar')))
+        self.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', header))
+        return frame, stamp
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(5.0)
+        self.node._release()
+        self.node.destroy_node()
+        self.tester.destroy_node()
+
+
+@pytest.fixture
+def harness(context):
+    made = []
+
+    def make(params=None, **kwargs):
+        made.append(Harness(context, params or {}, **kwargs))
+        return made[-1]
+    yield make
+    for h in made:
+        h.close()
+
+
+def test_depth_matches_ground_truth_with_input_header(harness):
+    h = harness({'points_rgb': True})
+    h.wait_matched()
+    assert h.wait(lambda _r: h.node._pubs['points'].get_subscription_count() > 0)
+    frame, stamp = h.publish_frame(0)
+    assert h.wait(lambda r: r['depth'] and r['info'] and r['points'])
+    depth_msg, info, cloud = h.received['depth'][0], h.received['info'][0], h.received['points'][0]
+    for msg in (depth_msg, info, cloud):
+        assert conversions.stamp_to_ns(msg.header.stamp) == stamp
+        assert msg.header.frame_id == CAMERA_FRAME
+    assert depth_msg.encoding == '32FC1'
+    depth = msg_codec.image_to_array(depth_msg)
+    assert depth.shape == frame.depth_gt_m.shape and depth.dtype == np.float32
+    valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+    assert valid.mean() > 0.9
+    error = np.abs(depth[valid] - frame.depth_gt_m[valid])
+    assert float(np.median(error)) < 0.05, f'median abs error {np.median(error):.3f} m'
+    assert msg_codec.camera_info_to_camera(info) == GEN.camera
+    assert cloud.width * cloud.height == depth.size and cloud.height == depth.shape[0]
+    assert cloud.point_step == 32 and not cloud.is_dense
+    xyz = msg_codec.cloud_to_xyz(cloud, drop_invalid=False).reshape(depth.shape + (3,))
+    np.testing.assert_allclose(xyz[..., 2][valid], depth[valid], rtol=1e-5)
+
+
+def test_output_size_scales_camera_info_and_decimates_points(harness):
+    h = harness({'output_size': [60, 80], 'points_decimation': 2, 'points_rgb': False})
+    h.wait_matched()
+    assert h.wait(lambda _r: h.node._pubs['points'].get_subscription_count() > 0)
+    _frame, stamp = h.publish_frame(1)
+    assert h.wait(lambda r: r['depth'] and r['info'] and r['points'])
+    depth_msg, info, cloud = h.received['depth'][0], h.received['info'][0], h.received['points'][0]
+    assert (depth_msg.height, depth_msg.width) == (60, 80)
+    assert msg_codec.camera_info_to_camera(info) == GEN.camera.scaled(80, 60)
+    assert (cloud.height, cloud.width, cloud.point_step) == (30, 40, 16)
+
+
+def test_prompt_depth_image_input(harness):
+    h = harness({'prompt_source': 'depth_image'})
+    h.wait_matched(('image', 'info', 'prompt'))
+    frame = GEN.frame(2)
+    header = _header(frame.stamp_ns, CAMERA_FRAME)
+    low = frame.depth_gt_m[::4, ::4]
+    prompt_mm = np.where(np.isfinite(low), np.round(low * 1000.0), 0).astype(np.uint16)
+    h.pubs['prompt'].publish(conversions.image_msg(prompt_mm, '16UC1', header))
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+    h.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', header))
+    assert h.wait(lambda r: r['depth'])
+    depth = msg_codec.image_to_array(h.received['depth'][0])
+    valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+    assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
+
+
+def test_malformed_burst_does_not_stop_the_node(harness):
+    h = harness({'diagnostics_period_s': 0.2})
+    h.wait_matched()
+    header = _header(GEN.frame(0).stamp_ns, CAMERA_FRAME)
+    for i in range(5):
+        bad = conversions.image_msg(np.zeros((10, 10, 3), np.uint8), 'rgb8', header)
+        bad.encoding = '8UC3'
+        h.pubs['image'].publish(bad)
+        short = conversions.image_msg(np.zeros((10, 10, 3), np.uint8), 'rgb8', header)
+        short.data = short.data[:50]
+        h.pubs['image'].publish(short)
+        no_z = conversions.cloud_msg(np.ones((20, 3), np.float32), header)
+        no_z.fields = no_z.fields[:2]
+        h.pubs['points'].publish(no_z)
+        h.pubs['points'].publish(conversions.cloud_msg(np.zeros((0, 3), np.float32), header))
+        info = conversions.camera_info_msg(GEN.camera, header)
+        info.k = [0.0] * 9
+        info.p = [0.0] * 12
+        h.pubs['info'].publish(info)
+        time.sleep(0.01)
+    assert h.wait(lambda _r: h.node.stats.snapshot().error_total >= 10)
+    # A NaN-only cloud paired with an image: prompt too sparse, counted, no output.
+    nan_stamp = GEN.frame(0).stamp_ns + 10**9
+    nan_header = _header(nan_stamp, 'lidar')
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, _header(nan_stamp,
+                                                                           CAMERA_FRAME)))
+    h.pubs['points'].publish(conversions.cloud_msg(np.full((50, 3), np.nan, np.float32),
+                                                   nan_header))
+    h.pubs['image'].publish(conversions.image_msg(GEN.frame(0).rgb, 'rgb8',
+                                                  _header(nan_stamp, CAMERA_FRAME)))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['prompt_too_sparse'] >= 1)
+    _frame, stamp = h.publish_frame(3, stamp_ns=nan_stamp + 10**9)
+    assert h.wait(lambda r: any(conversions.stamp_to_ns(m.header.stamp) == stamp
+                                for m in r['depth']))
+    snap = h.node.stats.snapshot()
+    assert snap.errors['bad_image'] >= 1 and snap.errors['bad_cloud'] >= 1
+    assert snap.errors['bad_camera_info'] >= 1
+    assert h.wait(lambda r: r['diag'] and int(diagnostic_values(r['diag'][-1])['errors']) >=
+                  snap.error_total)
+
+
+class SlowBackend:
+    """Constant-depth backend that takes 0.25 s per frame."""
+
+    name = 'slow_test'
+
+    def predict(self, rgb, prompt_m, camera=None):
+        time.sleep(0.25)
+        return np.full(rgb.shape[:2], 2.0, np.float32)
+
+
+def test_slow_backend_drops_stale_frames_and_reports_them(harness):
+    register_backend('slow_test', lambda **options: SlowBackend())
+    h = harness({'backend': 'slow_test', 'diagnostics_period_s': 0.2}, subscribe_points=False)
+    h.wait_matched()
+    stamps = []
+    for i in range(10):
+        stamps.append(h.publish_frame(i)[1])
+        time.sleep(0.03)
+    # Every frame leaves the node: published or dropped (none queue up behind the backend).
+    assert h.wait(lambda r: h.node.stats.snapshot().frames_out + h.node.stats.snapshot().dropped
+                  + h.node.stats.snapshot().unpaired >= 10)
+    snap = h.node.stats.snapshot()
+    assert snap.dropped > 0
+    assert snap.frames_out < 10
+    with h.lock:
+        published = [conversions.stamp_to_ns(m.header.stamp) for m in h.received['depth']]
+    assert published == sorted(published) and stamps[-1] in published  # newest always served
+    assert h.wait(lambda r: r['diag'] and int(diagnostic_values(r['diag'][-1])['dropped_frames'])
+                  == snap.dropped)
+
+
+def test_lifecycle_transitions(harness):
+    h = harness({'autostart': False})
+    assert h.node.stats.snapshot().state == 'unconfigured'
+    assert h.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert h.node.stats.snapshot().state == 'inactive'
+    assert h.pubs['image'].get_subscription_count() == 0
+    assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    h.wait_matched()
+    _frame, stamp = h.publish_frame(4)
+    assert h.wait(lambda r: r['depth'])
+    assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert h.wait(lambda _r: h.pubs['image'].get_subscription_count() == 0)
+    assert h.node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert h.node.stats.snapshot().state == 'unconfigured'
+    assert h.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    h.wait_matched()
+    h.publish_frame(5)
+    assert h.wait(lambda r: len(r['depth']) >= 2)
+
+
+def test_bad_backend_fails_configure(harness):
+    h = harness({'autostart': False, 'backend': 'promptda', 'checkpoint': ''})
+    assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert h.node.stats.snapshot().state == 'unconfigured'
+    h2 = harness({'backend': 'no_such_backend'})
+    assert h2.node.stats.snapshot().state == 'unconfigured'
+
+
+def test_parameter_validation_at_run_time(harness):
+    h = harness()
+    results = h.node.set_parameters([Parameter('max_depth', value=0.05)])
+    assert not results[0].successful and 'max_depth' in results[0].reason
+    results = h.node.set_parameters([Parameter('slop_s', value=3.0)])
+    assert not results[0].successful
+    results = h.node.set_parameters([Parameter('backend', value='bilinear')])
+    assert not results[0].successful and 'read-only' in results[0].reason
+    results = h.node.set_parameters([Parameter('prompt_fill', value='magic')])
+    assert not results[0].successful and 'prompt_fill' in results[0].reason
+    results = h.node.set_parameters([Parameter('points_decimation', value=4),
+                                     Parameter('slop_s', value=0.02)])
+    assert all(r.successful for r in results)
+    assert h.node.params.points_decimation == 4 and h.node.params.slop_s == 0.02
+    assert h.node.params.max_depth == 20.0
