@@ -294,3 +294,11 @@ def test_rclpy_messages_decode_identically():
     np.testing.assert_array_equal(cloud_to_xyz(cloud), pts.reshape(-1, 3))
     info = msgs.CameraInfo(**camera_fields(PinholeCamera.from_intrinsics(5.0, 6.0, 2, 3, 8, 6)))
     assert camera_info_to_camera(info).fy == 6.0
+
+
+def test_repeated_field_names_use_first_occurrence():
+    f = cloud_fields(np.arange(6, dtype=np.float32).reshape(2, 3))
+    f['fields'] = f['fields'] + [('', 12, 7, 1), ('', 12, 7, 1), ('x', 12, 7, 1)]
+    rec = cloud_to_structured(_cloud(f))
+    assert rec.dtype.names == ('x', 'y', 'z')
+    np.testing.assert_array_equal(rec['x'], [0.0, 3.0])

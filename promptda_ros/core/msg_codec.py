@@ -283,9 +283,11 @@ def cloud_to_structured(msg, names: Optional[tuple] = None) -> np.ndarray:
         InputError: missing field, unknown datatype, or inconsistent sizes.
     """
     fields = [_field_tuple(f) for f in _get(msg, 'fields', 'PointCloud2')]
-    by_name = {f[0]: f for f in fields}
+    by_name = {}
+    for f in fields:  # first occurrence wins (some drivers repeat padding field names)
+        by_name.setdefault(f[0], f)
     if names is None:
-        names = tuple(f[0] for f in fields if f[2] in POINTFIELD_DTYPES and f[0])
+        names = tuple(n for n, f in by_name.items() if f[2] in POINTFIELD_DTYPES and n)
     missing = [n for n in names if n not in by_name]
     if missing:
         raise InputError(f'PointCloud2 has no field(s) {missing}; fields are '
