@@ -42,6 +42,8 @@ class ACTDepthConfig(ACTConfig):
             dataset must be read with the same ``depth_output_unit``.
         imagenet_backbone: use local ImageNet ResNet18 weights when present.
         require_imagenet_backbone: raise instead of starting random when the file is missing.
+        action_fps: rate of the actions in a chunk (Hz) = the training dataset fps; the policy
+            node indexes chunks by time with it.
     """
 
     pretrained_backbone_weights: str | None = None
@@ -49,6 +51,7 @@ class ACTDepthConfig(ACTConfig):
     imagenet_backbone: bool = True
     require_imagenet_backbone: bool = False
     push_to_hub: bool = False
+    action_fps: float = 30.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -60,6 +63,8 @@ class ACTDepthConfig(ACTConfig):
         if self.depth_unit not in DEPTH_UNITS:
             raise InputError('act_depth: depth_unit must be one of %s, got %r'
                              % (DEPTH_UNITS, self.depth_unit))
+        if not self.action_fps > 0:
+            raise InputError('act_depth: action_fps must be > 0, got %r' % (self.action_fps,))
         visual = self.normalization_mapping.get(FeatureType.VISUAL.value,
                                                 self.normalization_mapping.get('VISUAL'))
         if NormalizationMode(visual) not in DEPTH_NORMALIZATION:

@@ -79,6 +79,7 @@ class DepthPolicy:
         self.depth_shape = tuple(cfg.image_features[self.depth_key].shape[1:])  # (H, W)
         self.num_joints = int(cfg.robot_state_feature.shape[0])
         self.chunk_size = int(cfg.chunk_size)
+        self.fps = float(cfg.action_fps)
         self.resize = resize
         self.scale = 1000.0 if cfg.depth_unit == 'mm' else 1.0
 

@@ -173,3 +173,25 @@ class InferenceWorker:
             self.last_latency_s = time.perf_counter() - t0
             self.completed += 1
             self._on_result(stamp_s, output)
+
+
+def order_joints(names: list, values: list, wanted: tuple) -> np.ndarray | None:
+    """Reorder named joint values into the profile order.
+
+    Args:
+        names: joint names of a message (any order, may hold extra joints).
+        values: one value per name (rad).
+        wanted: the profile's J joint names.
+
+    Returns:
+        (J,) float64 in ``wanted`` order, or None when a wanted joint is absent or the message
+        has fewer values than names.
+    """
+    if len(values) < len(names):
+        return None
+    index = {str(n): i for i, n in enumerate(names)}
+    try:
+        idx = [index[w] for w in wanted]
+    except KeyError:
+        return None
+    return np.asarray(values, dtype=np.float64)[idx]

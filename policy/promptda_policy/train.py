@@ -98,8 +98,13 @@ def build_train_config(args: argparse.Namespace):
         raise PromptDAError('%s is not a LeRobotDataset (no meta/info.json)' % args.dataset)
     if os.path.exists(args.output_dir):
         raise PromptDAError('output directory %s already exists' % args.output_dir)
+    try:
+        with open(os.path.join(args.dataset, 'meta', 'info.json'), encoding='utf-8') as f:
+            fps = float(json.load(f)['fps'])
+    except (OSError, ValueError, KeyError) as exc:
+        raise PromptDAError('cannot read fps from %s/meta/info.json: %s' % (args.dataset, exc))
     policy = ACTDepthConfig(
-        device=args.device, chunk_size=args.chunk_size, n_action_steps=args.chunk_size,
+        action_fps=fps, device=args.device, chunk_size=args.chunk_size, n_action_steps=args.chunk_size,
         dim_model=args.dim_model, n_heads=args.n_heads, dim_feedforward=args.dim_feedforward,
         n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
         latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,

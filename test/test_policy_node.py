@@ -1,0 +1,189 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Policy node on a real rclpy graph: rate, limits, disabled, stale depth, e-stop."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+from promptda_policy.policy_node import PolicyNode  # noqa: E402
+from promptda_policy.profiles import get_profile  # noqa: E402
+from promptda_policy.safety import Mode  # noqa: E402
+from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
+
+DOMAIN_ID = 86
+H, W = 48, 64
+RATE_HZ = 30.0
+MAX_VEL = 3.0
+PROFILE = get_profile('unitree_h1_right_arm', MAX_VEL)
+
+
+class Robot:
+    """Driver node: publishes depth (15 Hz) and joint states (50 Hz), tracks commands."""
+
+    def __init__(self, context):
+        self.node = rclpy.create_node('fake_robot', context=context)
+        self.lock = threading.Lock()
+        self.position = np.zeros(4)
+        self.commands = []          # (receive time s, positions (4,))
+        self.names = []
+        self.depth_on = True
+        self.depth_pub = self.node.create_publisher(Image, 'depth', qos_profile_sensor_data)
+        self.joint_pub = self.node.create_publisher(JointState, 'joint_states', 10)
+        self.estop_pub = self.node.create_publisher(Bool, 'estop', 10)
+        self.node.create_subscription(JointTrajectory, 'command', self._on_cmd, 10)
+        self.enable_cli = self.node.create_client(SetBool, 'promptda_policy/enable')
+        self.reset_cli = self.node.create_client(Trigger, 'promptda_policy/reset_estop')
+        self.node.create_timer(1 / 15.0, self._pub_depth)
+        self.node.create_timer(1 / 50.0, self._pub_joints)
+        yy, xx = np.mgrid[0:H, 0:W]
+        self.depth = (1.0 + 0.01 * xx).astype(np.float32)
+
+    def _on_cmd(self, msg):
+        with self.lock:
+            pos = np.asarray(msg.points[0].positions)
+            self.commands.append((time.monotonic(), pos))
+            self.names = list(msg.joint_names)
+            self.position = pos  # perfect tracking
+
+    def _pub_depth(self):
+        if not self.depth_on:
+            return
+        msg = Image(height=H, width=W, encoding='32FC1', step=W * 4, data=self.depth.tobytes())
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.depth_pub.publish(msg)
+
+    def _pub_joints(self):
+        msg = JointState(name=list(reversed(PROFILE.joint_names)))
+        with self.lock:
+            msg.position = [float(v) for v in self.position[::-1]]
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.joint_pub.publish(msg)
+
+    def call(self, client, request, timeout=10.0):
+        assert client.wait_for_service(timeout_sec=timeout)
+        future = client.call_async(request)
+        end = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < end:
+            time.sleep(0.01)
+        assert future.done()
+        return future.result()
+
+    def collect(self, seconds):
+        """Clear, wait, and return the commands received in the window."""
+        with self.lock:
+            self.commands.clear()
+        time.sleep(seconds)
+        with self.lock:
+            return list(self.commands)
+
+
+@pytest.fixture(scope='module')
+def graph(tmp_path_factory):
+    ckpt = str(tmp_path_factory.mktemp('policy') / 'pretrained_model')
+    stats = make_stats(4)
+    # Actions centred far beyond the elbow limit (2.61 rad): the clamp must hold them.
+    stats['action']['mean'][3] = 5.0
+    stats['action']['std'][:] = 0.01
+    save_untrained_policy(ckpt, H, W, 4, stats=stats, dim_model=64, n_heads=2,
+                          dim_feedforward=128, n_encoder_layers=1, n_decoder_layers=1,
+                          chunk_size=10, n_action_steps=10)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    node = PolicyNode(context=context, parameter_overrides=[
+        Parameter('policy_path', Parameter.Type.STRING, ckpt),
+        Parameter('control_rate_hz', Parameter.Type.DOUBLE, RATE_HZ),
+        Parameter('max_velocity', Parameter.Type.DOUBLE_ARRAY, [MAX_VEL]),
+        Parameter('max_depth_age_s', Parameter.Type.DOUBLE, 0.3),
+        Parameter('max_joint_state_age_s', Parameter.Type.DOUBLE, 0.3)])
+    robot = Robot(context)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor.add_node(node)
+    executor.add_node(robot.node)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    time.sleep(0.5)
+    yield node, robot
+    executor.shutdown()
+    node.destroy_node()
+    robot.node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def test_starts_disabled_and_publishes_nothing(graph):
+    node, robot = graph
+    cmds = robot.collect(1.0)
+    assert cmds == []
+    assert node.last_decision is not None and node.last_decision.mode == Mode.DISABLED
+
+
+def test_enabled_commands_within_limits_at_rate(graph):
+    node, robot = graph
+    assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    cmds = robot.collect(3.0)
+    assert len(cmds) > 30, 'too few commands: %d' % len(cmds)
+    assert robot.names == list(PROFILE.joint_names)
+    pos = np.stack([c[1] for c in cmds])
+    assert np.all(pos >= PROFILE.lower - 1e-9) and np.all(pos <= PROFILE.upper + 1e-9)
+    steps = np.abs(np.diff(pos, axis=0))
+    assert np.all(steps <= MAX_VEL / RATE_HZ + 1e-9)
+    assert node.worker.completed > 0
+    # The policy asks for ~5 rad at the elbow: it reaches the 2.61 rad limit and stays there.
+    assert np.isclose(pos[-1, 3], PROFILE.upper[3])
+    stamps = np.array([c[0] for c in cmds])
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    print('control-loop rate: %.1f Hz (target %.0f), inference %.0f ms, dropped %d'
+          % (rate, RATE_HZ, node.worker.last_latency_s * 1e3, node.worker.dropped))
+    assert node.last_decision.mode == Mode.ACTIVE
+
+
+def test_stale_depth_holds_position(graph):
+    node, robot = graph
+    assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    time.sleep(0.5)
+    robot.depth_on = False
+    try:
+        time.sleep(0.6)  # > max_depth_age_s
+        cmds = robot.collect(1.0)
+        assert node.last_decision.mode == Mode.STALE
+        assert 'depth' in node.last_decision.reason
+    finally:
+        robot.depth_on = True
+    assert len(cmds) > 5
+    pos = np.stack([c[1] for c in cmds])
+    assert np.all(pos == pos[0]), 'arm moved while depth was stale'
+
+
+def test_estop_latches_and_stops_motion(graph):
+    node, robot = graph
+    assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    time.sleep(0.5)
+    robot.estop_pub.publish(Bool(data=True))
+    time.sleep(0.3)
+    cmds = robot.collect(1.0)
+    assert node.last_decision.mode == Mode.ESTOP
+    pos = np.stack([c[1] for c in cmds])
+    assert np.all(pos == pos[0]), 'arm moved after e-stop'
+    assert not robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    # Releasing the input alone keeps the latch; reset then leaves the node disabled.
+    robot.estop_pub.publish(Bool(data=False))
+    time.sleep(0.2)
+    assert node.safety.estopped
+    assert robot.call(robot.reset_cli, Trigger.Request()).success
+    time.sleep(0.2)
+    assert robot.collect(0.5) == []
+    assert node.last_decision.mode == Mode.DISABLED
