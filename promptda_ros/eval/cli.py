@@ -176,12 +176,12 @@ def evaluate(args, progress: bool = True) -> dict:
 
     _check_args(args)
     names = _select_methods(args)
-    runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
-                          relative_dir=args.relative_dir, relative_space=args.relative_space)
     frames = strided(open_input(args.input, prompt_source=args.prompt_source,
                                 prompt_hw=args.prompt_size, poses_path=args.poses,
                                 topics=args.topics),
                      args.stride, args.max_frames)
+    runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
+                          relative_dir=args.relative_dir, relative_space=args.relative_space)
     rep.ensure_dir(args.out)
     states = {n: _MethodState() for n in names}
     keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))

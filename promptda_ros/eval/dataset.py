@@ -138,7 +138,9 @@ def folder_stems(root: str) -> list[str]:
 
 
 def read_folder(root: str, poses_path: str | None = None) -> Iterator[EvalFrame]:
-    """Yield the frames of a folder dataset (layout in the module docstring).
+    """Return an iterator over the frames of a folder dataset (layout in the module docstring).
+
+    The folder, intrinsics and poses are checked at once; frames are read lazily.
 
     Raises:
         InputError: missing intrinsics / prompt / gt files or unreadable images.
@@ -161,6 +163,11 @@ def read_folder(root: str, poses_path: str | None = None) -> Iterator[EvalFrame]
     if poses_path is None and os.path.isfile(os.path.join(root, 'poses.txt')):
         poses_path = os.path.join(root, 'poses.txt')
     poses = read_poses(poses_path) if poses_path else None
+    return _folder_frames(root, stems, camera, poses)
+
+
+def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
+                   poses: dict[str, np.ndarray] | None) -> Iterator[EvalFrame]:
     for i, stem in enumerate(stems):
         rgb = _read_rgb(_find(os.path.join(root, 'rgb'), stem, IMAGE_EXTS))
         if rgb.shape[:2] != (camera.height, camera.width):
