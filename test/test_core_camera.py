@@ -3,6 +3,9 @@
 
 """Tests of the pinhole camera model."""
 
+import copy
+import pickle
+
 import cv2
 import numpy as np
 import pytest
@@ -48,6 +51,10 @@ def test_camera_is_immutable_and_comparable():
     assert cam == _camera()
     assert cam != cam.scaled(320, 240)
     assert hash(cam) == hash(_camera())
+    for clone in (pickle.loads(pickle.dumps(cam)), copy.deepcopy(cam), copy.copy(cam)):
+        assert clone == cam
+        with pytest.raises(ValueError):
+            clone.P[0, 0] = 1.0
 
 
 @pytest.mark.parametrize('kwargs, fragment', [

@@ -173,6 +173,11 @@ class PinholeCamera:
                 and np.array_equal(self.K, other.K) and np.array_equal(self.D, other.D)
                 and np.array_equal(self.P, other.P) and np.array_equal(self.R, other.R))
 
+    def __reduce__(self):
+        # Rebuild through the constructor so copies and unpickled cameras stay read-only.
+        return (PinholeCamera, (self.width, self.height, np.array(self.K), np.array(self.D),
+                                np.array(self.P), np.array(self.R), self.distortion_model))
+
     def __hash__(self) -> int:
         return hash((self.width, self.height, self.distortion_model, self.K.tobytes(),
                      self.D.tobytes(), self.P.tobytes(), self.R.tobytes()))
