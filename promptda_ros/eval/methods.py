@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame
 
@@ -191,8 +191,9 @@ class MethodRunner:
             ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
         """Run every method on one frame.
 
-        A method that raises a project error on this frame (e.g. too few prompt samples to
-        align) yields an all-NaN prediction and an error message instead of stopping the run.
+        A method whose prompt is unusable on this frame (PromptError, e.g. too few valid prompt
+        cells to align) yields an all-NaN prediction and an error message instead of stopping
+        the run; every other error propagates.
 
         Returns:
             ({name: (H, W) float32 metres, NaN = invalid}, {name: runtime in milliseconds},
@@ -200,7 +201,8 @@ class MethodRunner:
             includes producing its relative map.
 
         Raises:
-            InputError: a method returned a depth map of the wrong size.
+            InputError: a method returned a depth map of the wrong size, or a relative map is
+                missing / unreadable.
 
         """
         preds: dict[str, np.ndarray] = {}
@@ -223,7 +225,7 @@ class MethodRunner:
                     rel, extra = rel_cache[source]
                     depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
                                                     space=self._sources[source].space)
-            except PromptDAError as exc:
+            except PromptError as exc:
                 errors[name] = f'{type(exc).__name__}: {exc}'
                 depth = np.full((H, W), np.nan, dtype=np.float32)
             times[name] = (time.perf_counter() - t0) * 1e3 + extra
