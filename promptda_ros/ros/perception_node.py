@@ -259,8 +259,8 @@ class PerceptionNode(LifecycleNode):
     def add_frame_listener(self, listener: Callable[[int, str], None]) -> None:
         """Call ``listener(image_stamp_ns, outcome)`` once per frame that leaves the node.
 
-        ``outcome`` is 'published', 'dropped', 'unpaired' or 'error:<kind>' (final), or 'pending'
-        (waiting for a LiDAR sweep / camera_info; a final outcome follows).  In-process tools such
+        ``outcome`` is 'published', 'dropped', 'unpaired' or 'error:<kind>' (final), 'pending'
+        (waiting for a LiDAR sweep / camera_info) or 'queued' (handed to the worker).  In-process tools such
         as the replay use it to pace the input.
         """
         self._listeners.append(listener)
@@ -474,6 +474,7 @@ class PerceptionNode(LifecycleNode):
                 self._notify(conversions.stamp_to_ns(stale.header.stamp), 'unpaired')
             self._pending.popleft()
             replaced = self._slot.put(job)
+            self._notify(job.stamp_ns, 'queued')
             if replaced is not None:
                 self.stats.dropped()
                 self._notify(replaced.stamp_ns, 'dropped')

@@ -42,7 +42,7 @@ from promptda_ros.core.transforms import invert_transform, make_transform, matri
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.ros.params import SPECS
 
-FINAL_OUTCOMES = ('published', 'dropped', 'unpaired')
+PENDING_GRACE_S = 0.3
 OUTPUT_TOPICS = {'depth/image': ('/promptda/depth/image', Image, 'sensor_msgs/msg/Image'),
                  'depth/camera_info': ('/promptda/depth/camera_info', CameraInfo,
                                        'sensor_msgs/msg/CameraInfo'),
@@ -156,54 +156,77 @@ def static_extrinsics_from_bag(reader: Reader, camera_frame: str, lidar_frame: s
 
 
 class _Recorder:
-    """Thread-safe bag writer and frame-outcome bookkeeping."""
+    """Frame-outcome bookkeeping; outputs are queued by executor threads, written by the caller.
 
-    def __init__(self, writer: Writer, store) -> None:
+    (rosbags' sqlite3 storage must be used from the thread that opened it.)
+    """
+
+    def __init__(self, writer: Writer, store, keys: tuple[str, ...]) -> None:
+        self.keys = keys
         self.writer = writer
         self.store = store
         self.lock = threading.Condition()
         self.connections: dict[str, Any] = {}
         self.outcomes: dict[int, str] = {}
-        self.depth_stamps: set[int] = set()
+        self.changed: dict[int, float] = {}
+        self.stamps: dict[str, set[int]] = {key: set() for key in keys}
+        self.queue: list[tuple[str, str, int, bytes]] = []
         self.written = 0
 
-    def connection(self, topic: str, msgtype: str):
+    def write_raw(self, topic: str, msgtype: str, stamp_ns: int, raw: bytes) -> None:
+        """Write one serialised message now (caller's thread only)."""
         if topic not in self.connections:
             self.connections[topic] = self.writer.add_connection(topic, msgtype,
                                                                  typestore=self.store)
-        return self.connections[topic]
+        self.writer.write(self.connections[topic], stamp_ns, raw)
 
-    def write_raw(self, topic: str, msgtype: str, stamp_ns: int, raw: bytes) -> None:
+    def flush(self) -> None:
+        """Write the queued outputs (caller's thread only)."""
         with self.lock:
-            self.writer.write(self.connection(topic, msgtype), stamp_ns, raw)
+            queued, self.queue = self.queue, []
+        for item in queued:
+            self.write_raw(*item)
+        with self.lock:
+            self.written += sum(1 for item in queued if item[0] == OUTPUT_TOPICS['depth/image'][0])
 
     def on_output(self, key: str, msg) -> None:
         topic, _cls, msgtype = OUTPUT_TOPICS[key]
         stamp_ns = stamp_to_ns(msg.header.stamp)
         raw = serialize_message(msg)
         with self.lock:
-            self.writer.write(self.connection(topic, msgtype), stamp_ns, raw)
-            if key == 'depth/image':
-                self.depth_stamps.add(stamp_ns)
-                self.written += 1
+            self.queue.append((topic, msgtype, stamp_ns, raw))
+            self.stamps[key].add(stamp_ns)
             self.lock.notify_all()
 
     def on_outcome(self, stamp_ns: int, outcome: str) -> None:
         with self.lock:
             self.outcomes[stamp_ns] = outcome
+            self.changed[stamp_ns] = time.monotonic()
             self.lock.notify_all()
 
-    def settled(self, stamp_ns: int, pending_ok: bool) -> bool:
+    def _settled(self, stamp_ns: int, pending_ok: bool) -> bool:
         outcome = self.outcomes.get(stamp_ns)
         if outcome is None:
             return False
-        if outcome == 'published':
-            return stamp_ns in self.depth_stamps
-        return outcome != 'pending' or pending_ok
+        if outcome == 'published':  # every recorded output of the frame has arrived
+            return all(stamp_ns in stamps for stamps in self.stamps.values())
+        if outcome == 'pending':  # unpaired so far; its partners were published before it,
+            # so give their delivery a moment before moving on
+            return pending_ok and time.monotonic() - self.changed[stamp_ns] > PENDING_GRACE_S
+        return outcome != 'queued'
 
     def wait(self, stamp_ns: int, timeout_s: float, pending_ok: bool) -> bool:
-        with self.lock:
-            return self.lock.wait_for(lambda: self.settled(stamp_ns, pending_ok), timeout_s)
+        """Wait until the frame ``stamp_ns`` left the node (writing outputs meanwhile)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.flush()
+            with self.lock:
+                if self._settled(stamp_ns, pending_ok):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.lock.wait(min(remaining, 0.05))
 
 
 def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
@@ -263,7 +286,8 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
             _add_bag_extrinsics(reader, connections, image_topic, points_topic, params)
         overrides = _parameter_overrides(params)
         return _run(reader, connections, wanted, out_bag, overrides, realtime, rate,
-                    record_points, copy_inputs, timeout_s, progress, domain_id, n_images, store)
+                    record_points, copy_inputs, timeout_s, progress, domain_id, n_images, store,
+                    image_topic)
 
 
 def _first_frame_id(reader: Reader, connections, topic: str, msg_type) -> str:
@@ -289,7 +313,8 @@ def _add_bag_extrinsics(reader, connections, image_topic, points_topic, params) 
 
 
 def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record_points,
-         copy_inputs, timeout_s, progress, domain_id, n_images, store) -> ReplayStats:
+         copy_inputs, timeout_s, progress, domain_id, n_images, store,
+         image_topic) -> ReplayStats:
     from promptda_ros.ros.perception_node import PerceptionNode  # imports the backends
 
     context = rclpy.Context()
@@ -313,12 +338,12 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         publishers = {topic: player.create_publisher(cls, name, qos)
                       for topic, (name, cls) in wanted.items()}
         with Writer(out_bag, version=8) as writer:
-            recorder = _Recorder(writer, store)
+            keys = tuple(k for k in OUTPUT_TOPICS if record_points or k != 'depth/points')
+            recorder = _Recorder(writer, store, keys)
             node.add_frame_listener(recorder.on_outcome)
             record_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-            for key, (_topic, cls, _msgtype) in OUTPUT_TOPICS.items():
-                if key == 'depth/points' and not record_points:
-                    continue
+            for key in keys:
+                cls = OUTPUT_TOPICS[key][1]
                 player.create_subscription(cls, key, lambda msg, k=key: recorder.on_output(k, msg),
                                            record_qos)
             executor = MultiThreadedExecutor(num_threads=3, context=context)
@@ -326,14 +351,30 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
             executor.add_node(player)
             spin_thread = threading.Thread(target=executor.spin, daemon=True)
             spin_thread.start()
-            _wait_for_graph(publishers, timeout_s)
+            _wait_for_graph(list(publishers.values()), [node._pubs['depth'], node._pubs['info']]
+                            + ([node._pubs['points']] if record_points else []), timeout_s)
             all_connections = reader.connections if copy_inputs else connections
             bar = tqdm(total=n_images, unit='frame', disable=not progress, file=sys.stderr)
-            previous = None
+            slop_ns = int(node.params.slop_s * 1e9)
+            outstanding: list[int] = []
+            held = None  # non-real-time: an image waits until its pairing partners are out
             wall0 = t0 = None
+
+            def release(image_msg) -> None:
+                nonlocal frames_in, timeouts
+                for stamp in outstanding:  # the node keeps up: previous frames have left it
+                    if not recorder.wait(stamp, timeout_s, pending_ok=True):
+                        timeouts += 1
+                outstanding.clear()
+                publishers[image_topic].publish(image_msg)
+                outstanding.append(stamp_to_ns(image_msg.header.stamp))
+                frames_in += 1
+                bar.update(1)
+
             for connection, t_ns, raw in reader.messages(connections=all_connections):
                 if copy_inputs:
                     recorder.write_raw(connection.topic, connection.msgtype, t_ns, raw)
+                recorder.flush()
                 if connection.topic not in wanted:
                     continue
                 name, cls = wanted[connection.topic]
@@ -343,23 +384,31 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                     delay = wall0 + (t_ns - t0) * 1e-9 / rate - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                elif name == 'image' and previous is not None:
-                    if not recorder.wait(previous, timeout_s, pending_ok=True):
-                        timeouts += 1
-                publishers[connection.topic].publish(msg)
+                    publishers[connection.topic].publish(msg)
+                    if name == 'image':
+                        frames_in += 1
+                        outstanding.append(stamp_to_ns(msg.header.stamp))
+                        bar.update(1)
+                    continue
+                if held is not None and (name == 'image' or t_ns > held[1] + slop_ns):
+                    release(held[0])
+                    held = None
                 if name == 'image':
-                    frames_in += 1
-                    previous = stamp_to_ns(msg.header.stamp)
-                    bar.update(1)
+                    held = (msg, t_ns)
+                else:
+                    publishers[connection.topic].publish(msg)
+            if held is not None:
+                release(held[0])
             bar.close()
             # Let the last frames leave the node (pending ones resolve or time out quickly).
             # Every input is published now: frames still pending can no longer be paired.
             deadline = time.monotonic() + timeout_s
             with recorder.lock:
                 stamps = sorted(recorder.outcomes)
-            for stamp in stamps + ([previous] if previous is not None else []):
+            for stamp in stamps + outstanding:
                 remaining = max(deadline - time.monotonic(), 0.0)
                 recorder.wait(stamp, remaining, pending_ok=True)
+            recorder.flush()
             with recorder.lock:
                 frames_out = recorder.written
                 never_paired = sum(1 for o in recorder.outcomes.values() if o == 'pending')
@@ -380,11 +429,12 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         rclpy.try_shutdown(context=context)
 
 
-def _wait_for_graph(publishers: Mapping[str, Any], timeout_s: float) -> None:
+def _wait_for_graph(inputs: list, outputs: list, timeout_s: float) -> None:
+    """Wait until the node subscribes to the player and the recorder to the node."""
     deadline = time.monotonic() + timeout_s
-    while any(pub.get_subscription_count() == 0 for pub in publishers.values()):
+    while any(pub.get_subscription_count() == 0 for pub in inputs + outputs):
         if time.monotonic() > deadline:
-            raise InputError('the perception node did not subscribe to the replayed topics '
+            raise InputError('the player, perception node and recorder did not connect '
                              f'within {timeout_s} s')
         time.sleep(0.01)
 
