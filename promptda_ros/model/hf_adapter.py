@@ -140,8 +140,9 @@ def _official_interpolate_pos_encoding(self, embeddings: torch.Tensor, height: i
     side = int(math.sqrt(num_positions))
     patch_h, patch_w = self.patch_embeddings.patch_size
     grid = pos[:, 1:].reshape(1, side, side, dim).permute(0, 3, 1, 2).to(torch.float32)
-    scale = ((height // patch_h + POS_EMBED_OFFSET) / math.sqrt(num_positions),
-             (width // patch_w + POS_EMBED_OFFSET) / math.sqrt(num_positions))
+    # Plain Python floats (also while tracing for export: the graph is built for one size).
+    scale = ((int(height) // patch_h + POS_EMBED_OFFSET) / math.sqrt(num_positions),
+             (int(width) // patch_w + POS_EMBED_OFFSET) / math.sqrt(num_positions))
     grid = nn.functional.interpolate(grid, scale_factor=scale, mode='bicubic',
                                      align_corners=False, antialias=False)
     grid = grid.to(pos.dtype).permute(0, 2, 3, 1).reshape(1, -1, dim)
