@@ -47,7 +47,8 @@ def sample_bag(tmp_path_factory):
     T_base_lidar = T_base_cam @ GEN.T_cam_lidar
     t0 = GEN.frame(0).stamp_ns
     with Writer(path, version=8) as writer:
-        conns = {topic: writer.add_connection(topic, msgtype, typestore=store) for topic, msgtype in
+        conns = {topic: writer.add_connection(topic, msgtype, typestore=store)
+                 for topic, msgtype in
                  (('/tf_static', 'tf2_msgs/msg/TFMessage'),
                   ('/camera/image_raw', 'sensor_msgs/msg/Image'),
                   ('/camera/camera_info', 'sensor_msgs/msg/CameraInfo'),

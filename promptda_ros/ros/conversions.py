@@ -22,7 +22,7 @@ NS_PER_S = 1_000_000_000
 
 
 def stamp_to_ns(stamp) -> int:
-    """Return a ``builtin_interfaces/Time`` (or a Header) as integer ns; InputError if malformed."""
+    """Return a ``builtin_interfaces/Time`` (or a Header) as integer ns (InputError if bad)."""
     return msg_codec.stamp_to_ns(stamp)
 
 
@@ -33,7 +33,7 @@ def ns_to_stamp(stamp_ns: int) -> Time:
 
 
 def copy_header(header) -> Header:
-    """Return a new ``std_msgs/Header`` with the same stamp and frame_id (never shares the input)."""
+    """Return a new ``std_msgs/Header`` with the same stamp and frame_id (no shared objects)."""
     return Header(stamp=Time(sec=int(header.stamp.sec), nanosec=int(header.stamp.nanosec)),
                   frame_id=str(header.frame_id))
 

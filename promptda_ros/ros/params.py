@@ -3,10 +3,10 @@
 
 """Parameters of the perception node: one table, ROS descriptors, a frozen validated dataclass.
 
-Every parameter is declared once from ``PARAMETERS`` (with a description giving units, a range where
-numeric, and ``read_only`` where a change needs a restart of the node).  The values are read into
-:class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the project's
-exceptions naming the offending parameter.  Run-time changes are validated by building a new
+Every parameter is declared once from ``PARAMETERS`` (with a description giving units, a range
+where numeric, and ``read_only`` where a change needs a restart of the node).  The values are read
+into :class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the
+:class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
 :class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
 """
 
@@ -135,7 +135,7 @@ def _floats(value: Any, name: str, count: int) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class PerceptionParams:
-    """Validated configuration of the perception node (see ``PARAMETERS`` for meaning and units)."""
+    """Validated configuration of the perception node (``PARAMETERS`` gives meaning, units)."""
 
     backend: str = 'default'
     checkpoint: str = ''

@@ -255,13 +255,13 @@ class PerceptionNode(LifecycleNode):
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
 
-    # -- public helpers ----------------------------------------------------------------------------
+    # -- public helpers ---------------------------------------------------------------------------
     def add_frame_listener(self, listener: Callable[[int, str], None]) -> None:
         """Call ``listener(image_stamp_ns, outcome)`` once per frame that leaves the node.
 
         ``outcome`` is 'published', 'dropped', 'unpaired' or 'error:<kind>' (final), 'pending'
-        (waiting for a LiDAR sweep / camera_info) or 'queued' (handed to the worker).  In-process tools such
-        as the replay use it to pace the input.
+        (waiting for a LiDAR sweep / camera_info) or 'queued' (handed to the worker).  In-process
+        tools such as the replay use it to pace the input.
         """
         self._listeners.append(listener)
 
@@ -275,7 +275,7 @@ class PerceptionNode(LifecycleNode):
         if stamp_ns is not None:
             self._notify(stamp_ns, f'error:{kind}')
 
-    # -- lifecycle ---------------------------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and warm up the backend, set up extrinsics and publishers."""
         params = self.params
@@ -390,7 +390,7 @@ class PerceptionNode(LifecycleNode):
         self.stats.set_state('unconfigured', '')
         return TransitionCallbackReturn.SUCCESS
 
-    # -- parameters --------------------------------------------------------------------------------
+    # -- parameters -------------------------------------------------------------------------------
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         changes = {p.name: p.value for p in parameters if p.name in SPECS}
         if not changes:
@@ -405,7 +405,7 @@ class PerceptionNode(LifecycleNode):
             self._sweeps.set_slop(int(round(updated.slop_s * 1e9)))
         return SetParametersResult(successful=True)
 
-    # -- input callbacks (executor thread, one mutually exclusive group) ---------------------------
+    # -- input callbacks (executor thread, one mutually exclusive group) --------------------------
     def _on_image(self, msg) -> None:
         received = time.monotonic()
         self.stats.image_received()
@@ -486,7 +486,7 @@ class PerceptionNode(LifecycleNode):
                 f'no LiDAR sweep / camera_info within slop_s={self.params.slop_s} s of an '
                 'image; dropping it', throttle_duration_sec=LOG_THROTTLE_S)
 
-    # -- inference worker ------------------------------------------------------------------------
+    # -- inference worker -------------------------------------------------------------------------
     def _work(self, slot: LatestSlot) -> None:
         while True:
             job = slot.take(timeout=0.5)
@@ -594,7 +594,7 @@ class PerceptionNode(LifecycleNode):
                               prompt.stats.valid_fraction, lidar_age)
         self._notify(job.stamp_ns, 'published')
 
-    # -- diagnostics -------------------------------------------------------------------------------
+    # -- diagnostics ------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
         snap = self.stats.snapshot()
         msg = diagnostic_array(snap, self.get_clock().now().to_msg(),

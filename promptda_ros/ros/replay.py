@@ -72,7 +72,8 @@ class ReplayStats:
 
     def summary(self) -> str:
         """One line for the console."""
-        return (f'frames in {self.frames_in}, depth out {self.frames_out}, dropped {self.dropped}, '
+        return (f'frames in {self.frames_in}, depth out {self.frames_out}, '
+                f'dropped {self.dropped}, '
                 f'unpaired {self.unpaired}, errors {self.errors}, timeouts {self.timeouts}; '
                 f'mean latency {self.mean_latency_ms:.1f} ms (network {self.mean_network_ms:.1f} '
                 f'ms), {self.hz:.2f} Hz over {self.wall_s:.1f} s -> {self.out_bag}')
@@ -106,7 +107,7 @@ def _flatten(values: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
 
 
 def _parameter_overrides(params: Mapping[str, Any]) -> list[Parameter]:
-    """Turn a name -> value dict into typed rclpy Parameters (ints promoted where floats expected)."""
+    """Turn a name -> value dict into typed rclpy Parameters (ints promoted to float as needed)."""
     unknown = sorted(k for k in params if k not in SPECS and not k.startswith('qos_overrides.')
                      and k != 'use_sim_time')
     if unknown:
@@ -276,7 +277,8 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
         topics = {c.topic: c.msgtype for c in reader.connections}
         for topic in (image_topic, camera_info_topic, prompt_in):
             if topic not in topics:
-                raise InputError(f'topic {topic} not in {in_bag} (has: {", ".join(sorted(topics))})')
+                raise InputError(f'topic {topic} not in {in_bag} '
+                                 f'(has: {", ".join(sorted(topics))})')
         wanted = {image_topic: ('image', Image), camera_info_topic: ('camera_info', CameraInfo),
                   prompt_in: ('lidar/points', PointCloud2) if source == 'points'
                   else ('prompt_depth', Image)}
@@ -418,7 +420,8 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         snap = node.stats.snapshot()
         wall_s = time.monotonic() - start
         return ReplayStats(frames_in=frames_in, frames_out=frames_out, dropped=snap.dropped,
-                           unpaired=snap.unpaired + never_paired, errors=snap.error_total, timeouts=timeouts,
+                           unpaired=snap.unpaired + never_paired, errors=snap.error_total,
+                           timeouts=timeouts,
                            mean_latency_ms=snap.latency_ms, mean_network_ms=snap.network_ms,
                            wall_s=wall_s, out_bag=str(out_bag))
     finally:
@@ -445,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog='promptda-replay',
         description='Play a ROS 2 bag through the promptda_perception node (real rclpy graph, '
                     'in one process) and record its outputs (/promptda/depth/image 32FC1 metres, '
-                    '/promptda/depth/camera_info, optionally /promptda/depth/points) to a new bag.')
+                    '/promptda/depth/camera_info, optionally /promptda/depth/points) to a new '
+                    'bag.')
     parser.add_argument('bag', help='input rosbag2 directory')
     parser.add_argument('--out', required=True, help='output rosbag2 directory (must not exist)')
     parser.add_argument('--params', help='ROS 2 params YAML (promptda_perception: '
