@@ -6,8 +6,8 @@
 Every parameter is declared once from ``PARAMETERS`` (with a description giving units, a range
 where numeric, and ``read_only`` where a change needs a restart of the node).  The values are read
 into :class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the
-:class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
-:class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
+project's exceptions naming the offending parameter.  Run-time changes are validated by building
+a new :class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
 """
 
 from dataclasses import dataclass, fields, replace
