@@ -306,3 +306,27 @@ def test_parameter_validation_at_run_time(harness):
     assert all(r.successful for r in results)
     assert h.node.params.points_decimation == 4 and h.node.params.slop_s == 0.02
     assert h.node.params.max_depth == 20.0
+
+
+def test_image_pairs_with_the_nearest_sweep_within_slop(harness):
+    h = harness(subscribe_points=False)
+    h.wait_matched()
+    errors = []
+    for index, (good_dt, bad_dt) in ((6, (40, -10)), (7, (-10, 30))):
+        frame = GEN.frame(index)
+        stamp = frame.stamp_ns
+        header = _header(stamp, CAMERA_FRAME)
+        h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+        # The wrong sweep sees everything 1.5x farther away.
+        for points, dt_ms in ((frame.points_lidar, good_dt), (frame.points_lidar * 1.5, bad_dt)):
+            h.pubs['points'].publish(conversions.cloud_msg(
+                points, _header(stamp + dt_ms * 1_000_000, 'lidar')))
+        time.sleep(0.2)  # both sweeps cached before the image arrives
+        h.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', header))
+        assert h.wait(lambda r, s=stamp: any(conversions.stamp_to_ns(m.header.stamp) == s
+                                             for m in r['depth']))
+        depth = msg_codec.image_to_array(h.received['depth'][-1])
+        valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+        errors.append(float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))))
+    assert errors[0] > 0.3 and errors[1] < 0.05, errors
+    assert h.node.stats.snapshot().lidar_age_ms == pytest.approx(10.0)

@@ -126,3 +126,15 @@ def test_cli_reports_errors_and_reads_params_file(sample_bag, tmp_path, capsys):
     bad.write_text('other_node:\n  ros__parameters: {a: 1}\n')
     with pytest.raises(InputError, match='promptda_perception'):
         load_params_file(bad)
+
+
+def test_realtime_replay_accounts_for_every_frame(sample_bag, tmp_path):
+    stats = replay_bag(sample_bag, tmp_path / 'rt', {'prompt_height': 48, 'prompt_width': 64},
+                       realtime=True, rate=2.0, copy_inputs=True, progress=False,
+                       domain_id=DOMAIN_ID)
+    assert stats.frames_in == FRAMES and stats.frames_out > 0
+    assert stats.frames_out + stats.dropped + stats.unpaired + stats.errors == FRAMES
+    with Reader(tmp_path / 'rt') as reader:
+        topics = {c.topic: c.msgcount for c in reader.connections}
+    assert topics['/camera/image_raw'] == FRAMES and topics['/tf_static'] == 1
+    assert topics['/promptda/depth/image'] == stats.frames_out
