@@ -67,12 +67,14 @@ def depth_main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         from promptda_ros.core.depth_io import load_depth, save_depth_png_mm
-        from promptda_ros.model.processing import parse_input_size, ProcessingConfig
+        from promptda_ros.model.processing import (network_input_size, parse_input_size,
+                                                   ProcessingConfig)
         from promptda_ros.model.runtime import DepthEstimator
         input_size = parse_input_size(args.input_size) if args.input_size else None
         processing = ProcessingConfig(input_size=input_size, min_depth=args.min_depth,
                                       max_depth=args.max_depth)
         image, encoding = _read_image(args.image)
+        network_input_size(image.shape[:2], input_size)  # fail before loading the weights
         prompt = load_depth(args.prompt)
         estimator = DepthEstimator(args.checkpoint, encoder=args.encoder, device=args.device,
                                    precision=args.precision, processing=processing, warmup=0)

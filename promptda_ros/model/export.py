@@ -16,6 +16,7 @@ ONNX file on the target machine (e.g. a Jetson with JetPack's ``tensorrt`` Pytho
 """
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -49,7 +50,9 @@ def export_onnx(network, path: str, input_hw: tuple, prompt_hw: tuple,
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     try:
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            # Shapes are fixed at export time, which is what the tracer warns about.
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
             torch.onnx.export(network, (image, prompt), path, input_names=list(INPUT_NAMES),
                               output_names=list(OUTPUT_NAMES), opset_version=int(opset),
                               do_constant_folding=True, dynamo=False)

@@ -83,7 +83,7 @@ def check_input_size(size) -> tuple:
     h, w = _check_hw(size, 'input_size')
     if h % PATCH_SIZE or w % PATCH_SIZE:
         raise InputError('input_size %dx%d must be multiples of %d (e.g. %dx%d)'
-                         % (h, w, PATCH_SIZE, h, w, _round14(h), _round14(w)))
+                         % (h, w, PATCH_SIZE, _round14(h), _round14(w)))
     return h, w
 
 
