@@ -97,6 +97,11 @@ def test_console_script_rejects_bad_parameters():
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
     assert 'prompt_fill' in proc.stderr
+    proc = subprocess.run(_script() + ['--ros-args', '-p', 'backend:=no_such_backend'], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: configure failed') and 'no_such_backend' in last
 
 
 def _launch_calls(tree: ast.AST, name: str) -> list[ast.Call]:

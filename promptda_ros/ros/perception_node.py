@@ -37,6 +37,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.clock import ClockType
 from rclpy.time import Time
 from rcl_interfaces.msg import SetParametersResult
 from diagnostic_msgs.msg import DiagnosticArray
@@ -148,6 +149,11 @@ class LatestSlot:
             item, self._item = self._item, None
             return None if self._closed else item
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` was called."""
+        return self._closed
+
     def close(self) -> Any:
         """Wake the consumer for good; return the item still waiting (or None)."""
         with self._cond:
@@ -210,8 +216,8 @@ class FilterSweepSource:
 
     def match(self, stamp_ns: int) -> tuple[int, Any] | None:
         """Return (stamp_ns, msg) of the nearest cached message within slop (ties -> newer)."""
-        msgs = self._cache.getInterval(Time(nanoseconds=stamp_ns - self._slop_ns),
-                                       Time(nanoseconds=stamp_ns + self._slop_ns))
+        msgs = self._cache.getInterval(_ros_time(stamp_ns - self._slop_ns),
+                                       _ros_time(stamp_ns + self._slop_ns))
         best = None
         for msg in msgs:
             ns = conversions.stamp_to_ns(msg.header.stamp)
@@ -237,6 +243,8 @@ class PerceptionNode(LifecycleNode):
         self._slot: LatestSlot | None = None
         self._worker: threading.Thread | None = None
         self._input_group = MutuallyExclusiveCallbackGroup()
+        self._input_lock = threading.RLock()  # input callbacks vs. lifecycle transitions
+        self.configure_error = ''
         self._subs: list[Any] = []
         self._sweeps: CoreSweepSource | FilterSweepSource | None = None
         self._camera_infos: deque[tuple[int, PinholeCamera]] = deque(maxlen=10)
@@ -279,18 +287,17 @@ class PerceptionNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and warm up the backend, set up extrinsics and publishers."""
         params = self.params
+        self.configure_error = ''
         try:
             backend = make_backend(params.backend, **params.backend_options())
             pipeline = DepthPipeline(backend)
             warm_camera = PinholeCamera.from_intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
             warm_s = pipeline.warm_up(warm_camera, params)
         except (PromptDAError, OSError, ImportError) as error:
-            self.get_logger().error(f'configure failed: backend {params.backend!r}: {error}')
-            return TransitionCallbackReturn.FAILURE
+            return self._configure_failed(f'backend {params.backend!r}: {error}')
         if params.extrinsics_source == 'tf' and tf2_ros is None:
-            self.get_logger().error("configure failed: extrinsics_source 'tf' needs tf2_ros, "
-                                    "which is not installed; use 'static' or 'auto'")
-            return TransitionCallbackReturn.FAILURE
+            return self._configure_failed("extrinsics_source 'tf' needs tf2_ros, which is not "
+                                          "installed; use 'static' or 'auto'")
         if params.extrinsics_source != 'static' and tf2_ros is not None:
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
@@ -307,6 +314,11 @@ class PerceptionNode(LifecycleNode):
         self.get_logger().info(f'backend {pipeline.name!r} loaded, warm-up {warm_s * 1e3:.0f} ms; '
                                f'extrinsics: {self._extrinsics_mode()}')
         return super().on_configure(state)
+
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        self.configure_error = reason
+        self.get_logger().error(f'configure failed: {reason}')
+        return TransitionCallbackReturn.FAILURE
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the worker and subscribe to the inputs."""
@@ -344,6 +356,13 @@ class PerceptionNode(LifecycleNode):
         return super().on_activate(state)
 
     def _stop_inputs(self) -> None:
+        with self._input_lock:
+            self._stop_inputs_locked()
+        if self._worker is not None:
+            self._worker.join()
+        self._worker = None
+
+    def _stop_inputs_locked(self) -> None:
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
@@ -354,9 +373,7 @@ class PerceptionNode(LifecycleNode):
         self._camera_infos.clear()
         if self._slot is not None:
             self._slot.close()
-        if self._worker is not None:
-            self._worker.join()
-        self._slot, self._worker = None, None
+        self._slot = None
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and stop the worker (publishers stop with the lifecycle)."""
@@ -417,9 +434,11 @@ class PerceptionNode(LifecycleNode):
         except InputError as error:
             self._reject('bad_image', error, conversions.stamp_to_ns(msg.header.stamp))
             return
-        self._pending.append((msg, received))
-        self._dispatch()
-        if any(pending is msg for pending, _received in self._pending):
+        with self._input_lock:
+            self._pending.append((msg, received))
+            self._dispatch()
+            waiting = any(pending is msg for pending, _received in self._pending)
+        if waiting:
             self._notify(conversions.stamp_to_ns(msg.header.stamp), 'pending')
 
     def _on_camera_info(self, msg) -> None:
@@ -429,8 +448,9 @@ class PerceptionNode(LifecycleNode):
         except PromptDAError as error:
             self._reject('bad_camera_info', error)
             return
-        self._camera_infos.append((conversions.stamp_to_ns(msg.header.stamp), camera))
-        self._dispatch()
+        with self._input_lock:
+            self._camera_infos.append((conversions.stamp_to_ns(msg.header.stamp), camera))
+            self._dispatch()
 
     def _on_sweep(self, msg) -> bool:
         try:
@@ -455,8 +475,11 @@ class PerceptionNode(LifecycleNode):
 
     def _dispatch(self) -> None:
         """Hand the newest complete frame to the worker; older pending frames are unpaired."""
-        if self._sweeps is None or self._slot is None:
-            return
+        with self._input_lock:
+            if self._sweeps is not None and self._slot is not None:
+                self._dispatch_locked()
+
+    def _dispatch_locked(self) -> None:
         ready = None
         for index in range(len(self._pending) - 1, -1, -1):
             msg, received = self._pending[index]
@@ -491,7 +514,7 @@ class PerceptionNode(LifecycleNode):
         while True:
             job = slot.take(timeout=0.5)
             if job is None:
-                if slot._closed:
+                if slot.closed:
                     return
                 continue
             try:
@@ -517,7 +540,7 @@ class PerceptionNode(LifecycleNode):
         if self._tf_buffer is not None:
             try:
                 tf = self._tf_buffer.lookup_transform(
-                    camera_frame, cloud_frame, Time(nanoseconds=stamp_ns),
+                    camera_frame, cloud_frame, _ros_time(stamp_ns),
                     timeout=Duration(nanoseconds=int(params.tf_timeout_s * 1e9)))
             except tf2_ros.TransformException as error:
                 self.stats.tf_status(f'lookup failed: {error}')
@@ -605,6 +628,11 @@ class PerceptionNode(LifecycleNode):
         self._diag_pub.publish(msg)
 
 
+def _ros_time(stamp_ns: int) -> Time:
+    """Return integer ns as an rclpy Time of the ROS clock (the clock type of message stamps)."""
+    return Time(nanoseconds=int(stamp_ns), clock_type=ClockType.ROS_TIME)
+
+
 def _classified(error: PromptDAError, kind: str) -> PromptDAError:
     """Tag an error with the diagnostics error kind it is counted under."""
     error.kind = kind
@@ -618,6 +646,9 @@ def main(argv: list[str] | None = None) -> int:
     node = None
     try:
         node = PerceptionNode()
+        if node.params.autostart and node.configure_error:
+            print(f'error: configure failed: {node.configure_error}', file=sys.stderr)
+            return 1
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
         executor.spin()
