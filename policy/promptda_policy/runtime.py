@@ -83,10 +83,12 @@ class ChunkScheduler:
             keep = self.max_chunks if self.ensemble_coeff is not None else 1
             del self._chunks[:-keep]
 
-    def _index(self, chunk: _Chunk, now_s: float) -> int | None:
+    def _index(self, chunk: _Chunk, now_s: float, clamp_past: bool) -> int | None:
         k = int(np.floor((now_s - chunk.start_s) * self.fps + 1e-9))
         if k < 0:
-            k = 0
+            if not clamp_past:
+                return None
+            k = 0  # observation stamped slightly ahead of this clock: use its first action
         return k if k < chunk.actions.shape[0] else None
 
     def action_at(self, now_s: float) -> np.ndarray | None:
@@ -95,11 +97,11 @@ class ChunkScheduler:
             if not self._chunks:
                 return None
             if self.ensemble_coeff is None:
-                k = self._index(self._chunks[-1], now_s)
+                k = self._index(self._chunks[-1], now_s, True)
                 return None if k is None else self._chunks[-1].actions[k].copy()
             rows = []
             for chunk in self._chunks:
-                k = self._index(chunk, now_s)
+                k = self._index(chunk, now_s, False)
                 if k is not None:
                     rows.append(chunk.actions[k])
         if not rows:

@@ -1,0 +1,175 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Pure safety filter, arm profiles, chunk scheduling and the inference worker."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from promptda_ros.core.errors import InputError
+
+from promptda_policy.profiles import get_profile, H1_RIGHT_ARM_JOINTS, make_profile
+from promptda_policy.runtime import ChunkScheduler, InferenceWorker, order_joints
+from promptda_policy.safety import Mode, SafetyConfig, SafetyFilter
+
+H1 = get_profile('unitree_h1_right_arm')
+DT = 1.0 / 30.0
+
+
+def test_h1_profile_limits():
+    assert H1.joint_names == H1_RIGHT_ARM_JOINTS == (
+        'right_shoulder_pitch_joint', 'right_shoulder_roll_joint', 'right_shoulder_yaw_joint',
+        'right_elbow_joint')
+    np.testing.assert_allclose(H1.lower, [-2.87, -3.11, -4.45, -1.25])
+    np.testing.assert_allclose(H1.upper, [2.87, 0.34, 1.30, 2.61])
+    np.testing.assert_allclose(H1.clamp([9, 9, -9, 0]), [2.87, 0.34, -4.45, 0])
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(joint_names=[]), 'empty'),
+    (dict(joint_names=['a', 'a']), 'duplicate'),
+    (dict(lower=[0.0]), 'lower has 1'),
+    (dict(upper=[1.0, -5.0]), 'upper <= lower'),
+    (dict(max_velocity=[1.0, 0.0]), 'max_velocity'),
+    (dict(lower=[np.nan, 0.0]), 'non-finite'),
+])
+def test_generic_profile_validation(kwargs, match):
+    args = dict(joint_names=['a', 'b'], lower=[-1.0, -1.0], upper=[1.0, 1.0], max_velocity=1.0)
+    args.update(kwargs)
+    with pytest.raises(InputError, match=match):
+        make_profile('generic', **args)
+    with pytest.raises(InputError, match='unknown arm profile'):
+        get_profile('ur5')
+
+
+def _active_filter(max_vel=1.0):
+    f = SafetyFilter(get_profile('unitree_h1_right_arm', max_vel), SafetyConfig(
+        max_depth_age_s=0.5, max_joint_state_age_s=0.2, control_period_s=DT))
+    assert f.set_enabled(True)[0]
+    return f
+
+
+def test_disabled_by_default_publishes_nothing():
+    f = SafetyFilter(H1)
+    d = f.step(10.0, np.ones(4), np.zeros(4), 10.0, 10.0)
+    assert d.mode == Mode.DISABLED and d.positions is None
+
+
+def test_clamps_to_joint_and_velocity_limits():
+    f = _active_filter(max_vel=1.0)
+    measured = np.zeros(4)
+    target = np.array([10.0, 10.0, -10.0, 10.0])
+    out = []
+    for i in range(200):
+        d = f.step(i * DT, target, measured, i * DT, i * DT)
+        assert d.mode == Mode.ACTIVE
+        out.append(d.positions)
+        measured = d.positions
+    out = np.stack(out)
+    assert np.all(np.abs(np.diff(out, axis=0)) <= 1.0 * DT + 1e-12)
+    assert np.all(np.abs(out[0]) <= DT + 1e-12)  # ramps from the measured pose
+    np.testing.assert_allclose(out[-1], [2.87, 0.34, -4.45, 2.61])
+    assert np.all(out >= H1.lower) and np.all(out <= H1.upper)
+
+
+def test_stale_depth_or_joints_hold_the_pose():
+    f = _active_filter()
+    pose = np.array([0.1, -0.2, 0.3, 0.4])
+    f.step(0.0, pose + 0.01, pose, 0.0, 0.0)
+    d = f.step(1.0, pose + 1.0, pose, 1.0, 0.4)          # depth 0.6 s old
+    assert d.mode == Mode.STALE and 'depth' in d.reason
+    np.testing.assert_allclose(d.positions, pose)
+    d2 = f.step(1.1, pose + 1.0, pose + 0.05, 1.1, 0.4)   # still held at the latched pose
+    np.testing.assert_allclose(d2.positions, pose)
+    d3 = f.step(2.0, pose + 1.0, pose, 1.5, 2.0)          # joints 0.5 s old
+    assert d3.mode == Mode.STALE and 'joint' in d3.reason
+    assert f.step(2.0, None, pose, 2.0, 2.0).mode == Mode.HOLD
+    assert f.step(2.0, [np.nan] * 4, pose, 2.0, 2.0).mode == Mode.HOLD
+
+
+def test_estop_latches_until_reset_and_reenable():
+    f = _active_filter()
+    pose = np.array([0.5, 0.0, 0.0, 1.0])
+    f.step(0.0, pose, pose, 0.0, 0.0)
+    f.set_estop(True)
+    held = [f.step(0.1 * i, pose + 1, pose + 0.01 * i, 0.1 * i, 0.1 * i) for i in range(1, 5)]
+    assert all(d.mode == Mode.ESTOP for d in held)
+    assert all(np.array_equal(d.positions, held[0].positions) for d in held)
+    assert not f.set_enabled(True)[0]
+    assert not f.reset_estop()[0]          # input still active
+    f.set_estop(False)
+    assert f.estopped                      # releasing the input does not clear the latch
+    assert f.reset_estop()[0]
+    assert f.step(1.0, pose, pose, 1.0, 1.0).mode == Mode.DISABLED
+    assert f.set_enabled(True)[0]
+    assert f.step(1.0, pose, pose, 1.0, 1.0).mode == Mode.ACTIVE
+
+
+def test_wrong_vector_length_raises():
+    f = _active_filter()
+    with pytest.raises(InputError, match='3 values'):
+        f.step(0.0, np.zeros(3), np.zeros(4), 0.0, 0.0)
+    with pytest.raises(InputError, match='control_period_s'):
+        SafetyConfig(control_period_s=0.0)
+
+
+def test_chunk_scheduler_indexes_by_time_and_expires():
+    s = ChunkScheduler(fps=30.0)
+    assert s.action_at(0.0) is None
+    chunk = np.arange(10, dtype=float)[:, None] * np.ones((1, 2))
+    s.add_chunk(100.0, chunk)
+    np.testing.assert_allclose(s.action_at(100.0), [0, 0])
+    np.testing.assert_allclose(s.action_at(100.0 + 3.5 / 30), [3, 3])
+    assert s.action_at(100.0 + 10 / 30) is None
+    s.add_chunk(99.0, chunk + 100)  # older observation finishing late is ignored
+    np.testing.assert_allclose(s.action_at(100.1), [3, 3])
+    with pytest.raises(InputError):
+        s.add_chunk(101.0, np.zeros((10, 3)))
+
+
+def test_temporal_ensembling_weights_older_chunks_more():
+    s = ChunkScheduler(fps=10.0, ensemble_coeff=0.5)
+    s.add_chunk(0.0, np.zeros((10, 1)))
+    s.add_chunk(0.2, np.ones((10, 1)))
+    w = np.exp(-0.5 * np.arange(2))
+    np.testing.assert_allclose(s.action_at(0.25), [w[1] / w.sum()])
+    np.testing.assert_allclose(s.action_at(0.05), [0.0])  # only the first chunk covers it
+
+
+def test_order_joints():
+    names = ['b', 'x', 'a']
+    np.testing.assert_allclose(order_joints(names, [2.0, 9.0, 1.0], ('a', 'b')), [1.0, 2.0])
+    assert order_joints(names, [2.0, 9.0, 1.0], ('a', 'c')) is None
+    assert order_joints(names, [2.0], ('a',)) is None
+
+
+def test_worker_drops_stale_frames_and_reports_errors():
+    gate = threading.Event()
+    results, errors = [], []
+
+    def predict(obs):
+        gate.wait(5.0)
+        if obs == 'bad':
+            raise ValueError('bad input')
+        return obs * 2
+
+    worker = InferenceWorker(predict, lambda s, out: results.append((s, out)), errors.append)
+    worker.start()
+    worker.submit(1.0, 1)
+    time.sleep(0.1)           # 1 is running
+    worker.submit(2.0, 2)     # replaced by 3 before it starts
+    worker.submit(3.0, 3)
+    gate.set()
+    deadline = time.monotonic() + 5.0
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.submit(4.0, 'bad')
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    assert results == [(1.0, 2), (3.0, 6)]
+    assert worker.dropped == 1
+    assert len(errors) == 1 and 'bad input' in str(errors[0])
