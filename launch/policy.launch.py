@@ -5,7 +5,8 @@
 
 Examples::
 
-    ros2 launch promptda_ros policy.launch.py policy_path:=/data/run/checkpoints/last/pretrained_model \
+    ros2 launch promptda_ros policy.launch.py \
+        policy_path:=/data/run/checkpoints/last/pretrained_model \
         depth:=/promptda_perception/depth/image joint_states:=/joint_states \
         command:=/right_arm_controller/joint_trajectory
     ros2 launch promptda_ros policy.launch.py record:=true dataset_root:=/data/demos_001 \

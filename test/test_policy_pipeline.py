@@ -151,7 +151,8 @@ def test_recorded_dataset_is_lossless_depth(recorded):
     # Actions are the commanded positions: the yaw target of episode 2 is (50 - 30) / 30.
     assert abs(float(last['action'][2]) - 20 / 30) < 1e-5
     stats = ds.meta.stats['observation.images.depth']
-    assert np.asarray(stats['mean']).size == 1 and 0.7 < float(np.asarray(stats['mean']).reshape(-1)[0]) < 1.5
+    mean = np.asarray(stats['mean']).reshape(-1)
+    assert mean.size == 1 and 0.7 < float(mean[0]) < 1.5
 
 
 def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):

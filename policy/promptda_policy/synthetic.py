@@ -40,7 +40,7 @@ def make_stats(num_joints: int, depth_mean: float = 1.5, depth_std: float = 0.5,
 
 
 def make_config(height: int, width: int, num_joints: int, **overrides) -> ACTDepthConfig:
-    """ACTDepthConfig with features for (1, H, W) depth and J joints."""
+    """Return an ACTDepthConfig with features for (1, H, W) depth and J joints."""
     if num_joints < 1:
         raise InputError('num_joints must be >= 1, got %d' % num_joints)
     cfg = ACTDepthConfig(**overrides)

@@ -57,7 +57,8 @@ def _train_parser() -> argparse.ArgumentParser:
                     'LeRobotDataset recorded with promptda-policy-record.')
     p.add_argument('--dataset', required=True, help='local dataset directory (LeRobotDataset)')
     p.add_argument('--repo-id', default='local/promptda_demos',
-                   help='dataset name in its metadata (nothing is downloaded; default %(default)s)')
+                   help='dataset name in its metadata (nothing is downloaded; '
+                        'default %(default)s)')
     p.add_argument('--output-dir', required=True, help='new directory for checkpoints and logs')
     p.add_argument('--episodes', default=None,
                    help='training episodes, e.g. 0-39 (default: all; keep some for eval)')
@@ -104,7 +105,8 @@ def build_train_config(args: argparse.Namespace):
     except (OSError, ValueError, KeyError) as exc:
         raise PromptDAError('cannot read fps from %s/meta/info.json: %s' % (args.dataset, exc))
     policy = ACTDepthConfig(
-        action_fps=fps, device=args.device, chunk_size=args.chunk_size, n_action_steps=args.chunk_size,
+        action_fps=fps, device=args.device, chunk_size=args.chunk_size,
+        n_action_steps=args.chunk_size,
         dim_model=args.dim_model, n_heads=args.n_heads, dim_feedforward=args.dim_feedforward,
         n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
         latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[int] | None,
              device: str = 'cpu', batch_size: int = 16, max_frames: int | None = None) -> dict:
-    """Action L1 (rad) of a checkpoint on held-out episodes.
+    """Compute the action L1 (rad) of a checkpoint on held-out episodes.
 
     For every frame the policy predicts a chunk; it is compared with the recorded future
     actions (padding past the episode end masked out).
