@@ -88,7 +88,8 @@ def spec_from_hf_config(config) -> EncoderSpec:
     bad = ['%s=%r (PromptDA %s has %r)' % (k, got, spec.name, want)
            for k, (got, want) in checks.items() if got != want]
     if bad:
-        raise CheckpointError('config is not a PromptDA %s network: %s' % (spec.name, '; '.join(bad)))
+        raise CheckpointError('config is not a PromptDA %s network: %s'
+                              % (spec.name, '; '.join(bad)))
     return spec
 
 
@@ -189,11 +190,27 @@ class PromptDANetwork(nn.Module):
 
     def fusion_output_convs(self) -> list:
         """Return the 4 zero-initialised last convs of the prompt-fusion branches."""
-        return [layer.prompt_depth_layer.convolution3 for layer in self.hf.neck.fusion_stage.layers]
+        layers = self.hf.neck.fusion_stage.layers
+        return [layer.prompt_depth_layer.convolution3 for layer in layers]
 
     def fusion_branches(self) -> list:
         """Return the 4 prompt-fusion branches (conv-ReLU-conv-ReLU-conv) of the decoder."""
         return [layer.prompt_depth_layer for layer in self.hf.neck.fusion_stage.layers]
+
+    def forward_without_prompt(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Run the network with the prompt-fusion branches skipped (Depth Anything path).
+
+        Args:
+            pixel_values: (B, 3, H, W) float, ImageNet-normalised RGB.
+
+        Returns:
+            (B, H, W) relative output in (0, 1) (no metric scale without a prompt).
+        """
+        _, _, height, width = pixel_values.shape
+        patch_h, patch_w = height // self.spec.patch_size, width // self.spec.patch_size
+        features = self.hf.backbone(pixel_values).feature_maps
+        hidden = self.hf.neck(list(features), patch_h, patch_w, prompt_depth=None)
+        return self.hf.head(hidden, patch_h, patch_w)
 
     def forward(self, pixel_values: torch.Tensor, prompt_m: torch.Tensor) -> torch.Tensor:
         """Predict metric depth.
