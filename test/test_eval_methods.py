@@ -35,7 +35,7 @@ class FakeNet:
     def predict(self, rgb, prompt_m, camera=None):
         self.calls.append(prompt_m.copy())
         gt = _frame().gt_m
-        neutral = np.count_nonzero(prompt_m != 1.0) == 1
+        neutral = np.count_nonzero(prompt_m != 10.0) == 1
         return (0.3 * gt + 1.0) if neutral else gt
 
 
@@ -66,8 +66,8 @@ def test_noprompt_source_shares_the_network_and_aligns_in_depth_space():
     net = runner._backends['promptda']
     assert len(net.calls) == 2  # real prompt once, neutral prompt once for both aligners
     neutral = net.calls[1]
-    assert neutral.shape == fr.prompt_m.shape and neutral[0, 0] == 2.0
-    assert np.all(neutral.ravel()[1:] == 1.0)
+    assert neutral.shape == fr.prompt_m.shape and neutral[0, 0] == 11.0
+    assert np.all(neutral.ravel()[1:] == 10.0)
     for name in ('ransac_promptda_noprompt', 'lstsq_promptda_noprompt'):
         assert np.nanmax(np.abs(preds[name] - fr.gt_m)) < 0.05, name
         assert times[name] >= 0.0

@@ -198,7 +198,7 @@ def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: flo
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
              poses_path: str | None = None, topics: dict[str, str] | None = None
              ) -> Iterator[EvalFrame]:
-    """Yield evaluation frames from a ROS 2 bag through :func:`promptda_ros.bagio.read_frames`.
+    """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
 
     Args:
         bag_path: bag directory (sqlite3 or mcap).
@@ -212,10 +212,22 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         InputError: a frame has no reference depth or no usable prompt source.
 
     """
+    import inspect
+
     from promptda_ros import bagio
 
     if prompt_source not in ('auto', 'lidar', 'depth_image'):
         raise InputError(f"unknown prompt source '{prompt_source}'")
+    known = sorted(k[:-len('_topic')] for k in inspect.signature(bagio.read_frames).parameters
+                   if k.endswith('_topic'))
+    bad = sorted(k[:-len('_topic')] for k in (topics or {}) if k[:-len('_topic')] not in known)
+    if bad:
+        raise InputError(f"unknown topic key(s) {', '.join(bad)} (known: {', '.join(known)})")
+    return _bag_frames(bagio, bag_path, prompt_source, prompt_hw, poses_path, topics)
+
+
+def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, int],
+                poses_path: str | None, topics: dict[str, str] | None) -> Iterator[EvalFrame]:
     poses = keys = None
     if poses_path:
         raw = read_poses(poses_path)

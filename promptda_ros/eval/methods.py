@@ -15,10 +15,11 @@ Method names:
     ``<index:06d>.npy|.png`` with the frame's position in the input), in the space given by
     ``--relative-space`` (default ``inverse``, as Depth Anything's relative disparity);
   - ``promptda_noprompt``: the PromptDA network run **without a real prompt**: it gets a constant
-    1 m prompt with a single 2 m cell in the top-left corner (the network min/max-normalises its
-    prompt, so this is an all-zero prompt with one unit cell; the output is then an affine
-    function of the network's prompt-free prediction), treated as relative *depth* (``depth``
-    space).  Needs ``--checkpoint``.
+    10 m prompt with a single 11 m cell in the top-left corner (the network min/max-normalises
+    its prompt, so this is an all-zero prompt with one unit cell; the output, 10 m + 1 m x the
+    normalised prediction, is an affine function of the prompt-free prediction and stays clear
+    of the backend's output clamp), treated as relative *depth* (``depth`` space).  Needs
+    ``--checkpoint``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from promptda_ros.eval.dataset import EvalFrame
 BACKEND_METHODS = ('default', 'bilinear', 'promptda')
 RELATIVE_SOURCES = ('disk', 'promptda_noprompt')
 ALIGNERS = ('ransac', 'lstsq')
+NEUTRAL_PROMPT_M = 10.0  # constant level of the uninformative prompt (metres)
 
 
 def all_method_names() -> list[str]:
@@ -127,8 +129,8 @@ class NoPromptRelative:
 
     def __call__(self, frame: EvalFrame) -> np.ndarray:
         """Return the (H, W) float64 relative depth of ``frame``."""
-        neutral = np.ones_like(frame.prompt_m, dtype=np.float32)
-        neutral[0, 0] = 2.0
+        neutral = np.full(np.shape(frame.prompt_m), NEUTRAL_PROMPT_M, dtype=np.float32)
+        neutral[0, 0] = NEUTRAL_PROMPT_M + 1.0
         return np.asarray(self.backend.predict(frame.rgb, neutral, frame.camera), np.float64)
 
 
