@@ -330,3 +330,27 @@ def test_image_pairs_with_the_nearest_sweep_within_slop(harness):
         errors.append(float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))))
     assert errors[0] > 0.3 and errors[1] < 0.05, errors
     assert h.node.stats.snapshot().lidar_age_ms == pytest.approx(10.0)
+
+
+def test_compressed_image_input(harness):
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    h = harness({'image_transport': 'compressed'}, subscribe_points=False)
+    pub = h.tester.create_publisher(CompressedImage, 'image/compressed', qos_profile_sensor_data)
+    h.wait_matched(('info', 'points'))
+    assert h.wait(lambda _r: pub.get_subscription_count() > 0)
+    frame = GEN.frame(8)
+    header = _header(frame.stamp_ns, CAMERA_FRAME)
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+    h.pubs['points'].publish(conversions.cloud_msg(
+        frame.points_lidar, _header(frame.lidar_stamp_ns, 'lidar')))
+    ok, png = cv2.imencode('.png', cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    pub.publish(CompressedImage(header=header, format='rgb8; png compressed bgr8',
+                                data=png.tobytes()))
+    assert h.wait(lambda r: r['depth'])
+    pub.publish(CompressedImage(header=header, format='png', data=b'not an image'))
+    depth = msg_codec.image_to_array(h.received['depth'][0])
+    valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+    assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['bad_image'] == 1)
