@@ -249,7 +249,6 @@ class PerceptionNode(LifecycleNode):
         self._sweeps: CoreSweepSource | FilterSweepSource | None = None
         self._camera_infos: deque[tuple[int, PinholeCamera]] = deque(maxlen=10)
         self._pending: deque[tuple[Any, float]] = deque()
-        self._last_dispatched_ns = -1
         self._pubs: dict[str, Any] = {}
         self._tf_buffer = None
         self._tf_listener = None
