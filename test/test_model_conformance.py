@@ -3,14 +3,17 @@
 
 """Conformance to the official PromptDA code: same weights + same inputs -> same depth (1e-3 m)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from promptda_ros.model.checkpoint import expected_official_shapes, manifest_shapes
 from promptda_ros.model.config import ENCODERS
+from promptda_ros.model.processing import ProcessingConfig
 from promptda_ros.model.runtime import DepthEstimator
-from test_model_helpers import (load_case, loaded_network, manifest_path,
+from test_model_helpers import (ARKIT, load_case, loaded_network, manifest_path,
                                 official_forward_inputs)
 
 TOL_M = 1e-3
@@ -92,3 +95,29 @@ def test_zeroed_fusion_makes_output_independent_of_prompt_shape(tmp_path_factory
     assert float((a - b).abs().max()) < 1e-5
     assert float((c - d).abs().max()) > 1e-3
     assert float((e - 2.0 * a).abs().max()) < 1e-4
+
+
+# predicted_depth[0, :3, :3] of the real checkpoints on the ARKit pair at 756x1008, as checked by
+# the transformers conversion of PromptDA (tolerance 5 mm).
+REAL_WEIGHT_FIGURES = {
+    'vits': [[3.0100, 3.0016, 3.0219], [3.0046, 3.0137, 3.0275], [3.0083, 3.0191, 3.0292]],
+    'vitl': [[3.1336, 3.1358, 3.1363], [3.1368, 3.1267, 3.1414], [3.1397, 3.1385, 3.1448]],
+}
+
+
+@pytest.mark.parametrize('encoder', sorted(REAL_WEIGHT_FIGURES))
+def test_real_weights_on_arkit_sample(encoder):
+    """With real weights (set PROMPTDA_VITS_CHECKPOINT / PROMPTDA_VITL_CHECKPOINT)."""
+    path = os.environ.get('PROMPTDA_%s_CHECKPOINT' % encoder.upper())
+    if not path:
+        pytest.skip('real %s weights not given (PROMPTDA_%s_CHECKPOINT)'
+                    % (encoder, encoder.upper()))
+    import cv2
+    from promptda_ros.core.depth_io import load_depth
+    est = DepthEstimator(path, encoder=encoder, input_size=(756, 1008), warmup=0,
+                         processing=ProcessingConfig(resample='bicubic',
+                                                     output_size=(756, 1008)))
+    bgr = cv2.imread(os.path.join(ARKIT, 'image.jpg'), cv2.IMREAD_COLOR)
+    depth = est.predict(bgr, load_depth(os.path.join(ARKIT, 'arkit_depth.png')), 'bgr8')
+    expected = np.array(REAL_WEIGHT_FIGURES[encoder], dtype=np.float32)
+    assert float(np.abs(depth[:3, :3] - expected).max()) <= 5e-3

@@ -48,6 +48,14 @@ def test_image_normalisation_matches_official_and_names_channel_order():
     y = norm(flat, (378, 504))
     assert y.shape == (1, 3, 378, 504)
     assert float(y.std(dim=(2, 3)).max()) < 1e-5
+    cubic = pp.ImageNormaliser('cpu', resample='bicubic')
+    assert float(cubic(flat, (378, 504)).std(dim=(2, 3)).max()) < 1e-5
+    noisy = np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    a, b = norm(noisy, (378, 504)), cubic(noisy, (378, 504))
+    assert 1e-3 < float((a - b).abs().max())
+    assert float(b.min()) >= float(((0 - mean) / std).min()) - 1e-5  # clipped to [0, 1]
+    with pytest.raises(InputError, match='resample must be one of'):
+        pp.ImageNormaliser('cpu', resample='lanczos')
     with pytest.raises(InputError, match='uint8'):
         norm(rgb.astype(np.float32), (28, 42))
     with pytest.raises(InputError, match="unsupported colour encoding 'yuv'"):

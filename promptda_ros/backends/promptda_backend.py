@@ -14,7 +14,7 @@ from promptda_ros.core.errors import CheckpointError, InputError
 NAME = 'promptda'
 _OPTIONS = ('checkpoint', 'encoder', 'device', 'precision', 'input_size', 'long_side',
             'output_size', 'min_depth', 'max_depth', 'fill', 'min_valid_fraction', 'min_valid',
-            'compile', 'warmup')
+            'resample', 'compile', 'warmup')
 
 
 class PromptDABackend:
@@ -51,7 +51,7 @@ def make_promptda_backend(**options) -> PromptDABackend:
     ``device`` ('cpu' / 'cuda'), ``precision`` ('fp32' / 'fp16' / 'bf16'), ``input_size``
     ((h, w) multiples of 14, 'native' or None = long side 504), and the processing settings
     ``long_side``, ``output_size``, ``min_depth``, ``max_depth``, ``fill``,
-    ``min_valid_fraction``, ``min_valid``, plus ``compile`` and ``warmup``.
+    ``min_valid_fraction``, ``min_valid``, ``resample``, plus ``compile`` and ``warmup``.
 
     Raises:
         CheckpointError: no checkpoint given, or it cannot be loaded.
@@ -68,7 +68,7 @@ def make_promptda_backend(**options) -> PromptDABackend:
     from promptda_ros.model.processing import ProcessingConfig
     from promptda_ros.model.runtime import DepthEstimator
     proc_keys = ('input_size', 'long_side', 'output_size', 'min_depth', 'max_depth', 'fill',
-                 'min_valid_fraction', 'min_valid')
+                 'min_valid_fraction', 'min_valid', 'resample')
     processing = ProcessingConfig(**{k: options[k] for k in proc_keys
                                      if options.get(k) is not None})
     estimator = DepthEstimator(checkpoint, encoder=options.get('encoder') or None,

@@ -80,8 +80,8 @@ _OFFICIAL_TO_HF = [
 _QKV = re.compile(_BLOCK + r'attn\.qkv\.(weight|bias)')
 # transformers >= 5 names the projections q/k/v/o_proj; -hf directories written by transformers 4
 # use attention.attention.{query,key,value} and attention.output.dense. Both are read.
-_HF_QKV = re.compile(_HF_LAYER + r'attention\.(?:attention\.)?(query|key|value|q_proj|k_proj|v_proj)'
-                     r'\.(weight|bias)')
+_HF_QKV = re.compile(_HF_LAYER + r'attention\.(?:attention\.)?'
+                     r'(query|key|value|q_proj|k_proj|v_proj)\.(weight|bias)')
 _QKV_PARTS = ('q_proj', 'k_proj', 'v_proj')
 _LEGACY_QKV = {'query': 'q_proj', 'key': 'k_proj', 'value': 'v_proj'}
 
@@ -195,8 +195,9 @@ def infer_encoder(official: dict, source: str = 'checkpoint') -> EncoderSpec:
     if token is None:
         token = official.get('pretrained.patch_embed.proj.bias')
     if token is None:
-        raise CheckpointError('%s has no pretrained.cls_token / patch_embed tensor: not a PromptDA '
-                              'checkpoint (first keys: %s)' % (source, describe_keys(official, 6)))
+        raise CheckpointError('%s has no pretrained.cls_token / patch_embed tensor: not a '
+                              'PromptDA checkpoint (first keys: %s)'
+                              % (source, describe_keys(official, 6)))
     spec = encoder_from_embed_dim(int(token.shape[-1]))
     blocks = {int(m.group(1)) for m in (_QKV.match(k) for k in official) if m}
     if blocks and max(blocks) + 1 != spec.depth:

@@ -27,6 +27,7 @@ from promptda_ros.model.config import IMAGENET_MEAN, IMAGENET_STD, PATCH_SIZE
 
 RGB_ENCODINGS = {'rgb8': (3, False), 'bgr8': (3, True), 'rgba8': (4, False), 'bgra8': (4, True)}
 DEFAULT_LONG_SIDE = 504
+RESAMPLING = ('bilinear', 'bicubic')
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ProcessingConfig:
         fill: prompt hole filling, 'knn', 'morph' or 'none' (then the prompt must be dense).
         min_valid_fraction: minimum fraction of valid prompt cells.
         min_valid: minimum number of valid prompt cells.
+        resample: image resizing, 'bilinear' (default, fast) or 'bicubic' (as the transformers
+            image processor / PIL); both antialiased when shrinking.
     """
 
     input_size: object = None
@@ -53,6 +56,7 @@ class ProcessingConfig:
     fill: str = 'knn'
     min_valid_fraction: float = 0.001
     min_valid: int = 16
+    resample: str = 'bilinear'
 
     def __post_init__(self):
         if self.input_size is not None and self.input_size != 'native':
@@ -64,6 +68,8 @@ class ProcessingConfig:
         if not (0.0 <= float(self.min_depth) < float(self.max_depth)):
             raise InputError('need 0 <= min_depth < max_depth (metres), got %r, %r'
                              % (self.min_depth, self.max_depth))
+        if self.resample not in RESAMPLING:
+            raise InputError('resample must be one of %s, got %r' % (RESAMPLING, self.resample))
         if self.fill not in ('knn', 'morph', 'none'):
             raise InputError("fill must be 'knn', 'morph' or 'none', got %r" % (self.fill,))
 
@@ -141,7 +147,11 @@ def _check_rgb(rgb, encoding: str) -> np.ndarray:
 class ImageNormaliser:
     """Turn uint8 images into network input on a device, reusing its buffers across frames."""
 
-    def __init__(self, device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32):
+    def __init__(self, device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
+                 resample: str = 'bilinear'):
+        if resample not in RESAMPLING:
+            raise InputError("resample must be one of %s, got %r" % (RESAMPLING, resample))
+        self.resample = resample
         self.device = torch.device(device)
         self.dtype = dtype
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device, dtype=dtype).view(1, 3, 1, 1)
@@ -176,8 +186,10 @@ class ImageNormaliser:
         h, w = size
         if (h, w) != tuple(x.shape[-2:]):
             shrink = h < x.shape[-2] or w < x.shape[-1]
-            x = F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False,
+            x = F.interpolate(x, size=(h, w), mode=self.resample, align_corners=False,
                               antialias=shrink)
+            if self.resample == 'bicubic':
+                x = x.clamp_(0.0, 1.0)  # cubic overshoot; PIL clips to the uint8 range too
         return (x - self.mean) / self.std
 
 

@@ -89,7 +89,7 @@ class DepthEstimator:
         self._forward = self.network
         if compile:
             self._forward = torch.compile(self.network)
-        self._normalise = ImageNormaliser(self.device)
+        self._normalise = ImageNormaliser(self.device, resample=config.resample)
         self.last_timings = {}
         for _ in range(int(warmup)):
             self._warmup()
