@@ -197,6 +197,16 @@ class PromptDANetwork(nn.Module):
         """Return the 4 prompt-fusion branches (conv-ReLU-conv-ReLU-conv) of the decoder."""
         return [layer.prompt_depth_layer for layer in self.hf.neck.fusion_stage.layers]
 
+    def set_attention(self, implementation: str) -> None:
+        """Choose the ViT attention kernel: 'sdpa' (default, fast) or 'eager' (plain matmuls).
+
+        'eager' lets ``torch.utils.flop_counter`` see the attention FLOPs, which it does not
+        count inside the fused CPU SDPA kernel.
+        """
+        if implementation not in ('sdpa', 'eager'):
+            raise ValueError("attention must be 'sdpa' or 'eager', got %r" % (implementation,))
+        self.hf.backbone.config._attn_implementation = implementation
+
     def forward_without_prompt(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Run the network with the prompt-fusion branches skipped (Depth Anything path).
 
