@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--checkpoint', default=None, help='PromptDA checkpoint (.pth/.safetensors)')
     p.add_argument('--encoder', default=None,
                    help='PromptDA encoder (vits, vitb, vitl); default: from the checkpoint')
+    p.add_argument('--input-size', type=_hw, default=None, metavar='HxW',
+                   help='PromptDA network input size (multiples of 14); default: the '
+                   "backend's (long side 504)")
     p.add_argument('--min-depth', type=float, default=0.0,
                    help='ignore reference depth below this, metres (default 0: all > 0)')
     p.add_argument('--max-depth', type=float, default=10.0,
@@ -181,7 +184,8 @@ def evaluate(args, progress: bool = True) -> dict:
                                 topics=args.topics),
                      args.stride, args.max_frames)
     runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
-                          relative_dir=args.relative_dir, relative_space=args.relative_space)
+                          relative_dir=args.relative_dir, relative_space=args.relative_space,
+                          input_size=args.input_size)
     rep.ensure_dir(args.out)
     states = {n: _MethodState() for n in names}
     keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
@@ -293,6 +297,7 @@ def evaluate(args, progress: bool = True) -> dict:
         'config': {'methods': names, 'min_depth': args.min_depth, 'max_depth': args.max_depth,
                    'stride': args.stride, 'max_frames': args.max_frames,
                    'checkpoint': args.checkpoint, 'encoder': args.encoder,
+                   'input_size': args.input_size,
                    'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
                    'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
                    'recon_tau': args.recon_tau, 'units': 'metres',

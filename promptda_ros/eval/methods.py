@@ -139,8 +139,8 @@ class MethodRunner:
 
     def __init__(self, names: list[str], checkpoint: str | None = None,
                  encoder: str | None = None, relative_dir: str | None = None,
-                 relative_space: str = 'inverse', backend_factory: Callable | None = None
-                 ) -> None:
+                 relative_space: str = 'inverse', backend_factory: Callable | None = None,
+                 input_size: tuple[int, int] | None = None) -> None:
         """Create the backends needed by ``names``.
 
         Args:
@@ -150,6 +150,7 @@ class MethodRunner:
             relative_dir: folder of relative maps (*_disk).
             relative_space: 'inverse' or 'depth' for the maps in relative_dir.
             backend_factory: make_backend-compatible callable (tests inject one).
+            input_size: PromptDA network input (h, w), None = the backend default.
 
         Raises:
             InputError: unknown or duplicate method, or a method whose input is missing.
@@ -181,8 +182,11 @@ class MethodRunner:
                 if bname not in self._backends:
                     if backend_factory is None:
                         from promptda_ros.backends import make_backend as backend_factory
-                    opts = {'checkpoint': checkpoint, 'encoder': encoder} \
-                        if bname == 'promptda' else {}
+                    opts = {}
+                    if bname == 'promptda':
+                        opts = {'checkpoint': checkpoint, 'encoder': encoder}
+                        if input_size is not None:
+                            opts['input_size'] = tuple(input_size)
                     self._backends[bname] = backend_factory(bname, **opts)
             if source == 'disk' and 'disk' not in self._sources:
                 self._sources['disk'] = DiskRelative(relative_dir, relative_space)
