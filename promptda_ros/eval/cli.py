@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--methods', default=None,
                    help='comma-separated method names (default: all that can run); known: '
                    + ', '.join(all_method_names()))
-    p.add_argument('--checkpoint', default=None, help='PromptDA checkpoint (.pth/.safetensors)')
+    p.add_argument('--checkpoint', default=None,
+                   help='PromptDA checkpoint: official model.ckpt, .safetensors or -hf folder')
     p.add_argument('--encoder', default=None,
                    help='PromptDA encoder (vits, vitb, vitl); default: from the checkpoint')
     p.add_argument('--input-size', type=_hw, default=None, metavar='HxW',
