@@ -121,3 +121,22 @@ def test_promptda_backend(tmp_path_factory):
     with pytest.raises(InputError, match='camera is 640x480'):
         backend.predict(case['image_rgb_uint8'], case['prompt_depth_m'],
                         PinholeCamera.from_intrinsics(500.0, 500.0, 320.0, 240.0, 640, 480))
+
+
+def test_depth_cli_with_npy_prompt_and_input_size(tmp_path_factory, tmp_path, capsys):
+    """A .npy prompt in metres with holes, and an explicit --input-size."""
+    import cv2
+    case = load_case('vits_case0')
+    image = str(tmp_path / 'rgb.png')
+    cv2.imwrite(image, np.ascontiguousarray(case['image_rgb_uint8'][..., ::-1]))
+    prompt = case['prompt_depth_m'].copy()
+    prompt[::2, ::2] = 0.0
+    np.save(str(tmp_path / 'prompt.npy'), prompt)
+    out = str(tmp_path / 'd.npy')
+    code = cli.depth_main(['--image', image, '--prompt', str(tmp_path / 'prompt.npy'),
+                           '--checkpoint', official_checkpoint(tmp_path_factory, 'vits'),
+                           '--out', out, '--input-size', 'native', '--max-depth', '3.0'])
+    assert code == 0, capsys.readouterr().err
+    depth = np.load(out)
+    assert depth.shape == (196, 252) and np.all(np.isfinite(depth))
+    assert float(depth.max()) <= 3.0
