@@ -83,11 +83,17 @@ class Robot:
         assert future.done()
         return future.result()
 
-    def collect(self, seconds):
-        """Clear, wait, and return the commands received in the window."""
+    def collect(self, seconds, until=None):
+        """Clear, wait (until ``until(commands)`` holds, at most ``seconds``), return commands."""
         with self.lock:
             self.commands.clear()
-        time.sleep(seconds)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            if until is not None:
+                with self.lock:
+                    if until(self.commands):
+                        break
         with self.lock:
             return list(self.commands)
 
@@ -101,7 +107,7 @@ def graph(tmp_path_factory):
     stats['action']['std'][:] = 0.01
     save_untrained_policy(ckpt, H, W, 4, stats=stats, dim_model=64, n_heads=2,
                           dim_feedforward=128, n_encoder_layers=1, n_decoder_layers=1,
-                          chunk_size=10, n_action_steps=10)
+                          chunk_size=30, n_action_steps=30)
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     node = PolicyNode(context=context, parameter_overrides=[
@@ -109,7 +115,7 @@ def graph(tmp_path_factory):
         Parameter('control_rate_hz', Parameter.Type.DOUBLE, RATE_HZ),
         Parameter('max_velocity', Parameter.Type.DOUBLE_ARRAY, [MAX_VEL]),
         Parameter('max_depth_age_s', Parameter.Type.DOUBLE, 0.3),
-        Parameter('max_joint_state_age_s', Parameter.Type.DOUBLE, 0.3)])
+        Parameter('max_joint_state_age_s', Parameter.Type.DOUBLE, 0.5)])
     robot = Robot(context)
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     executor.add_node(node)
@@ -134,7 +140,10 @@ def test_starts_disabled_and_publishes_nothing(graph):
 def test_enabled_commands_within_limits_at_rate(graph):
     node, robot = graph
     assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
-    cmds = robot.collect(3.0)
+    node.mode_counts.clear()
+    # Wait until the elbow reached its limit (slow machines need longer; 10 s at most).
+    cmds = robot.collect(10.0, until=lambda c: len(c) > 60 and np.isclose(
+        c[-1][1][3], PROFILE.upper[3]))
     assert len(cmds) > 30, 'too few commands: %d' % len(cmds)
     assert robot.names == list(PROFILE.joint_names)
     pos = np.stack([c[1] for c in cmds])
@@ -148,7 +157,7 @@ def test_enabled_commands_within_limits_at_rate(graph):
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
     print('control-loop rate: %.1f Hz (target %.0f), inference %.0f ms, dropped %d'
           % (rate, RATE_HZ, node.worker.last_latency_s * 1e3, node.worker.dropped))
-    assert node.last_decision.mode == Mode.ACTIVE
+    assert node.mode_counts[Mode.ACTIVE] > 30
 
 
 def test_stale_depth_holds_position(graph):
@@ -158,11 +167,14 @@ def test_stale_depth_holds_position(graph):
     robot.depth_on = False
     try:
         time.sleep(0.6)  # > max_depth_age_s
+        node.mode_counts.clear()
         cmds = robot.collect(1.0)
-        assert node.last_decision.mode == Mode.STALE
-        assert 'depth' in node.last_decision.reason
+        modes = dict(node.mode_counts)
+        reason = node.last_decision.reason
     finally:
         robot.depth_on = True
+    assert Mode.ACTIVE not in modes and modes.get(Mode.STALE, 0) > 5, modes
+    assert 'stale' in reason
     assert len(cmds) > 5
     pos = np.stack([c[1] for c in cmds])
     assert np.all(pos == pos[0]), 'arm moved while depth was stale'

@@ -90,7 +90,17 @@ def _call(node, client, request, timeout=10.0):
     end = time.monotonic() + timeout
     while not future.done() and time.monotonic() < end:
         time.sleep(0.01)
+    assert future.done(), 'service %s did not answer' % client.srv_name
     return future.result()
+
+
+def _wait(condition, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.fixture(scope='module')
@@ -121,9 +131,10 @@ def recorded(tmp_path_factory):
             results.append(_call(teleop.node, stop, Trigger.Request()).success)
         else:
             teleop.record_pub.publish(Bool(data=True))
+            results.append(_wait(lambda: recorder.writer.recording))
             time.sleep(1.2)
             teleop.record_pub.publish(Bool(data=False))
-            time.sleep(0.5)
+            results.append(_wait(lambda: not recorder.writer.recording))
     saved = recorder.writer.episodes_saved
     executor.shutdown()
     recorder.close()

@@ -18,6 +18,7 @@ never waits for inference. The node starts disabled.
 """
 
 import argparse
+import collections
 import sys
 import threading
 
@@ -105,6 +106,7 @@ class PolicyNode(Node):
         self._depth_stamp = None  # s
         self._generation = 0      # bumped on enable/disable/e-stop: older chunks are dropped
         self.last_decision = None
+        self.mode_counts = collections.Counter()  # Mode -> control ticks
         self.published = 0
         self.worker = InferenceWorker(self._predict, self._on_chunk, self._on_error)
         self.worker.start()
@@ -234,6 +236,7 @@ class PolicyNode(Node):
         target = self.scheduler.action_at(now) if self.safety.enabled else None
         decision = self.safety.step(now, target, joint, joint_stamp, depth_stamp)
         self.last_decision = decision
+        self.mode_counts[decision.mode] += 1
         if decision.mode not in (Mode.ACTIVE, Mode.DISABLED):
             self.get_logger().warning('holding position: %s' % decision.reason,
                                       throttle_duration_sec=2.0)
