@@ -252,3 +252,96 @@ def test_diagnostics_report_counts_and_warn_on_new_errors():
 def test_image_from_conversions_has_fast_array_data():
     msg = conversions.image_msg(np.zeros((3, 4), np.float32), '32FC1', _header())
     assert isinstance(msg, Image) and len(msg.data) == 48
+
+
+# -- LiDAR pairing: core cache and the message_filters path agree -------------------------------
+class _FakeNode:
+    """Just enough of rclpy.Node for the sweep sources: records the subscription callback."""
+
+    def __init__(self):
+        self.callback = None
+
+    def create_subscription(self, msg_type, topic, callback, qos_profile=None, **kwargs):
+        self.callback = callback
+        return object()
+
+    def destroy_subscription(self, sub):
+        self.callback = None
+
+
+def _fake_message_filters():
+    """A stand-in with the semantics of ros2/message_filters' Python SimpleFilter/Subscriber/Cache.
+
+    Stamps are kept as rclpy Time (ROS clock, as ``Time.from_msg`` gives) so a query with another
+    clock type fails as it does with the real package.
+    """
+    import types
+    from rclpy.time import Time
+
+    class SimpleFilter:
+        def __init__(self):
+            self.callbacks = []
+
+        def registerCallback(self, cb, *args):
+            self.callbacks.append((cb, args))
+
+        def signalMessage(self, *msg):
+            for cb, args in self.callbacks:
+                cb(*(msg + args))
+
+    class Subscriber(SimpleFilter):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.sub = args[0].create_subscription(*args[1:], self.signalMessage, **kwargs)
+
+    class Cache(SimpleFilter):
+        def __init__(self, f, cache_size=1):
+            super().__init__()
+            f.registerCallback(self.add)
+            self.size, self.msgs, self.times = cache_size, [], []
+
+        def add(self, msg):
+            self.times.append(Time.from_msg(msg.header.stamp))
+            self.msgs.append(msg)
+            del self.msgs[:-self.size], self.times[:-self.size]
+            self.signalMessage(msg)
+
+        def getInterval(self, from_stamp, to_stamp):
+            return [m for m, t in zip(self.msgs, self.times) if from_stamp <= t <= to_stamp]
+
+    return types.SimpleNamespace(SimpleFilter=SimpleFilter, Subscriber=Subscriber, Cache=Cache)
+
+
+def test_filter_and_core_sweep_sources_pair_the_same(monkeypatch):
+    from promptda_ros.ros import perception_node
+    monkeypatch.setattr(perception_node, 'message_filters', _fake_message_filters())
+    slop_ns = 50_000_000
+    sources, nodes, cached = [], [], []
+    for cls in (perception_node.CoreSweepSource, perception_node.FilterSweepSource):
+        node = _FakeNode()
+        sources.append(cls(node, None, 'lidar/points', 5, None, 4, slop_ns,
+                           lambda msg: msg.header.frame_id != 'bad',
+                           lambda: cached.append(1)))
+        nodes.append(node)
+    stamps = [1_000_000_000, 1_100_000_000, 1_130_000_000, 1_200_000_000, 1_300_000_000,
+              1_400_000_000]
+    for stamp in stamps:
+        msg = conversions.cloud_msg(np.zeros((1, 3), np.float32), _header(*divmod(stamp, 10**9)))
+        for node in nodes:
+            node.callback(msg)
+    rejected = conversions.cloud_msg(np.zeros((1, 3), np.float32), _header(1, 350_000_000, 'bad'))
+    for node in nodes:
+        node.callback(rejected)
+    assert len(cached) == 2 * len(stamps)
+    queries = [1_000_000_000, 1_115_000_000, 1_150_000_000, 1_250_000_000, 1_349_000_000,
+               1_460_000_000, 1_420_000_000]
+    for query in queries:
+        core, filtered = (source.match(query) for source in sources)
+        assert (core is None) == (filtered is None), query
+        if core is not None:
+            assert core[0] == filtered[0], query
+    assert sources[0].match(1_250_000_000)[0] == 1_300_000_000  # tie -> newer sweep
+    assert sources[0].match(1_000_000_000) is None  # evicted (capacity 4)
+    for source in sources:
+        source.set_slop(10_000_000)
+    assert sources[1].match(1_415_000_000) is None
