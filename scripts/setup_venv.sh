@@ -29,6 +29,19 @@ find_python() {
   exit 1
 }
 
+# System libraries the wheels need but do not ship: open3d (3-D reconstruction scores) links
+# libusb-1.0. Installed with apt when running as root (CI, containers); otherwise say so.
+ensure_system_libs() {
+  if ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing libusb-1.0-0 (needed by open3d)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0) >/dev/null
+  else
+    echo "setup: warning: libusb-1.0 is missing; run 'sudo apt-get install libusb-1.0-0' (open3d needs it)" >&2
+  fi
+}
+
+ensure_system_libs
 PY=$(find_python)
 HASH=$( (cat requirements.txt; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
 
