@@ -354,3 +354,62 @@ def test_compressed_image_input(harness):
     valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
     assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
     assert h.wait(lambda _r: h.node.stats.snapshot().errors['bad_image'] == 1)
+
+
+def test_tf2_extrinsics_path_with_a_stand_in_buffer(harness, monkeypatch):
+    """tf2_ros is absent here: a stand-in Buffer checks the lookup arguments and answers."""
+    import types
+    from geometry_msgs.msg import TransformStamped
+    from rclpy.time import Time
+    from promptda_ros.ros import perception_node
+    lookups = []
+
+    class TransformException(Exception):
+        pass
+
+    class Buffer:
+        def lookup_transform(self, target, source, time, timeout):
+            lookups.append((target, source, time, timeout))
+            if source != 'lidar':
+                raise TransformException(f'no frame {source}')
+            tf = TransformStamped()
+            T = GEN.T_cam_lidar
+            q = matrix_to_quat(T[:3, :3])
+            tf.transform.translation.x, tf.transform.translation.y, \
+                tf.transform.translation.z = (float(v) for v in T[:3, 3])
+            tf.transform.rotation.x, tf.transform.rotation.y, tf.transform.rotation.z, \
+                tf.transform.rotation.w = (float(v) for v in q)
+            return tf
+
+    fake = types.SimpleNamespace(Buffer=Buffer, TransformException=TransformException,
+                                 TransformListener=lambda buffer, node: object())
+    monkeypatch.setattr(perception_node, 'tf2_ros', fake)
+    h = harness({'extrinsics_source': 'tf', 'lidar_to_camera_translation': [5.0, 5.0, 5.0]},
+                subscribe_points=False)
+    h.wait_matched()
+    frame, stamp = h.publish_frame(9)
+    assert h.wait(lambda r: r['depth'])
+    depth = msg_codec.image_to_array(h.received['depth'][0])
+    valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+    assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
+    target, source, when, _timeout = lookups[-1]
+    assert (target, source) == (CAMERA_FRAME, 'lidar')
+    assert when == Time(nanoseconds=frame.lidar_stamp_ns, clock_type=when.clock_type)
+    assert h.node.stats.snapshot().tf_status.startswith('tf2')
+    # A sweep in an unknown frame: counted as a TF error, the node keeps serving.
+    frame = GEN.frame(10)
+    header = _header(frame.stamp_ns, CAMERA_FRAME)
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+    h.pubs['points'].publish(conversions.cloud_msg(frame.points_lidar,
+                                                   _header(frame.lidar_stamp_ns, 'nowhere')))
+    h.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', header))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['tf'] == 1)
+    assert 'lookup failed' in h.node.stats.snapshot().tf_status
+
+
+def test_tf_source_without_tf2_fails_configure(harness, monkeypatch):
+    from promptda_ros.ros import perception_node
+    monkeypatch.setattr(perception_node, 'tf2_ros', None)  # as on a pip-only machine
+    h = harness({'extrinsics_source': 'tf'})
+    assert h.node.stats.snapshot().state == 'unconfigured'
+    assert 'tf2_ros' in h.node.configure_error
