@@ -13,6 +13,7 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
@@ -41,11 +42,14 @@ class Robot:
         self.position = np.zeros(4)
         self.commands = []          # (receive time s, positions (4,))
         self.names = []
+        self.diagnostics = []
         self.depth_on = True
         self.depth_pub = self.node.create_publisher(Image, 'depth', qos_profile_sensor_data)
         self.joint_pub = self.node.create_publisher(JointState, 'joint_states', 10)
         self.estop_pub = self.node.create_publisher(Bool, 'estop', 10)
         self.node.create_subscription(JointTrajectory, 'command', self._on_cmd, 10)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      lambda m: self.diagnostics.append(m), 10)
         self.enable_cli = self.node.create_client(SetBool, 'promptda_policy/enable')
         self.reset_cli = self.node.create_client(Trigger, 'promptda_policy/reset_estop')
         self.node.create_timer(1 / 15.0, self._pub_depth)
@@ -158,6 +162,9 @@ def test_enabled_commands_within_limits_at_rate(graph):
     print('control-loop rate: %.1f Hz (target %.0f), inference %.0f ms, dropped %d'
           % (rate, RATE_HZ, node.worker.last_latency_s * 1e3, node.worker.dropped))
     assert node.mode_counts[Mode.ACTIVE] > 30
+    status = robot.diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == 'promptda_policy: policy' and float(values['command_rate_hz']) > 0
 
 
 def test_stale_depth_holds_position(graph):

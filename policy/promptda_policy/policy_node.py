@@ -9,6 +9,8 @@ Topics (relative, remap in launch):
       ``enable`` (std_msgs/Bool)
   out ``command``: trajectory_msgs/JointTrajectory (``output_type: trajectory``) or
       std_msgs/Float64MultiArray (``output_type: array``, forward command controllers)
+      ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, 1 Hz: mode, reason, command rate,
+      inference latency, dropped frames)
 Services: ``~/enable`` (std_srvs/SetBool), ``~/reset_estop`` (std_srvs/Trigger).
 
 Threads: depth callbacks hand (depth, joint state) to an inference worker with a one-slot
@@ -22,6 +24,7 @@ import collections
 import sys
 import threading
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -126,6 +129,10 @@ class PolicyNode(Node):
         self.create_service(SetBool, '~/enable', self._on_enable_srv, callback_group=control)
         self.create_service(Trigger, '~/reset_estop', self._on_reset, callback_group=control)
         self.timer = self.create_timer(period, self._on_timer, callback_group=control)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diag_published = 0
+        self._diag_time = self._now_s()
+        self.create_timer(1.0, self._on_diagnostics, callback_group=sensors)
         self.add_on_set_parameters_callback(self._on_params)
         self.get_logger().info('policy node ready (%s, %d joints, %.1f Hz), DISABLED until '
                                'enable' % (self.profile.name, self.profile.num_joints,
@@ -245,6 +252,30 @@ class PolicyNode(Node):
         self.pub.publish(make_command(decision.positions, self.profile, self.output_type,
                                       self.get_clock().now().to_msg(), self.time_from_start_s))
         self.published += 1
+
+    def _on_diagnostics(self) -> None:
+        now = self._now_s()
+        rate = (self.published - self._diag_published) / max(now - self._diag_time, 1e-6)
+        self._diag_published, self._diag_time = self.published, now
+        decision = self.last_decision
+        mode = decision.mode if decision is not None else Mode.DISABLED
+        level = {Mode.ACTIVE: DiagnosticStatus.OK, Mode.DISABLED: DiagnosticStatus.OK,
+                 Mode.HOLD: DiagnosticStatus.WARN, Mode.STALE: DiagnosticStatus.WARN,
+                 Mode.ESTOP: DiagnosticStatus.ERROR}[mode]
+        values = {'mode': mode.value, 'reason': decision.reason if decision else '',
+                  'command_rate_hz': '%.1f' % rate,
+                  'inference_ms': '%.0f' % (self.worker.last_latency_s * 1e3),
+                  'chunks_inferred': str(self.worker.completed),
+                  'depth_frames_dropped': str(self.worker.dropped),
+                  'profile': self.profile.name}
+        status = DiagnosticStatus(level=level, name='%s: policy' % self.get_name(),
+                                  hardware_id=self.profile.name,
+                                  message=mode.value if not values['reason'] else
+                                  '%s: %s' % (mode.value, values['reason']),
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
 
     def destroy_node(self):
         """Stop the inference worker, then destroy the node."""
