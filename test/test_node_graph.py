@@ -179,7 +179,7 @@ def test_prompt_depth_image_input(harness):
     h.wait_matched(('image', 'info', 'prompt'))
     frame = GEN.frame(2)
     header = _header(frame.stamp_ns, CAMERA_FRAME)
-    low = frame.depth_gt_m[::4, ::4]
+    low = frame.depth_gt_m[::2, ::2]  # 60 x 80 prompt image
     prompt_mm = np.where(np.isfinite(low), np.round(low * 1000.0), 0).astype(np.uint16)
     h.pubs['prompt'].publish(conversions.image_msg(prompt_mm, '16UC1', header))
     h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
@@ -413,3 +413,23 @@ def test_tf_source_without_tf2_fails_configure(harness, monkeypatch):
     h = harness({'extrinsics_source': 'tf'})
     assert h.node.stats.snapshot().state == 'unconfigured'
     assert 'tf2_ros' in h.node.configure_error
+
+
+def test_sensor_qos_defaults_to_best_effort_and_can_be_overridden(harness):
+    from rclpy.qos import ReliabilityPolicy as Reliability
+    h = harness(subscribe_points=False)
+    h.wait_matched()
+
+    def reliability(ns, topic):
+        infos = h.tester.get_subscriptions_info_by_topic(f'{ns}/{topic}')
+        return {i.qos_profile.reliability for i in infos if i.node_name == 'promptda_perception'}
+    assert reliability(h.ns, 'image') == {Reliability.BEST_EFFORT}
+    assert reliability(h.ns, 'lidar/points') == {Reliability.BEST_EFFORT}
+    ns = f'/graph_test_{Harness.count + 1}'
+    h2 = harness({f'qos_overrides.{ns}/image.subscription.reliability': 'reliable'},
+                 subscribe_points=False)
+    assert h2.ns == ns
+    assert h2.wait(lambda _r: reliability(ns, 'image') == {Reliability.RELIABLE})
+    assert reliability(ns, 'camera_info') == {Reliability.BEST_EFFORT}
+    h3 = harness({'sensor_qos': 'reliable'}, subscribe_points=False)
+    assert h3.wait(lambda _r: reliability(h3.ns, 'camera_info') == {Reliability.RELIABLE})

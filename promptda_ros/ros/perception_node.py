@@ -35,7 +35,7 @@ from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.clock import ClockType
 from rclpy.time import Time
@@ -301,14 +301,13 @@ class PerceptionNode(LifecycleNode):
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self._pipeline = pipeline
-        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         overrides = QoSOverridingOptions.with_default_policies()
         for key, msg_type, topic in (('depth', Image, 'depth/image'),
                                      ('info', CameraInfo, 'depth/camera_info'),
                                      ('points', PointCloud2, 'depth/points'),
                                      ('prompt', Image, 'prompt/image')):
             self._pubs[key] = self.create_lifecycle_publisher(
-                msg_type, topic, reliable, qos_overriding_options=overrides)
+                msg_type, topic, _qos(reliable=True), qos_overriding_options=overrides)
         self.stats.set_state('inactive', pipeline.name)
         self.get_logger().info(f'backend {pipeline.name!r} loaded, warm-up {warm_s * 1e3:.0f} ms; '
                                f'extrinsics: {self._extrinsics_mode()}')
@@ -322,8 +321,7 @@ class PerceptionNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the worker and subscribe to the inputs."""
         params = self.params
-        qos = qos_profile_sensor_data if params.sensor_qos == 'sensor_data' else \
-            QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        reliable = params.sensor_qos == 'reliable'
         overrides = QoSOverridingOptions.with_default_policies()
         self._slot = LatestSlot()
         self._worker = threading.Thread(target=self._work, args=(self._slot,),
@@ -331,24 +329,26 @@ class PerceptionNode(LifecycleNode):
         self._worker.start()
         if params.image_transport == 'compressed':
             image_sub = self.create_subscription(
-                CompressedImage, 'image/compressed', self._on_image, qos,
+                CompressedImage, 'image/compressed', self._on_image, _qos(reliable),
                 callback_group=self._input_group, qos_overriding_options=overrides)
         else:
             image_sub = self.create_subscription(
-                Image, 'image', self._on_image, qos, callback_group=self._input_group,
+                Image, 'image', self._on_image, _qos(reliable), callback_group=self._input_group,
                 qos_overriding_options=overrides)
         info_sub = self.create_subscription(
-            CameraInfo, 'camera_info', self._on_camera_info, qos,
+            CameraInfo, 'camera_info', self._on_camera_info, _qos(reliable),
             callback_group=self._input_group, qos_overriding_options=overrides)
         self._subs = [image_sub, info_sub]
         source_cls = FilterSweepSource if message_filters is not None else CoreSweepSource
         slop_ns = int(round(params.slop_s * 1e9))
         if params.prompt_source == 'points':
-            self._sweeps = source_cls(self, PointCloud2, 'lidar/points', qos, self._input_group,
+            self._sweeps = source_cls(self, PointCloud2, 'lidar/points', _qos(reliable),
+                                      self._input_group,
                                       params.lidar_cache_size, slop_ns, self._on_sweep,
                                       self._dispatch)
         else:
-            self._sweeps = source_cls(self, Image, 'prompt_depth', qos, self._input_group,
+            self._sweeps = source_cls(self, Image, 'prompt_depth', _qos(reliable),
+                                      self._input_group,
                                       params.lidar_cache_size, slop_ns,
                                       self._on_prompt_image, self._dispatch)
         self.stats.set_state('active')
@@ -625,6 +625,17 @@ class PerceptionNode(LifecycleNode):
                                previous=self._previous_snapshot)
         self._previous_snapshot = snap
         self._diag_pub.publish(msg)
+
+
+def _qos(reliable: bool) -> QoSProfile:
+    """Return a new keep-last-5 profile: reliable, or best effort (= qos_profile_sensor_data).
+
+    A fresh object per entity: QoS overrides are applied to the profile object in place.
+    """
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable
+                      else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def _ros_time(stamp_ns: int) -> Time:
