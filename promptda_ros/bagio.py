@@ -1,0 +1,345 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Read a ROS 2 bag (sqlite3 or mcap, via rosbags; no ROS needed) into synchronised frames.
+
+:func:`read_frames` pairs every camera image with its CameraInfo, the nearest LiDAR sweep
+within a slop (integer-nanosecond header stamps), the optional low-resolution prompt depth
+image and ground-truth depth, resolves the camera <- LiDAR extrinsic by chaining
+``/tf_static`` (e.g. base_link -> lidar and base_link -> camera_optical_frame) and the camera
+pose in the world from ``/tf`` when present. It streams: the bag is read twice (first the
+header stamps and transforms only, then the data), and at most the messages of the frames in
+flight are held in memory.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+import struct
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+from rosbags.rosbag2 import Reader
+from rosbags.rosbag2.errors import ReaderError
+from rosbags.typesys import get_typestore, Stores
+
+from promptda_ros.core.camera import PinholeCamera
+from promptda_ros.core.errors import InputError
+from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_depth_m, \
+    image_to_rgb
+from promptda_ros.core.transforms import invert_transform, make_transform
+
+__all__ = ['Frame', 'read_frames', 'bag_topics']
+
+
+@dataclass
+class Frame:
+    """One camera frame with everything paired to it.
+
+    Attributes:
+        index: 0-based frame number in the bag.
+        stamp_ns: image header stamp, integer nanoseconds.
+        rgb: (H, W, 3) uint8 RGB.
+        camera: PinholeCamera of the image (from CameraInfo).
+        points_lidar: (N, 3) float32 metres in the LiDAR frame, or None (no sweep within slop).
+        lidar_stamp_ns: stamp of that sweep (ns) or None.
+        T_cam_lidar: (4, 4) float64 camera <- LiDAR extrinsic from /tf_static, or None.
+        prompt_depth_m: (h, w) float32 metres, 0 = invalid, from the prompt depth topic, or None.
+        depth_gt_m: (H, W) float32 metres, NaN = invalid, or None.
+        T_world_cam: (4, 4) float64 world <- camera from /tf (+ /tf_static), or None.
+        camera_frame: frame id of the image.
+        lidar_frame: frame id of the sweep or None.
+    """
+
+    index: int
+    stamp_ns: int
+    rgb: np.ndarray
+    camera: PinholeCamera
+    points_lidar: Optional[np.ndarray] = None
+    lidar_stamp_ns: Optional[int] = None
+    T_cam_lidar: Optional[np.ndarray] = None
+    prompt_depth_m: Optional[np.ndarray] = None
+    depth_gt_m: Optional[np.ndarray] = None
+    T_world_cam: Optional[np.ndarray] = None
+    camera_frame: str = ''
+    lidar_frame: Optional[str] = None
+
+
+def _open(bag_path) -> Reader:
+    path = Path(bag_path)
+    if not path.exists():
+        raise InputError(f'bag {path} does not exist')
+    try:
+        reader = Reader(path)
+        reader.open()
+    except ReaderError as exc:
+        raise InputError(f'cannot open bag {path}: {exc}') from None
+    return reader
+
+
+def bag_topics(bag_path) -> Dict[str, str]:
+    """Return ``{topic: message type}`` of a bag (e.g. ``'sensor_msgs/msg/Image'``).
+
+    Raises:
+        InputError: the bag does not exist or cannot be opened.
+    """
+    reader = _open(bag_path)
+    try:
+        return {c.topic: c.msgtype for c in reader.connections}
+    finally:
+        reader.close()
+
+
+def _header_stamp(raw: bytes) -> Tuple[int, str]:
+    """Return (stamp ns, frame_id) of a CDR message that starts with a std_msgs/Header."""
+    buf = memoryview(raw)
+    if len(buf) < 16:
+        raise InputError('message too short for a header')
+    endian = '<' if buf[1] == 1 else '>'
+    sec, nsec, n = struct.unpack_from(endian + 'iII', buf, 4)
+    frame_id = bytes(buf[16:16 + max(0, n - 1)]).decode('utf-8', 'replace')
+    return sec * 1_000_000_000 + nsec, frame_id
+
+
+def _tf_list(msg) -> List[Tuple[int, str, str, np.ndarray]]:
+    out = []
+    for tf in msg.transforms:
+        t, q = tf.transform.translation, tf.transform.rotation
+        stamp = int(tf.header.stamp.sec) * 1_000_000_000 + int(tf.header.stamp.nanosec)
+        out.append((stamp, tf.header.frame_id, tf.child_frame_id,
+                    make_transform([t.x, t.y, t.z], [q.x, q.y, q.z, q.w])))
+    return out
+
+
+class _TfBuffer:
+    """Static tree plus time-stamped dynamic transforms (nearest in time within a slop)."""
+
+    def __init__(self, slop_ns: int) -> None:
+        self.static: Dict[str, Tuple[str, np.ndarray]] = {}
+        self.dynamic: Dict[str, Tuple[str, List[int], List[np.ndarray]]] = {}
+        self.slop_ns = slop_ns
+
+    def add_dynamic(self, stamp: int, parent: str, child: str, T: np.ndarray) -> None:
+        entry = self.dynamic.setdefault(child, (parent, [], []))
+        entry[1].append(stamp)
+        entry[2].append(T)
+
+    def finish(self) -> None:
+        for child, (parent, stamps, Ts) in list(self.dynamic.items()):
+            order = np.argsort(np.asarray(stamps, np.int64), kind='stable')
+            self.dynamic[child] = (parent, np.asarray(stamps, np.int64)[order],
+                                   [Ts[i] for i in order])
+
+    def _dynamic_at(self, child: str, stamp: int) -> Optional[Tuple[str, np.ndarray]]:
+        parent, stamps, Ts = self.dynamic[child]
+        j = int(np.searchsorted(stamps, stamp))
+        best = None
+        for k in (j - 1, j):
+            if 0 <= k < len(stamps):
+                d = abs(int(stamps[k]) - stamp)
+                if d <= self.slop_ns and (best is None or d < best[0]):
+                    best = (d, k)
+        return None if best is None else (parent, Ts[best[1]])
+
+    def to_root(self, frame: str, stamp: Optional[int]) -> Tuple[str, np.ndarray, bool]:
+        """Return (root frame, T_root_frame, used dynamic transforms)."""
+        T = np.eye(4)
+        dynamic = False
+        for _ in range(64):
+            if frame in self.static:
+                frame, T_pc = self.static[frame]
+            elif stamp is not None and frame in self.dynamic:
+                hit = self._dynamic_at(frame, stamp)
+                if hit is None:
+                    return frame, T, dynamic
+                frame, T_pc = hit
+                dynamic = True
+            else:
+                return frame, T, dynamic
+            T = T_pc @ T
+        raise InputError(f'transform tree has a cycle at frame {frame!r}')
+
+
+def _nearest(stamps: np.ndarray, stamp: int, slop_ns: int) -> Optional[int]:
+    """Index of the stamp nearest ``stamp`` within ``slop_ns`` (ties -> newer), or None."""
+    if stamps.size == 0:
+        return None
+    j = int(np.searchsorted(stamps, stamp))
+    cands = [k for k in (j - 1, j) if 0 <= k < stamps.size]
+    k = min(cands, key=lambda i: (abs(int(stamps[i]) - stamp), -int(stamps[i])))
+    return k if abs(int(stamps[k]) - stamp) <= slop_ns else None
+
+
+def read_frames(bag_path, image_topic: str = '/camera/image_raw',
+                info_topic: str = '/camera/camera_info',
+                lidar_topic: Optional[str] = '/lidar/points',
+                prompt_depth_topic: Optional[str] = '/lidar/depth',
+                gt_topic: Optional[str] = '/camera/depth_gt', tf_topic: Optional[str] = '/tf',
+                tf_static_topic: Optional[str] = '/tf_static', slop_s: float = 0.05,
+                require_lidar: bool = False) -> Iterator[Frame]:
+    """Yield one :class:`Frame` per image of ``image_topic``, in stamp order.
+
+    Args:
+        bag_path: rosbag2 directory (sqlite3 or mcap storage).
+        image_topic: sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8 or mono8). Required.
+        info_topic: sensor_msgs/CameraInfo of the image (nearest stamp; the latest earlier
+            one when none is within slop). Required.
+        lidar_topic: sensor_msgs/PointCloud2 in the LiDAR's own frame; None = not used.
+        prompt_depth_topic: low-res depth Image (16UC1 mm or 32FC1 m); None = not used.
+        gt_topic: ground-truth depth Image (16UC1 mm or 32FC1 m); None = not used.
+        tf_topic, tf_static_topic: tf2_msgs/TFMessage topics; None = not used.
+        slop_s: maximum |stamp difference| in seconds for pairing sweeps / depth / poses.
+        require_lidar: raise InputError when the bag has no ``lidar_topic``.
+
+    Optional topics absent from the bag leave the corresponding Frame fields None.
+
+    Raises:
+        InputError: the bag is missing / unreadable, or a required topic (named in the
+            message) is absent, or a message cannot be decoded.
+    """
+    if not slop_s >= 0:
+        raise InputError(f'slop_s must be >= 0 seconds, got {slop_s}')
+    slop_ns = int(round(slop_s * 1e9))
+    reader = _open(bag_path)
+    try:
+        yield from _read(reader, bag_path, image_topic, info_topic, lidar_topic,
+                         prompt_depth_topic, gt_topic, tf_topic, tf_static_topic, slop_ns,
+                         require_lidar)
+    finally:
+        reader.close()
+
+
+def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt_depth_topic,
+          gt_topic, tf_topic, tf_static_topic, slop_ns, require_lidar) -> Iterator[Frame]:
+    by_topic = {c.topic: c for c in reader.connections}
+    for topic, label in ((image_topic, 'image'), (info_topic, 'camera_info')):
+        if topic not in by_topic:
+            raise InputError(f'bag {bag_path} has no {label} topic {topic!r} (topics: '
+                             f'{", ".join(sorted(by_topic)) or "none"})')
+    if require_lidar and lidar_topic not in by_topic:
+        raise InputError(f'bag {bag_path} has no LiDAR topic {lidar_topic!r}')
+    roles = {image_topic: 'image', info_topic: 'info'}
+    for topic, role in ((lidar_topic, 'lidar'), (prompt_depth_topic, 'prompt'),
+                        (gt_topic, 'gt')):
+        if topic is not None and topic in by_topic:
+            roles[topic] = role
+    tf_roles = {}
+    for topic, role in ((tf_topic, 'tf'), (tf_static_topic, 'tf_static')):
+        if topic is not None and topic in by_topic:
+            tf_roles[topic] = role
+    store = get_typestore(Stores.ROS2_JAZZY)
+
+    def decode(raw, conn):
+        try:
+            return store.deserialize_cdr(raw, conn.msgtype)
+        except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
+            raise InputError(f'cannot decode a {conn.msgtype} on {conn.topic}: {exc}') from None
+
+    # Pass 1: header stamps of the data topics, all transforms.
+    stamps: Dict[str, List[int]] = {r: [] for r in ('image', 'info', 'lidar', 'prompt', 'gt')}
+    frames_of: Dict[str, str] = {}
+    tf = _TfBuffer(slop_ns)
+    conns = [by_topic[t] for t in list(roles) + list(tf_roles)]
+    for conn, _t, raw in reader.messages(connections=conns):
+        if conn.topic in tf_roles:
+            for stamp, parent, child, T in _tf_list(decode(raw, conn)):
+                if tf_roles[conn.topic] == 'tf_static':
+                    tf.static[child] = (parent, T)
+                else:
+                    tf.add_dynamic(stamp, parent, child, T)
+            continue
+        role = roles[conn.topic]
+        stamp, frame_id = _header_stamp(raw)
+        stamps[role].append(stamp)
+        frames_of.setdefault(role, frame_id)
+    tf.finish()
+    if not stamps['image']:
+        raise InputError(f'bag {bag_path}: image topic {image_topic!r} has no messages')
+    if not stamps['info']:
+        raise InputError(f'bag {bag_path}: camera_info topic {info_topic!r} has no messages')
+    sorted_stamps = {r: np.unique(np.asarray(s, np.int64)) for r, s in stamps.items()}
+
+    # Plan: which stamp of each role every image needs.
+    images = sorted_stamps['image']
+    plan = []
+    for cam_ns in images.tolist():
+        need = {'image': cam_ns}
+        info = sorted_stamps['info']
+        k = _nearest(info, cam_ns, slop_ns)
+        if k is None:
+            k = int(np.searchsorted(info, cam_ns, side='right')) - 1
+            if k < 0:
+                k = 0  # only later infos exist: the camera model is static in practice
+        need['info'] = int(info[k])
+        for role in ('lidar', 'prompt', 'gt'):
+            k = _nearest(sorted_stamps[role], cam_ns, slop_ns)
+            if k is not None:
+                need[role] = int(sorted_stamps[role][k])
+        plan.append(need)
+    wanted: Dict[Tuple[str, int], int] = {}
+    for need in plan:
+        for key in need.items():
+            wanted[key] = wanted.get(key, 0) + 1
+
+    camera_frame = frames_of.get('image', '')
+    lidar_frame = frames_of.get('lidar')
+    T_cam_lidar = None
+    if lidar_frame is not None:
+        if lidar_frame == camera_frame:
+            T_cam_lidar = np.eye(4)
+        else:
+            root_c, T_rc, _ = tf.to_root(camera_frame, None)
+            root_l, T_rl, _ = tf.to_root(lidar_frame, None)
+            if root_c == root_l:
+                T_cam_lidar = invert_transform(T_rc) @ T_rl
+
+    # Pass 2: stream the data, emit frames in order as soon as all their parts arrived.
+    held: Dict[Tuple[str, int], object] = {}
+    next_frame = 0
+    data_conns = [by_topic[t] for t in roles]
+    for conn, _t, raw in reader.messages(connections=data_conns):
+        role = roles[conn.topic]
+        stamp, _ = _header_stamp(raw)
+        key = (role, stamp)
+        if key not in wanted or key in held:
+            continue
+        held[key] = decode(raw, conn)
+        while next_frame < len(plan) and all(k in held for k in plan[next_frame].items()):
+            need = plan[next_frame]
+            yield _make_frame(next_frame, need, held, T_cam_lidar, tf, camera_frame,
+                              lidar_frame)
+            for k in need.items():
+                wanted[k] -= 1
+                if wanted[k] == 0:
+                    del wanted[k]
+                    del held[k]
+            next_frame += 1
+    if next_frame < len(plan):
+        raise InputError(f'bag {bag_path}: could not assemble frame {next_frame} '
+                         '(messages changed between reads?)')
+
+
+def _make_frame(index: int, need: dict, held: dict, T_cam_lidar, tf: _TfBuffer,
+                camera_frame: str, lidar_frame: Optional[str]) -> Frame:
+    cam_ns = need['image']
+    image_msg = held[('image', cam_ns)]
+    rgb = image_to_rgb(image_msg)
+    camera = camera_info_to_camera(held[('info', need['info'])])
+    if (camera.height, camera.width) != rgb.shape[:2]:
+        raise InputError(f'frame {index}: CameraInfo is {camera.width}x{camera.height} but the '
+                         f'image is {rgb.shape[1]}x{rgb.shape[0]}')
+    frame = Frame(index=index, stamp_ns=cam_ns, rgb=rgb, camera=camera,
+                  camera_frame=camera_frame)
+    if 'lidar' in need:
+        frame.points_lidar = cloud_to_xyz(held[('lidar', need['lidar'])])
+        frame.lidar_stamp_ns = need['lidar']
+        frame.lidar_frame = lidar_frame
+        frame.T_cam_lidar = None if T_cam_lidar is None else T_cam_lidar.copy()
+    if 'prompt' in need:
+        frame.prompt_depth_m = image_to_depth_m(held[('prompt', need['prompt'])])
+    if 'gt' in need:
+        gt = image_to_depth_m(held[('gt', need['gt'])])
+        frame.depth_gt_m = np.where(gt > 0, gt, np.float32(np.nan)).astype(np.float32)
+    _, T_world_cam, dynamic = tf.to_root(camera_frame, cam_ns)
+    if dynamic:
+        frame.T_world_cam = T_world_cam
+    return frame
