@@ -137,3 +137,22 @@ def test_cli_help_explains_units(capsys):
     out = capsys.readouterr().out
     for needle in ('metres', 'ransac_', 'flicker', 'intrinsics.json', '--checkpoint'):
         assert needle in out
+
+
+def test_cli_promptda_and_noprompt_alignment_with_a_checkpoint(
+        folder, tmp_path, capsys, tmp_path_factory):
+    """The network rows run from a real (deterministic-weight) official checkpoint."""
+    from test_model_helpers import official_checkpoint
+
+    ckpt = official_checkpoint(tmp_path_factory, 'vits')
+    out = tmp_path / 'out'
+    rc = main([str(folder), '--out', str(out), '--checkpoint', ckpt, '--input-size', '98x126',
+               '--max-frames', '1', '--no-recon', '--no-plots'])
+    assert rc == 0, capsys.readouterr().err
+    rep = json.loads((out / 'report.json').read_text())
+    assert list(rep['methods']) == ['default', 'bilinear', 'promptda',
+                                    'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
+    for name, m in rep['methods'].items():
+        assert m['aggregate']['n_frames'] == 1, name
+        assert m['aggregate']['coverage'] > 0.99, name
+        assert 'error' not in m['frames'][0], name
