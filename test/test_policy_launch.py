@@ -5,12 +5,16 @@
 
 import ast
 import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import yaml
 
 from promptda_policy.policy_node import main as policy_main, POLICY_SPECS
 from promptda_policy.recorder import main as record_main, RECORDER_SPECS
+from promptda_policy.recording import EpisodeWriter
 from promptda_policy.train import eval_main, main as train_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,3 +71,32 @@ def test_clis_help_and_fail_cleanly(tmp_path, capsys, monkeypatch):
     assert 'not a LeRobotDataset' in capsys.readouterr().err
     assert eval_main(['--policy', str(tmp_path), '--dataset', str(tmp_path)]) == 1
     assert 'error:' in capsys.readouterr().err
+
+
+def test_stock_lerobot_train_cli_rebuilds_act_depth(tmp_path):
+    """``lerobot-train --policy.type=act_depth`` with the plugin package trains and saves."""
+    root = str(tmp_path / 'ds')
+    writer = EpisodeWriter(root, 'local/cli', 30, 48, 64, ('a', 'b'), image_writer_threads=0)
+    for ep in range(2):
+        writer.start('grasp')
+        for i in range(12):
+            writer.add(np.full((48, 64), 1.0 + 0.1 * ep, np.float32), [0.01 * i, ep],
+                       [0.01 * i + 0.01, ep])
+        writer.stop()
+    writer.close()
+    out = tmp_path / 'out'
+    cmd = [sys.executable, '-m', 'lerobot.scripts.lerobot_train', '--policy.type=act_depth',
+           '--policy.discover_packages_path=promptda_policy.plugin',
+           '--dataset.repo_id=local/cli', '--dataset.root=' + root,
+           '--dataset.use_imagenet_stats=false', '--dataset.depth_output_unit=m',
+           '--policy.device=cpu', '--policy.dim_model=64', '--policy.n_heads=2',
+           '--policy.dim_feedforward=128', '--policy.n_encoder_layers=1',
+           '--policy.chunk_size=10', '--policy.n_action_steps=10', '--steps=1',
+           '--batch_size=2', '--num_workers=0', '--wandb.enable=false', '--save_freq=1',
+           '--output_dir=' + str(out)]
+    env = dict(os.environ, HF_HUB_OFFLINE='1', WANDB_MODE='disabled')
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = out / 'checkpoints' / 'last' / 'pretrained_model' / 'config.json'
+    assert '"type": "act_depth"' in saved.read_text()

@@ -5,7 +5,7 @@
 
 Importing this module registers the type, so ``PreTrainedConfig.from_pretrained`` /
 ``ACTDepthPolicy.from_pretrained`` and ``lerobot-train --policy.type=act_depth
---policy.discover_packages_path=promptda_policy.configuration_act_depth`` rebuild it. lerobot
+--policy.discover_packages_path=promptda_policy.plugin`` rebuild it. lerobot
 finds the policy class and processors by naming convention from this module's name
 (``configuration_act_depth`` -> ``modeling_act_depth`` / ``processor_act_depth``).
 """
