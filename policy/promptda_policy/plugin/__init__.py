@@ -5,8 +5,7 @@
 
 Use it with lerobot's own CLIs::
 
-    lerobot-train --policy.type=act_depth \\
-        --policy.discover_packages_path=promptda_policy.plugin ...
+    lerobot-train --policy.type=act_depth --policy.discover_packages_path=promptda_policy.plugin
 
 (lerobot's plugin loader needs a package, and this one imports nothing else.)
 """
