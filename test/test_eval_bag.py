@@ -1,0 +1,67 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""promptda-eval on small generated sample bags (sqlite3 and mcap)."""
+
+import json
+
+import pytest
+
+from promptda_ros.eval.cli import main
+from promptda_ros.sample.bag_writer import write_sample_bag
+from promptda_ros.sample.scene import SampleConfig
+
+FRAMES = 3
+
+
+@pytest.fixture(scope='module')
+def sqlite_bag(tmp_path_factory):
+    # full sample resolution (the weights-free default is tuned for it), few frames
+    path = tmp_path_factory.mktemp('bags') / 'sample_sqlite'
+    write_sample_bag(path, SampleConfig(frames=FRAMES, width=640, height=480), progress=False)
+    return path
+
+
+def test_sample_bag_default_beats_bilinear(sqlite_bag, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert main([str(sqlite_bag), '--out', str(out)]) == 0, capsys.readouterr().err
+    rep = json.loads((out / 'report.json').read_text())
+    assert list(rep['methods']) == ['default', 'bilinear']  # all that can run without inputs
+    ds = rep['dataset']
+    assert ds['kind'] == 'bag' and ds['n_frames'] == FRAMES and ds['has_poses']
+    assert ds['image_size'] == '640x480' and ds['prompt_size'] == '256x192'
+    d, b = rep['methods']['default']['aggregate'], rep['methods']['bilinear']['aggregate']
+    assert d['l1'] < b['l1'], (d['l1'], b['l1'])
+    for a in (d, b):
+        assert a['n_frames'] == FRAMES and a['coverage'] > 0.9
+        assert a['flicker'] > 0.0 and 0.0 < a['fscore'] <= 1.0
+    assert rep['config']['recon'] is True
+    for name in ('report.md', 'error_maps.png', 'per_frame.png', 'error_hist.png'):
+        assert (out / name).stat().st_size > 0
+    assert '| default |' in (out / 'report.md').read_text()
+
+
+def test_mcap_bag_with_depth_image_prompt(tmp_path, capsys):
+    bag = tmp_path / 'sample_mcap'
+    write_sample_bag(bag, SampleConfig(frames=2, width=128, height=96), progress=False,
+                     storage='mcap')
+    out = tmp_path / 'out'
+    rc = main([str(bag), '--out', str(out), '--methods', 'bilinear', '--prompt-source',
+               'depth_image', '--no-recon', '--no-plots'])
+    assert rc == 0, capsys.readouterr().err
+    rep = json.loads((out / 'report.json').read_text())
+    assert rep['dataset']['prompt_source'] == 'depth_image'
+    assert rep['methods']['bilinear']['aggregate']['n_frames'] == 2
+
+
+def test_bag_errors_exit_2(sqlite_bag, tmp_path, capsys):
+    rc = main([str(sqlite_bag), '--out', str(tmp_path / 'o'), '--topics', 'nonsense=/x'])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: ') and 'nonsense' in err and '\n' not in err
+    broken = tmp_path / 'broken_bag'
+    broken.mkdir()
+    (broken / 'metadata.yaml').write_text('not: a bag\n')
+    assert main([str(broken), '--out', str(tmp_path / 'o')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: ') and '\n' not in err
