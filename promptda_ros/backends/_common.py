@@ -58,9 +58,10 @@ def check_inputs(name: str, rgb, prompt_m, camera) -> tuple:
 
 
 def mask_range(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
-    """Return ``depth`` (H, W) float32 metres with values outside (min, max] or non-finite -> NaN."""
+    """Return ``depth`` (H, W) float32 metres, NaN outside (min, max] or non-finite."""
     out = depth.astype(np.float32, copy=False)
     with np.errstate(invalid='ignore'):
-        bad = ~np.isfinite(out) | (out <= max(min_depth, 0.0)) | (out > max_depth)
+        bad = ~np.isfinite(out) | (out <= max(min_depth, 0.0))
+        bad |= out > max_depth
     out[bad] = np.nan
     return out
