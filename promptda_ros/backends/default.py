@@ -21,7 +21,7 @@ Algorithm (edge-aware normalized convolution with the domain transform, after Ga
    (min_depth, max_depth] become NaN.
 
 Measured on the bundled sample (192x256 LiDAR prompt, 640x480): about 15 % lower L1 than the
-'bilinear' baseline at roughly 100-200 ms per frame on one CPU core (see ``promptda-default-bench``).
+'bilinear' baseline at roughly 100-200 ms per frame on one CPU core (promptda-default-bench).
 It accepts any prompt grid size, sparse (the unfilled LiDAR projection; this backend sets
 ``needs_sparse_prompt = True``) or already hole-filled (then it acts as edge-aware smoothing).
 """
