@@ -192,7 +192,8 @@ def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     node = PolicyNode(context=context, parameter_overrides=[
-        Parameter('policy_path', Parameter.Type.STRING, ckpt)])
+        Parameter('policy_path', Parameter.Type.STRING, ckpt),
+        Parameter('max_tracking_error_rad', Parameter.Type.DOUBLE, 0.0)])  # arm is scripted
     teleop = Teleop(context)
     teleop.commanding = False  # the policy node publishes on 'command' now
     got = []

@@ -173,3 +173,21 @@ def test_worker_drops_stale_frames_and_reports_errors():
     assert results == [(1.0, 2), (3.0, 6)]
     assert worker.dropped == 1
     assert len(errors) == 1 and 'bad input' in str(errors[0])
+
+
+def test_tracking_error_faults_and_disables():
+    f = _active_filter()
+    pose = np.zeros(4)
+    d = f.step(0.0, pose + 0.01, pose, 0.0, 0.0)
+    blocked = d.positions + np.array([0.0, 0.0, 0.0, 0.8])   # elbow pushed away by 0.8 rad
+    fault = f.step(DT, pose + 0.02, blocked, DT, DT)
+    assert fault.mode == Mode.FAULT and 'right_elbow_joint' in fault.reason
+    np.testing.assert_allclose(fault.positions, blocked)   # stop where the arm is
+    assert not f.enabled
+    assert f.step(2 * DT, pose, blocked, 2 * DT, 2 * DT).mode == Mode.DISABLED
+    off = SafetyFilter(H1, SafetyConfig(max_tracking_error_rad=0.0))
+    off.set_enabled(True)
+    off.step(0.0, pose, pose, 0.0, 0.0)
+    assert off.step(DT, pose, pose + 0.8, DT, DT).mode == Mode.ACTIVE
+    with pytest.raises(InputError, match='max_tracking_error_rad'):
+        SafetyConfig(max_tracking_error_rad=-1.0)

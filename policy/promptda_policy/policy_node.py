@@ -57,6 +57,9 @@ POLICY_SPECS = PROFILE_SPECS + (
               read_only=False, float_range=(0.01, 10.0)),
     ParamSpec('max_joint_state_age_s', 0.2, 'hold position when the newest joint state is '
               'older (s)', read_only=False, float_range=(0.005, 10.0)),
+    ParamSpec('max_tracking_error_rad', 0.5, 'disable (fault) when a joint is further than '
+              'this from the last command (rad); 0 = off', read_only=False,
+              float_range=(0.0, 10.0)),
     ParamSpec('temporal_ensemble_coeff', -1.0, 'ACT temporal ensembling weight exp(-m*i) over '
               'overlapping chunks; < 0 = off (use the newest chunk)', float_range=(-1.0, 10.0)),
     ParamSpec('output_type', 'trajectory', "'trajectory' (JointTrajectory) or 'array' "
@@ -84,7 +87,8 @@ class PolicyNode(Node):
         self.safety = SafetyFilter(self.profile, SafetyConfig(
             max_depth_age_s=float(p['max_depth_age_s']),
             max_joint_state_age_s=float(p['max_joint_state_age_s']),
-            control_period_s=period))
+            control_period_s=period,
+            max_tracking_error_rad=float(p['max_tracking_error_rad'])))
         if predictor is None:
             if not p['policy_path']:
                 raise PromptDAError('parameter policy_path is empty: give the trained '
@@ -151,7 +155,8 @@ class PolicyNode(Node):
         cfg = self.safety.config
         updates = {}
         for prm in params:
-            if prm.name in ('max_depth_age_s', 'max_joint_state_age_s'):
+            if prm.name in ('max_depth_age_s', 'max_joint_state_age_s',
+                            'max_tracking_error_rad'):
                 updates[prm.name] = float(prm.value)
         if updates:
             try:
@@ -159,7 +164,9 @@ class PolicyNode(Node):
                     max_depth_age_s=updates.get('max_depth_age_s', cfg.max_depth_age_s),
                     max_joint_state_age_s=updates.get('max_joint_state_age_s',
                                                       cfg.max_joint_state_age_s),
-                    control_period_s=cfg.control_period_s)
+                    control_period_s=cfg.control_period_s,
+                    max_tracking_error_rad=updates.get('max_tracking_error_rad',
+                                                       cfg.max_tracking_error_rad))
             except PromptDAError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
@@ -244,6 +251,9 @@ class PolicyNode(Node):
         decision = self.safety.step(now, target, joint, joint_stamp, depth_stamp)
         self.last_decision = decision
         self.mode_counts[decision.mode] += 1
+        if decision.mode == Mode.FAULT:
+            self._invalidate()
+            self.get_logger().error(decision.reason)
         if decision.mode not in (Mode.ACTIVE, Mode.DISABLED):
             self.get_logger().warning('holding position: %s' % decision.reason,
                                       throttle_duration_sec=2.0)
@@ -261,7 +271,7 @@ class PolicyNode(Node):
         mode = decision.mode if decision is not None else Mode.DISABLED
         level = {Mode.ACTIVE: DiagnosticStatus.OK, Mode.DISABLED: DiagnosticStatus.OK,
                  Mode.HOLD: DiagnosticStatus.WARN, Mode.STALE: DiagnosticStatus.WARN,
-                 Mode.ESTOP: DiagnosticStatus.ERROR}[mode]
+                 Mode.ESTOP: DiagnosticStatus.ERROR, Mode.FAULT: DiagnosticStatus.ERROR}[mode]
         values = {'mode': mode.value, 'reason': decision.reason if decision else '',
                   'command_rate_hz': '%.1f' % rate,
                   'inference_ms': '%.0f' % (self.worker.last_latency_s * 1e3),

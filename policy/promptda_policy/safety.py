@@ -11,7 +11,10 @@ Every command the policy node publishes goes through :meth:`SafetyFilter.step`:
 * **stale** depth or joint state (older than the configured age), or no action available ->
   hold the pose latched when the hold began (no motion);
 * **active** -> the policy target clamped to the joint limits, then rate-limited so no joint
-  moves faster than its velocity limit between two commands, then clamped again.
+  moves faster than its velocity limit between two commands, then clamped again;
+* **fault**: while active, a measured pose further than ``max_tracking_error_rad`` from the
+  last command (arm blocked, controller not following) -> one hold command at the measured
+  pose, then the filter disables itself until enabled again.
 """
 
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ class Mode(str, enum.Enum):
     ESTOP = 'estop'
     STALE = 'stale'
     HOLD = 'hold'
+    FAULT = 'fault'
     ACTIVE = 'active'
 
 
@@ -43,17 +47,23 @@ class SafetyConfig:
         max_joint_state_age_s: hold when the newest joint state is older than this (s).
         control_period_s: nominal time between two commands (s); sets the per-command step
             allowed by the velocity limits.
+        max_tracking_error_rad: fault when any joint is further than this from the last
+            command (rad); 0 turns the check off.
     """
 
     max_depth_age_s: float = 0.5
     max_joint_state_age_s: float = 0.2
     control_period_s: float = 1.0 / 30.0
+    max_tracking_error_rad: float = 0.5
 
     def __post_init__(self):
         for name in ('max_depth_age_s', 'max_joint_state_age_s', 'control_period_s'):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise InputError('safety %s must be a finite number > 0, got %r' % (name, value))
+        if not np.isfinite(self.max_tracking_error_rad) or self.max_tracking_error_rad < 0:
+            raise InputError('safety max_tracking_error_rad must be >= 0 (0 = off), got %r'
+                             % (self.max_tracking_error_rad,))
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,18 @@ class SafetyFilter:
             age = 'never received' if depth_stamp_s is None else '%.3f s old' % (
                 now_s - depth_stamp_s)
             return self._hold_decision(Mode.STALE, 'depth stale: ' + age, measured)
+        limit = self.config.max_tracking_error_rad
+        if limit > 0 and self._last_command is not None:
+            error = np.abs(measured - self._last_command)
+            if np.any(error > limit):
+                j = int(np.argmax(error))
+                self._enabled = False
+                self._hold = None
+                hold = self.profile.clamp(measured)
+                self._last_command = hold
+                return Decision(Mode.FAULT, hold.copy(),
+                                'tracking error %.3f rad at %s > %.3f: disabled, enable again '
+                                'to resume' % (error[j], self.profile.joint_names[j], limit))
         if target is None:
             return self._hold_decision(Mode.HOLD, 'no action available', measured)
         goal = self._check_vector('target', target)
