@@ -1,7 +1,7 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Benchmark the weights-free 'default' backend against 'bilinear' (same as promptda-default-bench).
+"""Benchmark the weights-free 'default' backend against 'bilinear' (= promptda-default-bench).
 
 Usage: ``python bench/bench_default_backend.py [--frames N] [--bag DIR] ...``
 """

@@ -6,8 +6,8 @@
 Algorithm (edge-aware normalized convolution with the domain transform, after Gastal & Oliveira,
 "Domain Transform for Edge-Aware Image and Video Processing", SIGGRAPH 2011):
 
-1. Work at ``work_scale`` of the image resolution (default 0.5). Every valid prompt cell
-   (h, w grid, 0 = no measurement) is splatted at the working-image pixel under its centre
+1. Work at ``work_width`` pixels wide (default 320, or the image width if smaller). Every
+   valid prompt cell (h, w grid, 0 = no measurement) is splatted at the working-image pixel under its centre
    (pixel-centre convention), giving a sparse depth map ``S`` and a sample-count map ``M``.
 2. The domain transform of the RGB image is computed per axis:
    ``ct' = 1 + sigma_s / sigma_r * sum_channels |dI|`` (I in [0, 1]); colour edges make the
@@ -37,7 +37,7 @@ from promptda_ros.core.errors import InputError
 from promptda_ros.core.prompt import fill_knn
 
 NAME = 'default'
-_OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_scale', 'prior_weight', 'min_depth',
+_OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_width', 'prior_weight', 'min_depth',
             'max_depth')
 
 
@@ -116,23 +116,23 @@ class DefaultBackend:
     name = NAME
     needs_sparse_prompt = True
 
-    def __init__(self, sigma_s: float = 10.0, sigma_r: float = 0.1, iterations: int = 3,
-                 work_scale: float = 0.5, prior_weight: float = 1e-3, min_depth: float = 0.0,
+    def __init__(self, sigma_s: float = 5.0, sigma_r: float = 0.1, iterations: int = 3,
+                 work_width: int = 320, prior_weight: float = 1e-3, min_depth: float = 0.0,
                  max_depth: float = float('inf')):
         try:
             self.sigma_s, self.sigma_r = float(sigma_s), float(sigma_r)
             self.iterations = int(iterations)
-            self.work_scale, self.prior_weight = float(work_scale), float(prior_weight)
+            self.work_width, self.prior_weight = int(work_width), float(prior_weight)
         except (TypeError, ValueError):
-            raise InputError('default: sigma_s, sigma_r, iterations, work_scale and '
+            raise InputError('default: sigma_s, sigma_r, iterations, work_width and '
                              'prior_weight must be numbers') from None
         if not (self.sigma_s > 0 and self.sigma_r > 0):
             raise InputError(f'default: sigma_s and sigma_r must be > 0, got {sigma_s} / '
                              f'{sigma_r}')
         if not 1 <= self.iterations <= 10:
             raise InputError(f'default: iterations must be 1..10, got {iterations}')
-        if not 0.05 <= self.work_scale <= 1.0:
-            raise InputError(f'default: work_scale must be in [0.05, 1], got {work_scale}')
+        if self.work_width < 8:
+            raise InputError(f'default: work_width must be >= 8 pixels, got {work_width}')
         if not self.prior_weight > 0:
             raise InputError(f'default: prior_weight must be > 0, got {prior_weight}')
         self.min_depth, self.max_depth = check_options(NAME, min_depth, max_depth)
@@ -153,15 +153,16 @@ class DefaultBackend:
         """
         image, prompt = check_inputs(NAME, rgb, prompt_m, camera)
         H, W = image.shape[:2]
-        hw = max(1, int(round(H * self.work_scale)))
-        ww = max(1, int(round(W * self.work_scale)))
+        scale = min(1.0, self.work_width / W)
+        hw = max(1, int(round(H * scale)))
+        ww = max(1, int(round(W * scale)))
         small = image if (hw, ww) == (H, W) else \
             cv2.resize(image, (ww, hw), interpolation=cv2.INTER_AREA)
         guide = small.astype(np.float32) * np.float32(1.0 / 255.0)
         prior = resize_depth(fill_knn(prompt, k=4), hw, ww)
         signal = splat_prompt(prompt, hw, ww)
         lam = np.float32(self.prior_weight)
-        filtered = domain_transform_filter(guide, signal, self.sigma_s * self.work_scale,
+        filtered = domain_transform_filter(guide, signal, self.sigma_s,
                                            self.sigma_r, self.iterations)
         depth = (filtered[..., 0] + lam * prior) / (filtered[..., 1] + lam)
         out = resize_depth(depth, H, W)
@@ -171,8 +172,8 @@ class DefaultBackend:
 def make_default_backend(**options) -> DefaultBackend:
     """Build the 'default' backend.
 
-    Options: ``sigma_s`` (pixels at full resolution, default 10), ``sigma_r`` (colour units,
-    default 0.1), ``iterations`` (3), ``work_scale`` (0.5), ``prior_weight`` (1e-3),
+    Options: ``sigma_s`` (working-image pixels, default 5), ``sigma_r`` (colour units,
+    default 0.1), ``iterations`` (3), ``work_width`` (320 px), ``prior_weight`` (1e-3),
     ``min_depth`` / ``max_depth`` (metres).
 
     Raises:

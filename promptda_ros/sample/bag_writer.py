@@ -95,8 +95,8 @@ class _Messages:
 
     def camera_info(self, stamp_ns: int, frame_id: str, camera):
         f = camera_fields(camera)
-        roi = self.t['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
-                                                          width=0, do_rectify=False)
+        roi_type = self.t['sensor_msgs/msg/RegionOfInterest']
+        roi = roi_type(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
         return self.t['sensor_msgs/msg/CameraInfo'](
             header=self.header(stamp_ns, frame_id), height=f['height'], width=f['width'],
             distortion_model=f['distortion_model'], d=np.asarray(f['d'], np.float64),
@@ -104,7 +104,7 @@ class _Messages:
             p=np.asarray(f['p'], np.float64), binning_x=0, binning_y=0, roi=roi)
 
     def cloud(self, stamp_ns: int, frame_id: str, points: np.ndarray, intensity: np.ndarray):
-        """Unorganized x, y, z, intensity float32 cloud (16-byte points)."""
+        """Build an unorganized x, y, z, intensity float32 cloud (16-byte points)."""
         dtype = np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4'), ('intensity', '<f4')])
         rec = np.empty(points.shape[0], dtype)
         rec['x'], rec['y'], rec['z'] = points[:, 0], points[:, 1], points[:, 2]
@@ -119,7 +119,7 @@ class _Messages:
             is_dense=bool(np.all(np.isfinite(points))))
 
     def tf(self, transforms: list):
-        """TFMessage from ``[(stamp_ns, parent, child, T_parent_child (4, 4))]``."""
+        """Build a TFMessage from ``[(stamp_ns, parent, child, T_parent_child (4, 4))]``."""
         out = []
         for stamp_ns, parent, child, T in transforms:
             q = matrix_to_quat(T[:3, :3])

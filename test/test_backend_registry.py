@@ -1,0 +1,81 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Backend registry, shapes, errors, and default beating bilinear on the generated sample."""
+
+import numpy as np
+import pytest
+
+from promptda_ros.backends import available_backends, make_backend, register_backend
+from promptda_ros.core.errors import InputError, PromptError
+from promptda_ros.sample.bench_cli import _sample_frames, format_table, main, run_bench
+
+
+def _inputs(H=48, W=64, h=12, w=16):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    prompt = np.zeros((h, w), np.float32)
+    prompt[::2, ::3] = 2.0
+    return rgb, prompt
+
+
+def test_registry_lists_builtins_and_registers_new():
+    assert {'default', 'bilinear', 'promptda'} <= set(available_backends())
+    register_backend('const_test', lambda **o: make_backend('bilinear', **o))
+    assert make_backend('const_test').name == 'bilinear'
+    with pytest.raises(InputError, match='unknown depth backend'):
+        make_backend('nope')
+    with pytest.raises(InputError, match='unknown option'):
+        make_backend('default', radius=3)
+    with pytest.raises(InputError):
+        register_backend('', lambda: None)
+
+
+@pytest.mark.parametrize('name', ['default', 'bilinear'])
+@pytest.mark.parametrize('grid', [(12, 16), (48, 64), (7, 30)])
+def test_shapes_any_grid_and_range(name, grid):
+    rgb, _ = _inputs()
+    prompt = np.zeros(grid, np.float32)
+    prompt[::2, ::2] = np.linspace(1.0, 3.0, prompt[::2, ::2].size).reshape(
+        prompt[::2, ::2].shape)
+    out = make_backend(name).predict(rgb, prompt)
+    assert out.shape == (48, 64) and out.dtype == np.float32
+    assert np.nanmin(out) >= 1.0 - 1e-4 and np.nanmax(out) <= 3.0 + 1e-4
+    clipped = make_backend(name, max_depth=2.0).predict(rgb, prompt)
+    assert np.isnan(clipped).any() and np.nanmax(clipped) <= 2.0
+
+
+def test_constant_prompt_gives_constant_depth_and_filled_prompt_works():
+    rgb, prompt = _inputs()
+    for name in ('default', 'bilinear'):
+        np.testing.assert_allclose(make_backend(name).predict(rgb, prompt), 2.0, rtol=1e-4)
+        dense = np.full((12, 16), 1.5, np.float32)
+        np.testing.assert_allclose(make_backend(name).predict(rgb, dense), 1.5, rtol=1e-4)
+
+
+def test_bad_inputs_raise_project_errors():
+    rgb, prompt = _inputs()
+    be = make_backend('default')
+    with pytest.raises(InputError, match='rgb'):
+        be.predict(rgb[..., 0], prompt)
+    with pytest.raises(InputError, match='uint8'):
+        be.predict(rgb.astype(np.float32), prompt)
+    with pytest.raises(PromptError, match='no valid'):
+        be.predict(rgb, np.zeros_like(prompt))
+    with pytest.raises(PromptError, match='negative'):
+        be.predict(rgb, -prompt)
+    with pytest.raises(InputError, match='prompt_m'):
+        be.predict(rgb, prompt[0])
+    with pytest.raises(InputError, match='sigma'):
+        make_backend('default', sigma_r=0)
+
+
+def test_default_beats_bilinear_on_generated_sample(capsys):
+    frames = list(_sample_frames(seed=1, frames=2, width=320, height=240))
+    result = run_bench(frames, (96, 128))
+    assert result['default']['l1'] < 0.95 * result['bilinear']['l1']
+    assert result['default']['frames'] == 2
+    assert 'L1 default / bilinear' in format_table(result)
+    assert main(['--frames', '1', '--width', '160', '--height', '120']) == 0
+    assert '| default |' in capsys.readouterr().out
+    assert main(['--bag', '/nonexistent/bag']) == 1
