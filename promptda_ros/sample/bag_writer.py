@@ -104,7 +104,7 @@ class _Messages:
             p=np.asarray(f['p'], np.float64), binning_x=0, binning_y=0, roi=roi)
 
     def cloud(self, stamp_ns: int, frame_id: str, points: np.ndarray, intensity: np.ndarray):
-        """Build an unorganized x, y, z, intensity float32 cloud (16-byte points)."""
+        """Build an unorganized PointCloud2 with float32 x, y, z and intensity (16-byte points)."""
         dtype = np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4'), ('intensity', '<f4')])
         rec = np.empty(points.shape[0], dtype)
         rec['x'], rec['y'], rec['z'] = points[:, 0], points[:, 1], points[:, 2]
