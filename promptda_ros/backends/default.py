@@ -8,7 +8,8 @@ Algorithm (edge-aware normalized convolution with the domain transform, after Ga
 
 1. Work at ``work_width`` pixels wide (default 320, or the image width if smaller). Every
    valid prompt cell (h, w grid, 0 = no measurement) is splatted at the working-image pixel
-   under its centre (pixel-centre convention), giving a sparse depth map ``S`` and a sample-count map ``M``.
+   under its centre (pixel-centre convention), giving a sparse depth map ``S`` and a
+   sample-count map ``M``.
 2. The domain transform of the RGB image is computed per axis:
    ``ct' = 1 + sigma_s / sigma_r * sum_channels |dI|`` (I in [0, 1]); colour edges make the
    transformed distance large, so information does not flow across them.
