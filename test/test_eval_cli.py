@@ -50,10 +50,10 @@ def folder(tmp_path_factory):
 def test_cli_on_frame_folder_writes_full_report(folder, tmp_path, capsys):
     out = tmp_path / 'out'
     rc = main([str(folder), '--out', str(out), '--methods', 'ransac_disk,lstsq_disk',
-               '--relative-dir', str(folder / 'rel'), '--max-depth', '8'])
+               '--relative-dir', str(folder / 'rel'), '--max-depth', '8', '--save-recon'])
     assert rc == 0, capsys.readouterr().err
     for name in ('report.json', 'report.md', 'error_maps.png', 'per_frame.png',
-                 'error_hist.png'):
+                 'error_hist.png', 'recon_ransac_disk.ply', 'recon_reference.ply'):
         assert (out / name).stat().st_size > 0, name
     rep = json.loads((out / 'report.json').read_text())
     assert set(rep) >= {'methods', 'dataset', 'config'}

@@ -233,7 +233,7 @@ def evaluate(args, progress: bool = True) -> dict:
             if name in errors:
                 entry['error'] = errors[name]
                 st.errors += 1
-            if st.prev is not None:
+            if st.prev is not None and st.prev.shape == pred.shape:
                 val, npx = flicker(st.prev, pred, prev_frame.gt_m, fr.gt_m, fr.camera,
                                    prev_frame.T_world_cam if posed else None,
                                    fr.T_world_cam if posed else None, *rng)
