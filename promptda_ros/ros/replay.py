@@ -52,7 +52,11 @@ OUTPUT_TOPICS = {'depth/image': ('/promptda/depth/image', Image, 'sensor_msgs/ms
 
 @dataclass
 class ReplayStats:
-    """Summary of one replay (times in ms, rates in Hz)."""
+    """Summary of one replay (latencies in ms, rates in Hz).
+
+    ``wall_s`` runs from the first published image to the last output written; ``setup_s`` is
+    the time before it (backend load and warm-up, graph discovery).
+    """
 
     frames_in: int
     frames_out: int
@@ -64,6 +68,7 @@ class ReplayStats:
     mean_network_ms: float
     wall_s: float
     out_bag: str
+    setup_s: float = 0.0
 
     @property
     def hz(self) -> float:
@@ -76,7 +81,8 @@ class ReplayStats:
                 f'dropped {self.dropped}, '
                 f'unpaired {self.unpaired}, errors {self.errors}, timeouts {self.timeouts}; '
                 f'mean latency {self.mean_latency_ms:.1f} ms (network {self.mean_network_ms:.1f} '
-                f'ms), {self.hz:.2f} Hz over {self.wall_s:.1f} s -> {self.out_bag}')
+                f'ms), {self.hz:.2f} Hz over {self.wall_s:.1f} s (setup {self.setup_s:.1f} s) '
+                f'-> {self.out_bag}')
 
 
 def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -244,8 +250,8 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
         out_bag: output rosbag2 directory (must not exist); topics ``/promptda/depth/image``
             (32FC1 m), ``/promptda/depth/camera_info`` and optionally ``/promptda/depth/points``.
         params: perception node parameters (name -> value); when the LiDAR frame differs from the
-            camera frame and no ``lidar_to_camera_*`` is given, static extrinsics are taken from
-            the bag's ``/tf_static``.
+            camera frame and ``lidar_to_camera_*`` are absent or the identity default, static
+            extrinsics are chained from the bag's ``/tf_static``.
         realtime: publish at the bag's pace (scaled by ``rate``) instead of frame by frame.
         rate: playback speed factor for real time (> 0).
         record_points: also record ``depth/points``.
@@ -284,12 +290,19 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
                   else ('prompt_depth', Image)}
         connections = [c for c in reader.connections if c.topic in wanted]
         n_images = sum(c.msgcount for c in reader.connections if c.topic == image_topic)
-        if source == 'points' and not any(k.startswith('lidar_to_camera') for k in params):
+        if source == 'points' and _extrinsics_unset(params):
             _add_bag_extrinsics(reader, connections, image_topic, points_topic, params)
         overrides = _parameter_overrides(params)
         return _run(reader, connections, wanted, out_bag, overrides, realtime, rate,
                     record_points, copy_inputs, timeout_s, progress, domain_id, n_images, store,
                     image_topic)
+
+
+def _extrinsics_unset(params: Mapping[str, Any]) -> bool:
+    """Return True when the static extrinsics are absent or the identity default."""
+    translation = params.get('lidar_to_camera_translation', [0.0, 0.0, 0.0])
+    rotation = params.get('lidar_to_camera_rotation_xyzw', [0.0, 0.0, 0.0, 1.0])
+    return list(translation) == [0.0, 0.0, 0.0] and list(rotation) == [0.0, 0.0, 0.0, 1.0]
 
 
 def _first_frame_id(reader: Reader, connections, topic: str, msg_type) -> str:
@@ -327,6 +340,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
     nodes = []
     frames_in = timeouts = 0
     start = time.monotonic()
+    stream_start = None
     try:
         node = PerceptionNode(context=context, namespace=namespace,
                               parameter_overrides=overrides)
@@ -363,11 +377,12 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
             wall0 = t0 = None
 
             def release(image_msg) -> None:
-                nonlocal frames_in, timeouts
+                nonlocal frames_in, timeouts, stream_start
                 for stamp in outstanding:  # the node keeps up: previous frames have left it
                     if not recorder.wait(stamp, timeout_s, pending_ok=True):
                         timeouts += 1
                 outstanding.clear()
+                stream_start = time.monotonic() if stream_start is None else stream_start
                 publishers[image_topic].publish(image_msg)
                 outstanding.append(stamp_to_ns(image_msg.header.stamp))
                 frames_in += 1
@@ -388,6 +403,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                         time.sleep(delay)
                     publishers[connection.topic].publish(msg)
                     if name == 'image':
+                        stream_start = stream_start or time.monotonic()
                         frames_in += 1
                         outstanding.append(stamp_to_ns(msg.header.stamp))
                         bar.update(1)
@@ -418,12 +434,14 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
             spin_thread.join(timeout=5.0)
             node._release()
         snap = node.stats.snapshot()
-        wall_s = time.monotonic() - start
+        end = time.monotonic()
+        stream_start = end if stream_start is None else stream_start
         return ReplayStats(frames_in=frames_in, frames_out=frames_out, dropped=snap.dropped,
                            unpaired=snap.unpaired + never_paired, errors=snap.error_total,
                            timeouts=timeouts,
                            mean_latency_ms=snap.latency_ms, mean_network_ms=snap.network_ms,
-                           wall_s=wall_s, out_bag=str(out_bag))
+                           wall_s=end - stream_start, setup_s=stream_start - start,
+                           out_bag=str(out_bag))
     finally:
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
