@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from diagnostic_msgs.msg import DiagnosticArray
@@ -208,3 +209,17 @@ def test_estop_latches_and_stops_motion(graph):
     time.sleep(0.2)
     assert robot.collect(0.5) == []
     assert node.last_decision.mode == Mode.DISABLED
+
+
+def test_lifecycle_deactivate_refuses_enable_and_stops_commands(graph):
+    node, robot = graph
+    assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    try:
+        assert not robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+        assert robot.collect(0.5) == []
+        assert not node.safety.enabled
+    finally:
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    cmds = robot.collect(5.0, until=lambda c: len(c) > 5)
+    assert len(cmds) > 5

@@ -13,6 +13,10 @@ Topics (relative, remap in launch):
       inference latency, dropped frames)
 Services: ``~/enable`` (std_srvs/SetBool), ``~/reset_estop`` (std_srvs/Trigger).
 
+Lifecycle: configure loads and warms up the policy, activate subscribes and starts the
+control timer (``autostart`` does both); the policy is *disabled* in every case until
+enabled. The e-stop, enable/reset services and /diagnostics work in every state.
+
 Threads: depth callbacks hand (depth, joint state) to an inference worker with a one-slot
 buffer (stale frames dropped); a control timer at ``control_rate_hz`` takes the action for
 "now" from the newest chunk, passes it through the safety filter and publishes. The timer
@@ -28,7 +32,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
@@ -45,6 +49,8 @@ from .safety import Mode, SafetyConfig, SafetyFilter
 NODE_NAME = 'promptda_policy'
 
 POLICY_SPECS = PROFILE_SPECS + (
+    ParamSpec('autostart', True, 'configure and activate at start-up (false: leave it to a '
+              'lifecycle manager); the policy still starts disabled'),
     ParamSpec('policy_path', '', 'trained checkpoint directory (.../pretrained_model)'),
     ParamSpec('device', 'cpu', "torch device, e.g. 'cpu' or 'cuda'"),
     ParamSpec('num_threads', 0, 'torch CPU threads for inference (0 = torch default)',
@@ -71,41 +77,41 @@ POLICY_SPECS = PROFILE_SPECS + (
 )
 
 
-class PolicyNode(Node):
-    """Depth ACT policy node; see the module docstring."""
+class PolicyNode(LifecycleNode):
+    """Depth ACT policy as a ROS 2 lifecycle node; see the module docstring.
+
+    configure: load + warm up the policy, create the command publisher and the worker;
+    activate: subscribe to depth / joint states and start the control timer;
+    deactivate: unsubscribe, stop the timer, disable. The e-stop subscription, the
+    enable / reset services and /diagnostics exist in every state. With ``autostart`` the
+    node configures and activates itself (still *disabled* until enabled).
+    """
 
     def __init__(self, predictor=None, **kwargs):
         super().__init__(NODE_NAME, **kwargs)
         p = declare(self, POLICY_SPECS)
+        self.params = p
         self.profile = profile_from_params(p)
         if p['output_type'] not in OUTPUT_TYPES:
             raise PromptDAError('output_type must be one of %s, got %r'
                                 % (OUTPUT_TYPES, p['output_type']))
         self.output_type = p['output_type']
         self.time_from_start_s = float(p['time_from_start_s'])
-        period = 1.0 / float(p['control_rate_hz'])
+        self.period = 1.0 / float(p['control_rate_hz'])
         self.safety = SafetyFilter(self.profile, SafetyConfig(
             max_depth_age_s=float(p['max_depth_age_s']),
             max_joint_state_age_s=float(p['max_joint_state_age_s']),
-            control_period_s=period,
+            control_period_s=self.period,
             max_tracking_error_rad=float(p['max_tracking_error_rad'])))
-        if predictor is None:
-            if not p['policy_path']:
-                raise PromptDAError('parameter policy_path is empty: give the trained '
-                                    'checkpoint directory (.../pretrained_model)')
-            from .inference import DepthPolicy
-            predictor = DepthPolicy(p['policy_path'], device=p['device'],
-                                    resize=bool(p['resize_depth']),
-                                    num_threads=int(p['num_threads']) or None)
-            if predictor.num_joints != self.profile.num_joints:
-                raise PromptDAError('policy has %d joints, profile %r has %d'
-                                    % (predictor.num_joints, self.profile.name,
-                                       self.profile.num_joints))
-            predictor.warmup()
-        self.predictor = predictor
-        fps = float(p['action_fps']) or float(getattr(predictor, 'fps', 0.0) or 30.0)
-        coeff = float(p['temporal_ensemble_coeff'])
-        self.scheduler = ChunkScheduler(fps, coeff if coeff >= 0 else None)
+        self._given_predictor = predictor
+        self.predictor = None
+        self.scheduler = None
+        self.worker = None
+        self.pub = None
+        self.configure_error = ''
+        self._active = False
+        self._subs = []
+        self._timer = None
 
         self._lock = threading.Lock()
         self._joint = None        # (J,) rad
@@ -115,32 +121,118 @@ class PolicyNode(Node):
         self.last_decision = None
         self.mode_counts = collections.Counter()  # Mode -> control ticks
         self.published = 0
-        self.worker = InferenceWorker(self._predict, self._on_chunk, self._on_error)
-        self.worker.start()
 
-        sensors = MutuallyExclusiveCallbackGroup()
-        control = MutuallyExclusiveCallbackGroup()
+        self._sensors = MutuallyExclusiveCallbackGroup()
+        self._control = MutuallyExclusiveCallbackGroup()
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.pub = self.create_publisher(command_type(self.output_type), 'command', 10,
-                                         callback_group=control)
-        self.create_subscription(Image, 'depth', self._on_depth, qos_profile_sensor_data,
-                                 callback_group=sensors)
-        self.create_subscription(JointState, 'joint_states', self._on_joints,
-                                 qos_profile_sensor_data, callback_group=sensors)
-        self.create_subscription(Bool, 'estop', self._on_estop, reliable, callback_group=control)
+        self.create_subscription(Bool, 'estop', self._on_estop, reliable,
+                                 callback_group=self._control)
         self.create_subscription(Bool, 'enable', self._on_enable_topic, reliable,
-                                 callback_group=control)
-        self.create_service(SetBool, '~/enable', self._on_enable_srv, callback_group=control)
-        self.create_service(Trigger, '~/reset_estop', self._on_reset, callback_group=control)
-        self.timer = self.create_timer(period, self._on_timer, callback_group=control)
+                                 callback_group=self._control)
+        self.create_service(SetBool, '~/enable', self._on_enable_srv,
+                            callback_group=self._control)
+        self.create_service(Trigger, '~/reset_estop', self._on_reset,
+                            callback_group=self._control)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_published = 0
         self._diag_time = self._now_s()
-        self.create_timer(1.0, self._on_diagnostics, callback_group=sensors)
+        self.create_timer(1.0, self._on_diagnostics, callback_group=self._sensors)
         self.add_on_set_parameters_callback(self._on_params)
-        self.get_logger().info('policy node ready (%s, %d joints, %.1f Hz), DISABLED until '
-                               'enable' % (self.profile.name, self.profile.num_joints,
-                                           1.0 / period))
+        if p['autostart']:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load and warm up the policy; create the command publisher and the worker."""
+        p = self.params
+        self.configure_error = ''
+        predictor = self._given_predictor
+        try:
+            if predictor is None:
+                if not p['policy_path']:
+                    raise PromptDAError('parameter policy_path is empty: give the trained '
+                                        'checkpoint directory (.../pretrained_model)')
+                from .inference import DepthPolicy
+                predictor = DepthPolicy(p['policy_path'], device=p['device'],
+                                        resize=bool(p['resize_depth']),
+                                        num_threads=int(p['num_threads']) or None)
+                if predictor.num_joints != self.profile.num_joints:
+                    raise PromptDAError('policy has %d joints, profile %r has %d'
+                                        % (predictor.num_joints, self.profile.name,
+                                           self.profile.num_joints))
+                predictor.warmup()
+        except (PromptDAError, OSError, RuntimeError) as exc:
+            self.configure_error = str(exc)
+            self.get_logger().error('configure failed: %s' % exc)
+            return TransitionCallbackReturn.FAILURE
+        self.predictor = predictor
+        fps = float(p['action_fps']) or float(getattr(predictor, 'fps', 0.0) or 30.0)
+        coeff = float(p['temporal_ensemble_coeff'])
+        self.scheduler = ChunkScheduler(fps, coeff if coeff >= 0 else None)
+        self.worker = InferenceWorker(self._predict, self._on_chunk, self._on_error)
+        self.worker.start()
+        self.pub = self.create_lifecycle_publisher(command_type(self.output_type), 'command',
+                                                   10, callback_group=self._control)
+        self.get_logger().info('policy loaded (%s, %d joints, %.1f Hz, actions at %.0f Hz)'
+                               % (self.profile.name, self.profile.num_joints,
+                                  1.0 / self.period, fps))
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to depth and joint states and start the control timer (still disabled)."""
+        self._subs = [
+            self.create_subscription(Image, 'depth', self._on_depth, qos_profile_sensor_data,
+                                     callback_group=self._sensors),
+            self.create_subscription(JointState, 'joint_states', self._on_joints,
+                                     qos_profile_sensor_data, callback_group=self._sensors)]
+        self._timer = self.create_timer(self.period, self._on_timer,
+                                        callback_group=self._control)
+        self._active = True
+        self.get_logger().info('active; DISABLED until enabled (~/enable)')
+        return super().on_activate(state)
+
+    def _stop_inputs(self) -> None:
+        self._active = False
+        self.safety.set_enabled(False)
+        self._invalidate()
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Disable, unsubscribe and stop the control timer."""
+        self._stop_inputs()
+        return super().on_deactivate(state)
+
+    def _release(self) -> None:
+        self._stop_inputs()
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.pub is not None:
+            self.destroy_lifecycle_publisher(self.pub)
+            self.pub = None
+        self.predictor = None
+        self.scheduler = None
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the policy, the worker and the publisher."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything and go back to unconfigured."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
 
     # ------------------------------------------------------------------ helpers
     def _now_s(self) -> float:
@@ -193,19 +285,25 @@ class PolicyNode(Node):
             self._depth_stamp = stamp
             joint = None if self._joint is None else self._joint.copy()
             generation = self._generation
-        if joint is not None and self.safety.enabled:
-            self.worker.submit(stamp, (generation, depth, joint))
+        worker = self.worker
+        if joint is not None and self.safety.enabled and worker is not None:
+            worker.submit(stamp, (generation, depth, joint))
 
     def _predict(self, obs):
         generation, depth, joint = obs
-        return generation, self.predictor.predict_chunk(depth, joint)
+        predictor = self.predictor
+        if predictor is None:
+            raise RuntimeError('policy released')
+        return generation, predictor.predict_chunk(depth, joint)
 
     def _on_chunk(self, stamp_s: float, result) -> None:
         generation, chunk = result
         with self._lock:
             if generation != self._generation:
                 return
-        self.scheduler.add_chunk(stamp_s, chunk)
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.add_chunk(stamp_s, chunk)
 
     def _on_error(self, exc: BaseException) -> None:
         self.get_logger().error('policy inference failed: %s' % exc, throttle_duration_sec=5.0)
@@ -213,7 +311,8 @@ class PolicyNode(Node):
     def _invalidate(self) -> None:
         with self._lock:
             self._generation += 1
-        self.scheduler.clear()
+        if self.scheduler is not None:
+            self.scheduler.clear()
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and not self.safety.estopped:
@@ -223,6 +322,10 @@ class PolicyNode(Node):
             self._invalidate()
 
     def _set_enabled(self, enable: bool) -> tuple[bool, str]:
+        if enable and not self._active:
+            message = 'refused: the node is not active (configure and activate it first)'
+            self.get_logger().warning(message)
+            return False, message
         ok, message = self.safety.set_enabled(enable)
         if ok:
             self._invalidate()
@@ -257,7 +360,7 @@ class PolicyNode(Node):
         if decision.mode not in (Mode.ACTIVE, Mode.DISABLED):
             self.get_logger().warning('holding position: %s' % decision.reason,
                                       throttle_duration_sec=2.0)
-        if decision.positions is None:
+        if decision.positions is None or self.pub is None:
             return
         self.pub.publish(make_command(decision.positions, self.profile, self.output_type,
                                       self.get_clock().now().to_msg(), self.time_from_start_s))
@@ -268,15 +371,19 @@ class PolicyNode(Node):
         rate = (self.published - self._diag_published) / max(now - self._diag_time, 1e-6)
         self._diag_published, self._diag_time = self.published, now
         decision = self.last_decision
+        worker = self.worker
         mode = decision.mode if decision is not None else Mode.DISABLED
         level = {Mode.ACTIVE: DiagnosticStatus.OK, Mode.DISABLED: DiagnosticStatus.OK,
                  Mode.HOLD: DiagnosticStatus.WARN, Mode.STALE: DiagnosticStatus.WARN,
                  Mode.ESTOP: DiagnosticStatus.ERROR, Mode.FAULT: DiagnosticStatus.ERROR}[mode]
         values = {'mode': mode.value, 'reason': decision.reason if decision else '',
                   'command_rate_hz': '%.1f' % rate,
-                  'inference_ms': '%.0f' % (self.worker.last_latency_s * 1e3),
-                  'chunks_inferred': str(self.worker.completed),
-                  'depth_frames_dropped': str(self.worker.dropped),
+                  'lifecycle': 'active' if self._active else (
+                      'inactive' if self.pub is not None else 'unconfigured'),
+                  'inference_ms': '%.0f' % (worker.last_latency_s * 1e3 if worker else
+                                            float('nan')),
+                  'chunks_inferred': str(worker.completed if worker else 0),
+                  'depth_frames_dropped': str(worker.dropped if worker else 0),
                   'profile': self.profile.name}
         status = DiagnosticStatus(level=level, name='%s: policy' % self.get_name(),
                                   hardware_id=self.profile.name,
@@ -289,7 +396,8 @@ class PolicyNode(Node):
 
     def destroy_node(self):
         """Stop the inference worker, then destroy the node."""
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
         super().destroy_node()
 
 
@@ -316,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
             from rclpy.parameter import Parameter
             overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
         node = PolicyNode(parameter_overrides=overrides)
+        if node.params['autostart'] and node.configure_error:
+            print('error: configure failed: %s' % node.configure_error, file=sys.stderr)
+            return 1
         executor = MultiThreadedExecutor(num_threads=3)
         executor.add_node(node)
         executor.spin()
