@@ -59,9 +59,45 @@ def test_bag_errors_exit_2(sqlite_bag, tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: ') and 'nonsense' in err and '\n' not in err
+    rc = main([str(sqlite_bag), '--out', str(tmp_path / 'o'), '--topics', 'gt=/nope'])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert "no reference depth topic '/nope'" in err and '\n' not in err
+    rc = main([str(sqlite_bag), '--out', str(tmp_path / 'o'), '--topics',
+               'lidar=/none,prompt_depth=/none'])
+    assert rc == 2
+    assert 'no prompt source' in capsys.readouterr().err
     broken = tmp_path / 'broken_bag'
     broken.mkdir()
     (broken / 'metadata.yaml').write_text('not: a bag\n')
     assert main([str(broken), '--out', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: ') and '\n' not in err
+
+
+def test_frames_without_reference_or_prompt_are_skipped_with_a_reason():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from promptda_ros.core.camera import PinholeCamera
+    from promptda_ros.eval.dataset import _bag_frames
+
+    cam = PinholeCamera.from_intrinsics(20.0, 20.0, 7.5, 5.5, 16, 12)
+    gt = np.full((12, 16), 2.0, np.float32)
+    prompt = np.full((3, 4), 2.0, np.float32)
+
+    def frame(stamp, depth_gt_m, prompt_depth_m):
+        return SimpleNamespace(stamp_ns=stamp, rgb=np.zeros((12, 16, 3), np.uint8), camera=cam,
+                               points_lidar=None, T_cam_lidar=None, T_world_cam=np.eye(4),
+                               depth_gt_m=depth_gt_m, prompt_depth_m=prompt_depth_m)
+
+    fake = SimpleNamespace(read_frames=lambda path, **kw: iter([
+        frame(10, gt, prompt), frame(20, None, prompt), frame(30, gt, None),
+        frame(40, gt, prompt)]))
+    skipped = []
+    frames = list(_bag_frames(fake, 'bag', 'auto', (3, 4), None, {}, skipped))
+    assert [f.index for f in frames] == [0, 3]
+    assert [f.name for f in frames] == ['10', '40']
+    assert len(skipped) == 2
+    assert 'no reference depth' in skipped[0] and 'no prompt depth image' in skipped[1]

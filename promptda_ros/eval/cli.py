@@ -180,9 +180,10 @@ def evaluate(args, progress: bool = True) -> dict:
 
     _check_args(args)
     names = _select_methods(args)
+    skipped: list[str] = []
     frames = strided(open_input(args.input, prompt_source=args.prompt_source,
                                 prompt_hw=args.prompt_size, poses_path=args.poses,
-                                topics=args.topics),
+                                topics=args.topics, skipped=skipped),
                      args.stride, args.max_frames)
     runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
                           relative_dir=args.relative_dir, relative_space=args.relative_space,
@@ -245,10 +246,13 @@ def evaluate(args, progress: bool = True) -> dict:
         keeper.offer(fr.name, fr.rgb, fr.gt_m, preds)
         prev_frame = fr
         n += 1
+    if skipped:
+        notes.append(f'{len(skipped)} input frame(s) skipped, first: {skipped[0]}')
     if n == 0:
         from promptda_ros.core.errors import InputError
 
-        raise InputError(f'{args.input} yielded no frame to evaluate')
+        why = f' ({len(skipped)} skipped, first: {skipped[0]})' if skipped else ''
+        raise InputError(f'{args.input} yielded no frame to evaluate{why}')
     wall = time.perf_counter() - t_start
 
     recon_ref = None

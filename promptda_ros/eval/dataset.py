@@ -196,9 +196,13 @@ def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: flo
 
 
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
-             poses_path: str | None = None, topics: dict[str, str] | None = None
-             ) -> Iterator[EvalFrame]:
+             poses_path: str | None = None, topics: dict[str, str] | None = None,
+             skipped: list[str] | None = None) -> Iterator[EvalFrame]:
     """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
+
+    The bag's topics are checked at once; frames are read lazily.  A frame without reference
+    depth or without a prompt (e.g. no LiDAR sweep within the pairing slop) is skipped and the
+    reason appended to ``skipped``.
 
     Args:
         bag_path: bag directory (sqlite3 or mcap).
@@ -207,9 +211,11 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         prompt_hw: (h, w) grid of projected LiDAR prompts.
         poses_path: TUM-style poses file overriding the bag's /tf trajectory.
         topics: keyword overrides forwarded to read_frames (e.g. image_topic=...).
+        skipped: list receiving one message per skipped frame.
 
     Raises:
-        InputError: a frame has no reference depth or no usable prompt source.
+        InputError: unknown topic key, or the bag lacks the reference depth topic or every
+            prompt source.
 
     """
     import inspect
@@ -218,17 +224,28 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
 
     if prompt_source not in ('auto', 'lidar', 'depth_image'):
         raise InputError(f"unknown prompt source '{prompt_source}'")
-    known = sorted(k[:-len('_topic')] for k in inspect.signature(bagio.read_frames).parameters
-                   if k.endswith('_topic'))
-    bad = sorted(k[:-len('_topic')] for k in (topics or {}) if k[:-len('_topic')] not in known)
+    params = inspect.signature(bagio.read_frames).parameters
+    known = sorted(k[:-len('_topic')] for k in params if k.endswith('_topic'))
+    topics = dict(topics or {})
+    bad = sorted(k[:-len('_topic')] for k in topics if k[:-len('_topic')] not in known)
     if bad:
         raise InputError(f"unknown topic key(s) {', '.join(bad)} (known: {', '.join(known)})")
-    return _bag_frames(bagio, bag_path, prompt_source, prompt_hw, poses_path, topics)
 
+    def topic(key: str) -> str | None:
+        return topics.get(key, params[key].default)
 
-def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, int],
-                poses_path: str | None, topics: dict[str, str] | None) -> Iterator[EvalFrame]:
-    poses = keys = None
+    present = bagio.bag_topics(bag_path)
+    if topic('gt_topic') not in present:
+        raise InputError(f"bag {bag_path} has no reference depth topic {topic('gt_topic')!r} "
+                         '(set it with --topics gt=TOPIC)')
+    has_lidar = topic('lidar_topic') in present
+    has_depth = topic('prompt_depth_topic') in present
+    need = {'lidar': has_lidar, 'depth_image': has_depth, 'auto': has_lidar or has_depth}
+    if not need[prompt_source]:
+        raise InputError(f'bag {bag_path} has no prompt source for --prompt-source '
+                         f"{prompt_source} (LiDAR topic {topic('lidar_topic')!r}: "
+                         f"{'yes' if has_lidar else 'no'}, depth topic "
+                         f"{topic('prompt_depth_topic')!r}: {'yes' if has_depth else 'no'})")
     if poses_path:
         raw = read_poses(poses_path)
         try:
@@ -236,21 +253,32 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, 
         except ValueError:
             raise InputError(f'{poses_path}: bag poses need a timestamp (seconds) as first '
                              'column') from None
-        keys = np.array(sorted(poses))
-    for i, fr in enumerate(bagio.read_frames(bag_path, **(topics or {}))):
+    else:
+        poses = None
+    return _bag_frames(bagio, bag_path, prompt_source, prompt_hw, poses, topics,
+                       skipped if skipped is not None else [])
+
+
+def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, int],
+                poses: dict[float, np.ndarray] | None, topics: dict[str, str],
+                skipped: list[str]) -> Iterator[EvalFrame]:
+    keys = np.array(sorted(poses)) if poses else None
+    for i, fr in enumerate(bagio.read_frames(bag_path, **topics)):
         if fr.depth_gt_m is None:
-            raise InputError(f'frame {i} (stamp {fr.stamp_ns} ns) has no reference depth; '
-                             'the bag needs a ground-truth depth topic')
+            skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no reference depth')
+            continue
         use_lidar = fr.points_lidar is not None and fr.T_cam_lidar is not None
         if prompt_source == 'lidar' or (prompt_source == 'auto' and use_lidar):
             if not use_lidar:
-                raise InputError(f'frame {i}: no LiDAR sweep (or camera-LiDAR extrinsic) for '
-                                 '--prompt-source lidar')
+                skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no LiDAR sweep or '
+                               'camera-LiDAR extrinsic')
+                continue
             pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
             prompt = project_to_grid(pts, fr.camera, prompt_hw)
         else:
             if fr.prompt_depth_m is None:
-                raise InputError(f'frame {i}: neither a LiDAR sweep nor a prompt depth image')
+                skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no prompt depth image')
+                continue
             prompt = _prompt_zero(fr.prompt_depth_m)
         T = fr.T_world_cam
         if poses is not None:
