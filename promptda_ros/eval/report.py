@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from promptda_ros.eval.metrics import METRIC_KEYS
 from promptda_ros.eval.recon import RECON_KEYS
 
 
@@ -232,10 +231,6 @@ def plot_histograms(hists: dict[str, tuple[np.ndarray, np.ndarray]], path: str) 
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-__all__ = ['ErrorMapKeeper', 'METRIC_KEYS', 'markdown', 'plot_error_maps', 'plot_histograms',
-           'plot_per_frame', 'write_json', 'write_markdown']
 
 
 def ensure_dir(path: str) -> None:
