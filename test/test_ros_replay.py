@@ -82,7 +82,7 @@ def test_extrinsics_are_chained_from_tf_static(sample_bag):
 
 def test_replay_writes_one_depth_per_input_frame(sample_bag, tmp_path):
     out = tmp_path / 'out'
-    stats = replay_bag(sample_bag, out, {'prompt_height': 48, 'prompt_width': 64},
+    stats = replay_bag(sample_bag, out, {},
                        record_points=True, progress=False, domain_id=DOMAIN_ID)
     assert stats.frames_in == FRAMES and stats.frames_out == FRAMES
     assert stats.dropped == 0 and stats.errors == 0 and stats.timeouts == 0
@@ -129,7 +129,7 @@ def test_cli_reports_errors_and_reads_params_file(sample_bag, tmp_path, capsys):
 
 
 def test_realtime_replay_accounts_for_every_frame(sample_bag, tmp_path):
-    stats = replay_bag(sample_bag, tmp_path / 'rt', {'prompt_height': 48, 'prompt_width': 64},
+    stats = replay_bag(sample_bag, tmp_path / 'rt', {},
                        realtime=True, rate=2.0, copy_inputs=True, progress=False,
                        domain_id=DOMAIN_ID)
     assert stats.frames_in == FRAMES and stats.frames_out > 0
@@ -138,3 +138,27 @@ def test_realtime_replay_accounts_for_every_frame(sample_bag, tmp_path):
         topics = {c.topic: c.msgcount for c in reader.connections}
     assert topics['/camera/image_raw'] == FRAMES and topics['/tf_static'] == 1
     assert topics['/promptda/depth/image'] == stats.frames_out
+
+
+@pytest.mark.parametrize('storage, prompt_source',
+                         [('sqlite3', 'points'), ('mcap', 'depth_image')])
+def test_replay_of_the_generated_sample_bag(tmp_path, storage, prompt_source):
+    from promptda_ros.bagio import read_frames
+    from promptda_ros.sample.bag_writer import write_sample_bag
+    from promptda_ros.sample.scene import SampleConfig
+    bag = write_sample_bag(tmp_path / 'sample', SampleConfig(frames=4, width=160, height=120),
+                           progress=False, storage=storage)
+    out = tmp_path / 'out'
+    stats = replay_bag(bag, out, {'prompt_source': prompt_source}, progress=False,
+                       domain_id=DOMAIN_ID)
+    assert (stats.frames_in, stats.frames_out, stats.errors) == (4, 4, 0)
+    truth = {f.stamp_ns: f.depth_gt_m for f in read_frames(bag)}
+    with Reader(out) as reader:
+        conns = [c for c in reader.connections if c.topic == '/promptda/depth/image']
+        for _c, _t, raw in reader.messages(connections=conns):
+            msg = deserialize_message(raw, Image)
+            gt = truth.pop(conversions.stamp_to_ns(msg.header.stamp))
+            depth = msg_codec.image_to_array(msg)
+            valid = np.isfinite(depth) & np.isfinite(gt)
+            assert np.median(np.abs(depth[valid] - gt[valid])) < 0.05
+    assert not truth
