@@ -93,3 +93,16 @@ def test_core_imports_without_rclpy():
     proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_perception_code_parses_as_python_3_10():
+    """ROS 2 Humble and Jetson images run Python 3.10: no newer syntax outside the policy."""
+    bad = []
+    for path in _python_files('promptda_ros', 'launch'):
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            source = f.read()
+        try:
+            ast.parse(source, filename=path, feature_version=(3, 10))
+        except SyntaxError as exc:
+            bad.append('%s:%s: %s' % (path, exc.lineno, exc.msg))
+    assert not bad, '\n'.join(bad)
