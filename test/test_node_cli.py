@@ -39,8 +39,7 @@ def test_console_script_serves_depth_and_exits_cleanly_on_sigint():
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), PYTHONUNBUFFERED='1')
     proc = subprocess.Popen(
         _script() + ['--ros-args', '--params-file', str(ROOT / 'config' / 'perception.yaml'),
-                     '-r', '__ns:=/cli_test', '-p', 'prompt_height:=48', '-p',
-                     'prompt_width:=64', '-p', 'extrinsics_source:=static'],
+                     '-r', '__ns:=/cli_test', '-p', 'extrinsics_source:=static'],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
