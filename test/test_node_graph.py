@@ -63,7 +63,7 @@ class Harness:
                                    parameter_overrides=overrides)
         self.tester = rclpy.create_node('tester', context=context, namespace=self.ns)
         self.lock = threading.Lock()
-        self.received = {'depth': [], 'info': [], 'points': [], 'diag': []}
+        self.received = {'depth': [], 'info': [], 'points': [], 'diag': [], 'prompt': []}
         self.pubs = {
             'image': self.tester.create_publisher(Image, 'image', qos_profile_sensor_data),
             'info': self.tester.create_publisher(CameraInfo, 'camera_info',
@@ -75,7 +75,7 @@ class Harness:
         }
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         topics = [('depth', Image, 'depth/image'), ('info', CameraInfo, 'depth/camera_info'),
-                  ('diag', DiagnosticArray, '/diagnostics')]
+                  ('diag', DiagnosticArray, '/diagnostics'), ('prompt', Image, 'prompt/image')]
         if subscribe_points:
             topics.append(('points', PointCloud2, 'depth/points'))
         for key, cls, topic in topics:
@@ -103,8 +103,10 @@ class Harness:
         return False
 
     def wait_matched(self, keys=('image', 'info', 'points')) -> None:
+        """Wait until the node hears the tester and the tester hears the node's depth."""
         assert self.wait(lambda _r: all(self.pubs[k].get_subscription_count() > 0
                                         for k in keys))
+        assert self.wait(lambda _r: self.node._pubs['depth'].get_subscription_count() > 0)
 
     def publish_frame(self, index: int, stamp_ns: int | None = None, cloud: bool = True):
         frame = GEN.frame(index)
@@ -163,11 +165,17 @@ def test_depth_matches_ground_truth_with_input_header(harness):
 
 
 def test_output_size_scales_camera_info_and_decimates_points(harness):
-    h = harness({'output_size': [60, 80], 'points_decimation': 2, 'points_rgb': False})
+    h = harness({'output_size': [60, 80], 'points_decimation': 2, 'points_rgb': False,
+                 'publish_prompt': True})
     h.wait_matched()
     assert h.wait(lambda _r: h.node._pubs['points'].get_subscription_count() > 0)
+    assert h.wait(lambda _r: h.node._pubs['prompt'].get_subscription_count() > 0)
     _frame, stamp = h.publish_frame(1)
-    assert h.wait(lambda r: r['depth'] and r['info'] and r['points'])
+    assert h.wait(lambda r: r['depth'] and r['info'] and r['points'] and r['prompt'])
+    prompt = h.received['prompt'][0]
+    assert (prompt.encoding, prompt.height, prompt.width) == ('32FC1', 192, 256)
+    assert conversions.stamp_to_ns(prompt.header.stamp) == stamp
+    assert np.all(msg_codec.image_to_array(prompt) > 0)  # filled
     depth_msg, info, cloud = h.received['depth'][0], h.received['info'][0], h.received['points'][0]
     assert (depth_msg.height, depth_msg.width) == (60, 80)
     assert msg_codec.camera_info_to_camera(info) == GEN.camera.scaled(80, 60)
