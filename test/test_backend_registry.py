@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 from promptda_ros.backends import available_backends, make_backend, register_backend
+from promptda_ros.backends.default import remove_occluded
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.sample.bench_cli import _sample_frames, format_table, main, run_bench
+from promptda_ros.core.prompt import fill_knn
+from promptda_ros.core.projection import project_to_grid
+from promptda_ros.core.transforms import transform_points
+from promptda_ros.sample.bench_cli import (_sample_frames, depth_errors, format_table, main,
+                                           run_bench)
 
 
 def _inputs(H=48, W=64, h=12, w=16):
@@ -73,9 +78,30 @@ def test_bad_inputs_raise_project_errors():
 def test_default_beats_bilinear_on_generated_sample(capsys):
     frames = list(_sample_frames(seed=1, frames=2, width=320, height=240))
     result = run_bench(frames, (96, 128))
-    assert result['default']['l1'] < 0.95 * result['bilinear']['l1']
+    # measured ratio 0.79 here (0.50-0.60 at 640x480, see the default module docstring)
+    assert result['default']['l1'] < 0.88 * result['bilinear']['l1']
     assert result['default']['frames'] == 2
     assert 'L1 default / bilinear' in format_table(result)
     assert main(['--frames', '1', '--width', '160', '--height', '120']) == 0
     assert '| default |' in capsys.readouterr().out
     assert main(['--bag', '/nonexistent/bag']) == 1
+
+
+def test_occlusion_filter_drops_background_behind_foreground_only():
+    prompt = np.zeros((20, 20), np.float32)
+    prompt[::4, :] = 3.0                  # background scanlines
+    prompt[8, 5:10] = 1.0                 # foreground object on one scanline
+    prompt[10, 6:9] = 3.0                 # background returns bleeding onto it (parallax)
+    out = remove_occluded(prompt, (3, 1), 0.15)
+    assert np.all(out[10, 6:9] == 0) and np.all(out[8, 5:10] == 1.0)
+    assert np.all(out[0] == 3.0) and np.all(out[12] == 3.0) and np.all(out[16] == 3.0)
+    np.testing.assert_array_equal(remove_occluded(prompt, (0, 0), 0.15), prompt)
+
+
+def test_default_beats_bilinear_on_knn_filled_prompt():
+    fr = next(_sample_frames(seed=1, frames=1, width=320, height=240))
+    pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
+    dense = fill_knn(project_to_grid(pts, fr.camera, (96, 128)), k=4)
+    l1 = {n: depth_errors(make_backend(n).predict(fr.rgb, dense, fr.camera),
+                          fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
+    assert l1['default'] < 0.9 * l1['bilinear']
