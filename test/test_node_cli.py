@@ -35,10 +35,15 @@ def _script() -> list[str]:
     return [str(script)]
 
 
-def test_console_script_serves_depth_and_exits_cleanly_on_sigint():
+def test_console_script_serves_depth_and_exits_cleanly_on_sigint(tmp_path):
+    # The shipped params file with one change, to see that it applies inside a namespace.
+    config = yaml.safe_load((ROOT / 'config' / 'perception.yaml').read_text(encoding='utf-8'))
+    config['/**/promptda_perception']['ros__parameters']['output_size'] = [48, 64]
+    params_file = tmp_path / 'perception.yaml'
+    params_file.write_text(yaml.safe_dump(config), encoding='utf-8')
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), PYTHONUNBUFFERED='1')
     proc = subprocess.Popen(
-        _script() + ['--ros-args', '--params-file', str(ROOT / 'config' / 'perception.yaml'),
+        _script() + ['--ros-args', '--params-file', str(params_file),
                      '-r', '__ns:=/cli_test', '-p', 'extrinsics_source:=static'],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     context = rclpy.Context()
@@ -72,9 +77,10 @@ def test_console_script_serves_depth_and_exits_cleanly_on_sigint():
             time.sleep(0.2)
         assert received, 'no depth from the console script'
         depth = msg_codec.image_to_array(received[0])
-        assert depth.shape == (96, 128) and received[0].header.frame_id == 'cam'
-        valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
-        assert np.median(np.abs(depth[valid] - frame.depth_gt_m[valid])) < 0.05
+        assert depth.shape == (48, 64) and received[0].header.frame_id == 'cam'
+        truth = frame.depth_gt_m[::2, ::2]  # nearest-neighbour downscale by 2
+        valid = np.isfinite(depth) & np.isfinite(truth)
+        assert np.median(np.abs(depth[valid] - truth[valid])) < 0.05
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -50,7 +50,7 @@ class PlaneBackend:
 def test_params_defaults_match_yaml_and_specs():
     import yaml
     with open('config/perception.yaml', encoding='utf-8') as stream:
-        values = yaml.safe_load(stream)['promptda_perception']['ros__parameters']
+        values = yaml.safe_load(stream)['/**/promptda_perception']['ros__parameters']
     assert set(values) == set(SPECS)
     params = PerceptionParams.from_mapping(values)
     defaults = PerceptionParams()

@@ -86,7 +86,7 @@ class ReplayStats:
 
 
 def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read node parameters from a ROS 2 params YAML (``promptda_perception`` or ``/**`` section).
+    """Read node parameters from a ROS 2 params YAML (``[/**/]promptda_perception`` or ``/**``).
 
     Nested keys are flattened with dots (``qos_overrides./image...``).  Raises InputError when the
     file has no ``ros__parameters`` for the node.
@@ -95,7 +95,7 @@ def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
         data = yaml.safe_load(stream) or {}
     if not isinstance(data, dict):
         raise InputError(f'{path}: not a ROS 2 parameters file')
-    for key in ('promptda_perception', '/promptda_perception', '/**'):
+    for key in ('/**/promptda_perception', 'promptda_perception', '/promptda_perception', '/**'):
         section = data.get(key)
         if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
             return _flatten(section['ros__parameters'])
@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'bag.')
     parser.add_argument('bag', help='input rosbag2 directory')
     parser.add_argument('--out', required=True, help='output rosbag2 directory (must not exist)')
-    parser.add_argument('--params', help='ROS 2 params YAML (promptda_perception: '
+    parser.add_argument('--params', help='ROS 2 params YAML (/**/promptda_perception: '
                         'ros__parameters:), e.g. config/perception.yaml')
     parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
                         help='override one parameter (YAML value), repeatable, e.g. '
