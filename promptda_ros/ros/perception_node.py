@@ -386,6 +386,8 @@ class PerceptionNode(LifecycleNode):
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
         self._pipeline = None
+        if self._tf_listener is not None and hasattr(self._tf_listener, 'unregister'):
+            self._tf_listener.unregister()  # destroys its /tf and /tf_static subscriptions
         self._tf_listener, self._tf_buffer = None, None
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
