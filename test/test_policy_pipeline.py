@@ -130,12 +130,13 @@ def recorded(tmp_path_factory):
             teleop.position = np.zeros(4)
         if ep < 2:
             results.append(_call(teleop.node, client, Trigger.Request()).success)
-            time.sleep(1.5)
+            # Record by frame count, not by wall time: a loaded machine slows the 30 Hz timer.
+            results.append(_wait(lambda: recorder.writer.frames_in_episode >= 35, 30.0))
             results.append(_call(teleop.node, stop, Trigger.Request()).success)
         else:
             teleop.record_pub.publish(Bool(data=True))
             results.append(_wait(lambda: recorder.writer.recording))
-            time.sleep(1.5)
+            results.append(_wait(lambda: recorder.writer.frames_in_episode >= 35, 30.0))
             teleop.record_pub.publish(Bool(data=False))
             results.append(_wait(lambda: recorder.writer.episodes_saved == 3))
     saved = recorder.writer.episodes_saved
