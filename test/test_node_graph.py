@@ -229,6 +229,15 @@ def test_malformed_burst_does_not_stop_the_node(harness):
     h.pubs['image'].publish(conversions.image_msg(GEN.frame(0).rgb, 'rgb8',
                                                   _header(nan_stamp, CAMERA_FRAME)))
     assert h.wait(lambda _r: h.node.stats.snapshot().errors['prompt_too_sparse'] >= 1)
+    # An image whose size differs from its camera_info: counted, no output.
+    small_stamp = nan_stamp + 5 * 10**8
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, _header(small_stamp,
+                                                                           CAMERA_FRAME)))
+    h.pubs['points'].publish(conversions.cloud_msg(GEN.frame(0).points_lidar,
+                                                   _header(small_stamp, 'lidar')))
+    h.pubs['image'].publish(conversions.image_msg(np.zeros((12, 16, 3), np.uint8), 'rgb8',
+                                                  _header(small_stamp, CAMERA_FRAME)))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['size_mismatch'] >= 1)
     _frame, stamp = h.publish_frame(3, stamp_ns=nan_stamp + 10**9)
     assert h.wait(lambda r: any(conversions.stamp_to_ns(m.header.stamp) == stamp
                                 for m in r['depth']))
