@@ -162,3 +162,19 @@ def test_replay_of_the_generated_sample_bag(tmp_path, storage, prompt_source):
             valid = np.isfinite(depth) & np.isfinite(gt)
             assert np.median(np.abs(depth[valid] - gt[valid])) < 0.05
     assert not truth
+
+
+def test_cli_replays_with_overrides(sample_bag, tmp_path, capsys):
+    code = main([str(sample_bag), '--out', str(tmp_path / 'cli'), '--params',
+                 'config/perception.yaml', '--set', 'backend=bilinear', '--set',
+                 'output_size=[48, 64]', '--no-progress'])
+    assert code == 0
+    assert f'depth out {FRAMES}' in capsys.readouterr().out
+    with Reader(tmp_path / 'cli') as reader:
+        conns = [c for c in reader.connections if c.topic == '/promptda/depth/image']
+        messages = [deserialize_message(raw, Image)
+                    for _c, _t, raw in reader.messages(connections=conns)]
+    sizes = {(m.height, m.width) for m in messages}
+    assert sizes == {(48, 64)} and len(messages) == FRAMES
+    assert main([str(sample_bag), '--out', str(tmp_path / 'x'), '--set', 'slop']) == 1
+    assert 'NAME=VALUE' in capsys.readouterr().err
