@@ -485,11 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help='copy every input topic into the output bag too (for evaluation)')
     parser.add_argument('--timeout', type=float, default=10.0,
                         help='max wait for one frame to leave the node, s (default 10)')
-    parser.add_argument('--image-topic', default='/camera/image_raw')
-    parser.add_argument('--camera-info-topic', default='/camera/camera_info')
-    parser.add_argument('--points-topic', default='/lidar/points')
+    parser.add_argument('--image-topic', default='/camera/image_raw',
+                        help='camera Image topic in the bag (default /camera/image_raw)')
+    parser.add_argument('--camera-info-topic', default='/camera/camera_info',
+                        help='CameraInfo topic in the bag (default /camera/camera_info)')
+    parser.add_argument('--points-topic', default='/lidar/points',
+                        help='LiDAR PointCloud2 topic in the bag (default /lidar/points)')
     parser.add_argument('--prompt-topic', default='/lidar/depth',
-                        help='prompt depth Image topic (with prompt_source=depth_image)')
+                        help='prompt depth Image topic, 16UC1 mm or 32FC1 m, used with '
+                        '--set prompt_source=depth_image (default /lidar/depth)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser
 
