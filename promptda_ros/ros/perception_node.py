@@ -19,6 +19,7 @@ camera.  ``message_filters`` (LiDAR cache) and ``tf2_ros`` (extrinsics) are used
 without them the core ``NearestSweepCache`` and static extrinsics parameters do the same job.
 """
 
+import argparse
 from collections import deque
 from dataclasses import dataclass
 import sys
@@ -39,6 +40,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.clock import ClockType
 from rclpy.time import Time
+from rclpy.utilities import remove_ros_args
 from rcl_interfaces.msg import SetParametersResult
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
@@ -654,6 +656,16 @@ def _classified(error: PromptDAError, kind: str) -> PromptDAError:
 def main(argv: list[str] | None = None) -> int:
     """Run the node: ``promptda-perception --ros-args --params-file config/perception.yaml``."""
     args = sys.argv if argv is None else [sys.argv[0], *argv]
+    argparse.ArgumentParser(
+        prog='promptda-perception',
+        description='PromptDA perception lifecycle node: image + camera_info + lidar/points (or '
+                    'prompt_depth) in; depth/image (32FC1 metres, NaN = invalid), '
+                    'depth/camera_info, depth/points and /diagnostics out. Topic names are '
+                    'relative: remap them with -r, e.g. -r image:=/camera/image_raw.',
+        epilog='ROS arguments follow --ros-args, e.g. --ros-args --params-file '
+               'config/perception.yaml -r lidar/points:=/velodyne_points -p backend:=bilinear. '
+               'Parameters, units and ranges: config/perception.yaml.',
+    ).parse_args(remove_ros_args(args)[1:])
     rclpy.init(args=args)
     node = None
     try:
