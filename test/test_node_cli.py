@@ -97,6 +97,9 @@ def test_console_script_serves_depth_and_exits_cleanly_on_sigint(tmp_path):
 
 def test_console_script_rejects_bad_parameters():
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID + 1))
+    proc = subprocess.run(_script() + ['--help'], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and 'depth/image' in proc.stdout and '--ros-args' in proc.stdout
     proc = subprocess.run(_script() + ['--ros-args', '-p', 'prompt_fill:=magic'], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
