@@ -141,7 +141,7 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
         if frame.stamp_ns == middle:
             points = depth_to_points(depth, frame.camera)
             write_ply(out / 'cloud.ply', points, frame.rgb)
-            _panel(out / 'panel.png', frame.rgb, prompt.filled_m, depth, gt,
+            _panel(out / 'panel.png', frame.rgb, prompt.sparse_m, depth, gt,
                    f'frame {index}: {backend} backend through the perception node')
     result = {name: aggregate_frames(r) for name, r in rows.items()}
     result['replay'] = {'frames_in': stats.frames_in, 'frames_out': stats.frames_out,

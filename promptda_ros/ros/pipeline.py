@@ -13,6 +13,7 @@ import time
 import cv2
 import numpy as np
 
+from promptda_ros.backends import needs_sparse_prompt
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.pointcloud import depth_to_points, pack_rgb
@@ -28,10 +29,13 @@ class PromptResult:
     Attributes:
         filled_m: (h, w) float32 metres, holes filled (0 only where filling was disabled).
         stats: statistics of the sparse prompt (before filling).
+        sparse_m: (h, w) float32 metres, the measurements before filling, 0 = none; given to
+            backends that fill on their own (``needs_sparse_prompt``, e.g. ``default``).
     """
 
     filled_m: np.ndarray
     stats: PromptStats
+    sparse_m: np.ndarray | None = None
 
 
 @dataclass
@@ -77,10 +81,11 @@ def prompt_from_points(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
         raise InputError(f'LiDAR points must be (N, 3), got {points.shape}')
     if T_cam_lidar is not None:
         points = transform_points(T_cam_lidar, points)
-    filled, _sparse, stats = build_prompt(
+    filled, sparse, stats = build_prompt(
         points, camera, params.prompt_hw, fill=params.prompt_fill, min_depth=params.min_depth,
         max_depth=params.max_depth, min_valid_fraction=params.min_prompt_coverage)
-    return PromptResult(np.asarray(filled, dtype=np.float32), stats)
+    return PromptResult(np.asarray(filled, dtype=np.float32), stats,
+                        np.asarray(sparse, dtype=np.float32))
 
 
 def prompt_from_depth(prompt_m: np.ndarray, params: PerceptionParams) -> PromptResult:
@@ -100,7 +105,7 @@ def prompt_from_depth(prompt_m: np.ndarray, params: PerceptionParams) -> PromptR
     sparse = np.where(in_range, prompt, np.float32(0.0)).astype(np.float32)
     stats = validate_prompt(sparse, min_valid_fraction=params.min_prompt_coverage)
     filled = fill_prompt(sparse, method=params.prompt_fill)
-    return PromptResult(np.asarray(filled, dtype=np.float32), stats)
+    return PromptResult(np.asarray(filled, dtype=np.float32), stats, sparse)
 
 
 class DepthPipeline:
@@ -121,7 +126,8 @@ class DepthPipeline:
         Args:
             rgb: (H, W, 3) uint8 RGB matching ``camera``.
             camera: intrinsics of ``rgb``.
-            prompt: filled prompt.
+            prompt: the prompt; backends with ``needs_sparse_prompt`` get its unfilled
+                measurements, the others the filled grid.
             params: output size and depth range.
 
         Returns:
@@ -129,7 +135,10 @@ class DepthPipeline:
         """
         check_rgb(rgb, camera)
         start = time.perf_counter()
-        depth = self.backend.predict(rgb, prompt.filled_m, camera)
+        grid = prompt.filled_m
+        if prompt.sparse_m is not None and needs_sparse_prompt(self.backend):
+            grid = prompt.sparse_m
+        depth = self.backend.predict(rgb, grid, camera)
         network_s = time.perf_counter() - start
         depth = np.asarray(depth, dtype=np.float32)
         if depth.shape != rgb.shape[:2]:
