@@ -102,7 +102,7 @@ def _panel(path: Path, rgb: np.ndarray, prompt_m: np.ndarray, depth_m: np.ndarra
 
 
 def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
-             checkpoint: str = '', progress: bool = True) -> dict:
+             checkpoint: str = '', progress: bool = True, domain_id: int | None = None) -> dict:
     """Run the whole demo; return {'node': aggregate, 'bilinear': aggregate, 'replay': stats}.
 
     Raises:
@@ -116,7 +116,8 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
     node_params = {'backend': backend, 'publish_points': False}
     if checkpoint:
         node_params['checkpoint'] = checkpoint
-    stats = replay_bag(bag, depth_bag, params=node_params, progress=progress)
+    stats = replay_bag(bag, depth_bag, params=node_params, progress=progress,
+                       domain_id=domain_id)
     depth_by_stamp = _read_depth_bag(depth_bag)
     if not depth_by_stamp:
         raise PromptDAError(f'the node published no depth ({stats.summary()})')
