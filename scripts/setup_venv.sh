@@ -66,5 +66,9 @@ else
   echo "setup: reusing the venv (requirements unchanged)"
 fi
 # The package itself: editable, so the checkout's code is what runs (fast: no dependencies).
-.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+log=$(mktemp)
+if ! .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e . >"$log" 2>&1; then
+  cat "$log" >&2; rm -f "$log"; exit 1
+fi
+rm -f "$log"
 echo "setup: ready (.venv/bin/python)"
