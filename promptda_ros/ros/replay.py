@@ -265,7 +265,7 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
 
     Raises:
         InputError: missing bag or topic, existing output, bad parameters, or a node that failed
-            to configure (the node's log gives the reason).
+            to configure (the message gives the node's reason).
     """
     in_bag, out_bag = Path(in_bag), Path(out_bag)
     if not in_bag.exists():
@@ -346,7 +346,8 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                               parameter_overrides=overrides)
         nodes.append(node)
         if node.stats.snapshot().state != 'active':
-            raise InputError('the perception node failed to configure; see the log above')
+            reason = node.configure_error or 'see the log above'
+            raise InputError(f'the perception node failed to configure: {reason}')
         player = rclpy.create_node('promptda_replay_player', context=context,
                                    namespace=namespace)
         nodes.append(player)
