@@ -69,6 +69,14 @@ def test_malformed_prompt_raises_input_error(bad):
         validate_prompt(bad)
 
 
+def test_integer_millimetre_grid_is_refused_not_read_as_metres():
+    mm = np.full((8, 8), 1500, np.uint16)
+    with pytest.raises(InputError, match='millimetres'):
+        validate_prompt(mm)
+    with pytest.raises(InputError, match='float metres'):
+        fill_prompt(mm)
+
+
 def test_knn_hand_made_mean_of_four_nearest():
     p = np.zeros((9, 9), np.float32)
     # Distances from the centre (4, 4): 1, sqrt(2), 2, sqrt(5), 3 -> the 3 m one is excluded.

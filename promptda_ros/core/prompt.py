@@ -56,8 +56,13 @@ def _as_prompt(prompt_m, name: str = 'prompt_m') -> np.ndarray:
         raise InputError(f'{name} must be a 2-D (h, w) array, got shape {arr.shape}')
     if arr.size == 0:
         raise InputError(f'{name} is empty (shape {arr.shape})')
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f'{name} must be numeric, got dtype {arr.dtype}')
+    if np.issubdtype(arr.dtype, np.integer):
+        # An integer grid is almost always a 16UC1 depth image in millimetres: reading it as
+        # metres would scale the whole output by 1000, so make the caller convert explicitly.
+        raise InputError(f'{name} must be float metres, got integer dtype {arr.dtype} (a 16UC1 '
+                         'image is millimetres: use depth_io.load_depth or divide by 1000)')
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InputError(f'{name} must be float metres, got dtype {arr.dtype}')
     return arr.astype(np.float32, copy=False)
 
 
