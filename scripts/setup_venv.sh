@@ -43,7 +43,8 @@ ensure_system_libs() {
 
 ensure_system_libs
 PY=$(find_python)
-HASH=$( (cat requirements.txt; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+# Keyed on what pip reads (comments and spacing stripped) and on the interpreter.
+HASH=$( (sed -e 's/#.*//' -e 's/[[:space:]]//g' requirements.txt | grep -v '^$'; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
 
 if [ -n "${PROMPTDA_VENV_CACHE:-}" ]; then
   target="$PROMPTDA_VENV_CACHE/venv-$HASH"
