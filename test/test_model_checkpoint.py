@@ -177,3 +177,33 @@ def test_unknown_format_and_expected_shapes():
     shapes = ck.expected_official_shapes(ENCODERS['vitl'])
     assert shapes['pretrained.pos_embed'] == (1, 1370, 1024)
     assert shapes['pretrained.blocks.23.attn.qkv.weight'] == (3072, 1024)
+
+
+@pytest.mark.parametrize('content', [b'not a checkpoint\n', b'\x89PNG\r\n\x1a\n'])
+def test_non_torch_file_is_named_not_a_traceback(tmp_path, content):
+    path = tmp_path / 'model.ckpt'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match='model.ckpt is not a PyTorch checkpoint'):
+        ck.read_checkpoint(str(path))
+
+
+def test_corrupt_torch_archive_is_a_checkpoint_error(tmp_path):
+    import zipfile
+    path = str(tmp_path / 'model.ckpt')
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('a.txt', 'hi')  # a zip, but not a torch.save archive
+    with pytest.raises(CheckpointError, match='cannot read .*model.ckpt as a torch checkpoint'):
+        ck.read_checkpoint(path)
+    good = str(tmp_path / 'good.ckpt')
+    torch.save({'state_dict': {'pipeline.x': torch.zeros(4)}}, good)
+    with open(good, 'rb') as f:
+        head = f.read(200)
+    with open(path, 'wb') as f:
+        f.write(head)  # truncated
+    with pytest.raises(CheckpointError, match='model.ckpt'):
+        ck.read_checkpoint(path)
+
+
+def test_directory_without_hf_files_says_what_it_needs(tmp_path):
+    with pytest.raises(CheckpointError, match='config.json \\+ model.safetensors'):
+        ck.read_checkpoint(str(tmp_path))

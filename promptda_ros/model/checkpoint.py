@@ -23,6 +23,7 @@ import json
 import os
 import pickle
 import re
+import zipfile
 
 import torch
 
@@ -303,6 +304,13 @@ def detect_format(path: str) -> str:
 
 
 def _torch_load(path: str) -> object:
+    with open(path, 'rb') as f:
+        head = f.read(2)
+    # torch.save writes a zip archive (torch >= 1.6) or a legacy pickle (protocol 2+: 0x80).
+    if not (zipfile.is_zipfile(path) or head[:1] == b'\x80'):
+        raise CheckpointError('%s is not a PyTorch checkpoint (not a torch.save zip or pickle, '
+                              'or truncated); expected an official model.ckpt, a transformers -hf '
+                              'directory or a .safetensors file' % path)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -310,8 +318,9 @@ def _torch_load(path: str) -> object:
         raise CheckpointError('refusing to load %s: it is a pickle carrying Python objects other '
                               'than tensors, which could run code (torch.load weights_only=True '
                               'said: %s)' % (path, first)) from None
-    except (RuntimeError, EOFError) as exc:
-        raise CheckpointError('cannot read %s as a torch checkpoint: %s' % (path, exc)) from None
+    except Exception as exc:  # truncated / corrupt archives fail inside torch in many ways
+        raise CheckpointError('cannot read %s as a torch checkpoint (corrupt or truncated?): '
+                              '%s: %s' % (path, type(exc).__name__, exc)) from None
 
 
 def _read_official(path: str) -> dict:
@@ -360,8 +369,11 @@ def read_checkpoint(path: str, encoder: str | None = None) -> Checkpoint:
         from promptda_ros.model.hf_adapter import hf_config_from_json, spec_from_hf_config
         config_path = os.path.join(path, HF_CONFIG)
         weights_path = os.path.join(path, HF_WEIGHTS)
-        _require(config_path)
-        _require(weights_path)
+        for needed in (config_path, weights_path):
+            if not os.path.isfile(needed):
+                raise CheckpointError('checkpoint not found: %s (a checkpoint directory must be '
+                                      'a transformers -hf folder: %s + %s)'
+                                      % (needed, HF_CONFIG, HF_WEIGHTS))
         spec = spec_from_hf_config(hf_config_from_json(config_path))
         hf, _ = _read_safetensors(weights_path)
         official = hf_to_official(hf, weights_path)
