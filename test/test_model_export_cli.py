@@ -89,6 +89,12 @@ def test_depth_cli_errors_are_one_line(tmp_path, capsys):
                            '--prompt', os.path.join(ARKIT, 'arkit_depth.png'),
                            '--checkpoint', 'x', '--out', 'd.npy', '--input-size', 'native'])
     assert code == 1 and 'native' in capsys.readouterr().err
+    code = cli.depth_main(['--image', os.path.join(ARKIT, 'image.jpg'),
+                           '--prompt', os.path.join(ARKIT, 'arkit_depth.png'),
+                           '--checkpoint', 'x', '--out', str(tmp_path / 'd.txt')])
+    err = capsys.readouterr().err
+    assert code == 1 and '--out must end with .npy' in err and len(err.splitlines()) == 1
+    assert not os.listdir(tmp_path)
 
 
 def test_convert_cli(tmp_path_factory, tmp_path, capsys):

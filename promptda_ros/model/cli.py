@@ -70,6 +70,9 @@ def depth_main(argv=None) -> int:
         from promptda_ros.model.processing import (network_input_size, parse_input_size,
                                                    ProcessingConfig)
         from promptda_ros.model.runtime import DepthEstimator
+        from promptda_ros.core.errors import InputError
+        if not args.out.endswith('.npy'):
+            raise InputError('--out must end with .npy (float32 metres), got %r' % args.out)
         input_size = parse_input_size(args.input_size) if args.input_size else None
         processing = ProcessingConfig(input_size=input_size, min_depth=args.min_depth,
                                       max_depth=args.max_depth)
