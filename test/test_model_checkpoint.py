@@ -207,3 +207,29 @@ def test_corrupt_torch_archive_is_a_checkpoint_error(tmp_path):
 def test_directory_without_hf_files_says_what_it_needs(tmp_path):
     with pytest.raises(CheckpointError, match='config.json \\+ model.safetensors'):
         ck.read_checkpoint(str(tmp_path))
+
+
+def test_convert_refuses_destinations_that_would_not_read_back(tmp_path_factory, tmp_path):
+    src = official_checkpoint(tmp_path_factory, 'vits')
+    (tmp_path / 'file.txt').write_text('x')
+    cases = [(tmp_path / 'm.txt', 'safetensors', 'named \\*.safetensors'),
+             (tmp_path / 'm.safetensors', 'official', 'read back as safetensors'),
+             (tmp_path / 'file.txt', 'hf', 'existing file'),
+             (tmp_path, 'official', 'is a directory'),
+             (tmp_path / 'nope' / 'm.ckpt', 'official', 'folder .*nope does not exist')]
+    for dst, fmt, needle in cases:
+        with pytest.raises(CheckpointError, match=needle):
+            ck.convert_checkpoint(src, str(dst), fmt)
+    assert sorted(os.listdir(tmp_path)) == ['file.txt']
+
+
+def test_convert_write_failure_is_a_checkpoint_error(tmp_path_factory, tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+    src = official_checkpoint(tmp_path_factory, 'vits')
+
+    def fail(*_args, **_kwargs):
+        raise SafetensorError('Error while serializing: I/O error')
+
+    monkeypatch.setattr('safetensors.torch.save_file', fail)
+    with pytest.raises(CheckpointError, match='cannot write .*m.safetensors: Error while'):
+        ck.convert_checkpoint(src, str(tmp_path / 'm.safetensors'), 'safetensors')

@@ -498,9 +498,42 @@ def convert_checkpoint(src: str, dst: str, fmt: str, encoder: str | None = None)
     if fmt not in FORMATS:
         raise CheckpointError('unknown checkpoint format %r; choose one of %s'
                               % (fmt, ', '.join(FORMATS)))
+    check_destination(dst, fmt)
     ckpt = read_checkpoint(src, encoder)
-    save_checkpoint(ckpt.spec, ckpt.hf_state_dict, dst, fmt)
+    try:
+        save_checkpoint(ckpt.spec, ckpt.hf_state_dict, dst, fmt)
+    except Exception as exc:  # safetensors raises its own error type for I/O failures
+        if isinstance(exc, (CheckpointError, KeyboardInterrupt)):
+            raise
+        raise CheckpointError('cannot write %s: %s' % (dst, exc)) from None
     return ckpt
+
+
+def check_destination(dst: str, fmt: str) -> None:
+    """Refuse a destination that :func:`read_checkpoint` would not read back as ``fmt``.
+
+    Raises:
+        CheckpointError: a ``safetensors`` file not named ``*.safetensors``, an ``official``
+            file named ``*.safetensors`` or that is a directory, an ``hf`` directory that is an
+            existing file, or a missing parent folder.
+    """
+    dst = os.fspath(dst)
+    parent = os.path.dirname(os.path.abspath(dst))
+    if fmt == 'hf':
+        if os.path.isfile(dst):
+            raise CheckpointError('%s is an existing file; the hf format is a directory '
+                                  '(config.json + model.safetensors)' % dst)
+        return
+    if os.path.isdir(dst):
+        raise CheckpointError('%s is a directory; the %s format is a single file' % (dst, fmt))
+    if not os.path.isdir(parent):
+        raise CheckpointError('folder %s does not exist' % parent)
+    if fmt == 'safetensors' and not dst.endswith('.safetensors'):
+        raise CheckpointError('a safetensors checkpoint must be named *.safetensors (that is how '
+                              'loaders recognise it), got %s' % dst)
+    if fmt == 'official' and dst.endswith('.safetensors'):
+        raise CheckpointError('%s would be read back as safetensors; name an official '
+                              'checkpoint e.g. model.ckpt' % dst)
 
 
 def manifest_shapes(manifest_path: str) -> dict:
