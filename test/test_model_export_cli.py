@@ -42,6 +42,17 @@ def test_export_rejects_old_opset_and_bad_sizes(tmp_path_factory, tmp_path, caps
     assert code == 1 and 'multiples of 14' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('argv, needle', [
+    (['--out', 'm.txt'], 'must end with .onnx'),
+    (['--out', 'm.onnx', '--format', 'tensorrt'], 'TensorRT engine'),
+    (['--out', 'm.onnx', '--tolerance', '-1'], '--tolerance must be > 0'),
+    (['--out', 'm.onnx', '--tolerance', 'nan'], '--tolerance must be > 0')])
+def test_export_rejects_bad_out_and_tolerance_before_loading(tmp_path, capsys, argv, needle):
+    code = cli.export_main(['--checkpoint', str(tmp_path / 'missing.ckpt')] + argv)
+    err = capsys.readouterr().err
+    assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
+
+
 def test_tensorrt_missing_gives_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, 'tensorrt', None)  # makes `import tensorrt` fail
     assert not export.tensorrt_available()

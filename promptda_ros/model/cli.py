@@ -159,6 +159,13 @@ def export_main(argv=None) -> int:
         from promptda_ros.model import export
         from promptda_ros.model.checkpoint import load_network
         from promptda_ros.model.processing import parse_input_size
+        if args.format == 'onnx' and not args.out.endswith('.onnx'):
+            raise InputError('--out must end with .onnx for --format onnx, got %r' % args.out)
+        if args.format == 'tensorrt' and args.out.endswith('.onnx'):
+            raise InputError('--out is the TensorRT engine (e.g. MODEL.engine; the ONNX is '
+                             'written next to it), got %r' % args.out)
+        if not args.tolerance > 0:
+            raise InputError('--tolerance must be > 0 metres, got %r' % args.tolerance)
         input_hw = parse_input_size(args.input_size)
         if input_hw == 'native':
             raise InputError('--input-size must be HxW for export')
