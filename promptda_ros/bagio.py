@@ -64,10 +64,30 @@ class Frame:
     lidar_frame: Optional[str] = None
 
 
-def _open(bag_path) -> Reader:
+BAG_SUFFIXES = ('.db3', '.mcap')
+
+
+def check_bag_path(bag_path) -> Path:
+    """Return ``bag_path`` as a Path if it looks like a rosbag2 bag, else raise.
+
+    A bag is a directory with ``metadata.yaml`` or a single ``.db3`` / ``.mcap`` file.
+
+    Raises:
+        InputError: the path does not exist or is not a bag (the message says why).
+    """
     path = Path(bag_path)
     if not path.exists():
         raise InputError(f'bag {path} does not exist')
+    if path.is_dir() and not (path / 'metadata.yaml').is_file():
+        raise InputError(f'{path} is not a rosbag2 bag: the directory has no metadata.yaml')
+    if path.is_file() and path.suffix not in BAG_SUFFIXES:
+        raise InputError(f'{path} is not a rosbag2 bag: expected a bag directory '
+                         f'(metadata.yaml) or a .db3 / .mcap file')
+    return path
+
+
+def _open(bag_path) -> Reader:
+    path = check_bag_path(bag_path)
     try:
         reader = Reader(path)
         reader.open()

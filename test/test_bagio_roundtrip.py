@@ -55,6 +55,12 @@ def test_missing_topics_raise_named_errors(bag, tmp_path):
         list(read_frames(bag, image_topic='/cam/nothing'))
     with pytest.raises(InputError, match='does not exist'):
         list(read_frames(tmp_path / 'none'))
+    (tmp_path / 'not_a_bag').mkdir()
+    with pytest.raises(InputError, match='not_a_bag is not a rosbag2 bag: .* no metadata.yaml'):
+        list(read_frames(tmp_path / 'not_a_bag'))
+    (tmp_path / 'notes.txt').write_text('x')
+    with pytest.raises(InputError, match='notes.txt is not a rosbag2 bag: .*.db3 / .mcap'):
+        bag_topics(tmp_path / 'notes.txt')
     # A bag with images only: camera_info is required.
     store = get_typestore(Stores.ROS2_JAZZY)
     only = tmp_path / 'only_image'
