@@ -115,6 +115,23 @@ def test_replay_errors_name_the_problem(sample_bag, tmp_path):
                    domain_id=DOMAIN_ID)
     with pytest.raises(InputError, match='unknown perception parameter'):
         replay_bag(sample_bag, tmp_path / 'o', {'slop': 1}, progress=False, domain_id=DOMAIN_ID)
+    (tmp_path / 'not_a_bag').mkdir()
+    with pytest.raises(InputError, match='not a rosbag2 bag'):
+        replay_bag(tmp_path / 'not_a_bag', tmp_path / 'o', progress=False, domain_id=DOMAIN_ID)
+    with pytest.raises(InputError, match='timeout must be > 0'):
+        replay_bag(sample_bag, tmp_path / 'o', timeout_s=-5.0, progress=False,
+                   domain_id=DOMAIN_ID)
+    with pytest.raises(InputError, match="unknown backend 'magic'; available: .*default"):
+        replay_bag(sample_bag, tmp_path / 'o', {'backend': 'magic'}, progress=False,
+                   domain_id=DOMAIN_ID)
+    with pytest.raises(InputError, match="'promptda' needs a checkpoint"):
+        replay_bag(sample_bag, tmp_path / 'o', {'backend': 'promptda'}, progress=False,
+                   domain_id=DOMAIN_ID)
+    # rclpy's range / type checks surface as InputError, not as a ParameterException traceback
+    with pytest.raises(InputError, match='bad perception parameter: .*max_depth'):
+        replay_bag(sample_bag, tmp_path / 'o', {'max_depth': -3.0}, progress=False,
+                   domain_id=DOMAIN_ID)
+    assert not (tmp_path / 'o').exists()
 
 
 def test_cli_reports_errors_and_reads_params_file(sample_bag, tmp_path, capsys):
@@ -126,6 +143,17 @@ def test_cli_reports_errors_and_reads_params_file(sample_bag, tmp_path, capsys):
     bad.write_text('other_node:\n  ros__parameters: {a: 1}\n')
     with pytest.raises(InputError, match='promptda_perception'):
         load_params_file(bad)
+    with pytest.raises(InputError, match='params file .*missing.yaml does not exist'):
+        load_params_file(tmp_path / 'missing.yaml')
+    binary = tmp_path / 'binary.yaml'
+    binary.write_bytes(b'\x80\x02\xff')
+    with pytest.raises(InputError, match='binary.yaml: not a ROS 2 parameters YAML file'):
+        load_params_file(binary)
+    assert main([str(sample_bag), '--out', str(tmp_path / 'o'), '--set', 'slop_s=abc',
+                 '--no-progress']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: bad perception parameter') and 'slop_s' in err
+    assert 'Traceback' not in err
 
 
 def test_realtime_replay_accounts_for_every_frame(sample_bag, tmp_path):

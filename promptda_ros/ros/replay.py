@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -91,8 +92,14 @@ def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
     Nested keys are flattened with dots (``qos_overrides./image...``).  Raises InputError when the
     file has no ``ros__parameters`` for the node.
     """
-    with open(path, 'r', encoding='utf-8') as stream:
-        data = yaml.safe_load(stream) or {}
+    if not os.path.isfile(path):
+        raise InputError(f'params file {path} does not exist')
+    try:
+        with open(path, 'r', encoding='utf-8') as stream:
+            data = yaml.safe_load(stream) or {}
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise InputError(f'{path}: not a ROS 2 parameters YAML file ({reason})') from None
     if not isinstance(data, dict):
         raise InputError(f'{path}: not a ROS 2 parameters file')
     for key in ('/**/promptda_perception', 'promptda_perception', '/promptda_perception', '/**'):
@@ -267,15 +274,25 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
         InputError: missing bag or topic, existing output, bad parameters, or a node that failed
             to configure (the message gives the node's reason).
     """
-    in_bag, out_bag = Path(in_bag), Path(out_bag)
-    if not in_bag.exists():
-        raise InputError(f'input bag {in_bag} does not exist')
+    from promptda_ros.backends import available_backends
+    from promptda_ros.bagio import check_bag_path
+
+    in_bag, out_bag = check_bag_path(in_bag), Path(out_bag)
     if out_bag.exists():
         raise InputError(f'output bag {out_bag} exists already; choose a new path')
     if not (rate > 0 and math.isfinite(rate)):
         raise InputError(f'rate must be > 0, got {rate}')
+    if not (timeout_s > 0 and math.isfinite(timeout_s)):
+        raise InputError(f'timeout must be > 0 seconds, got {timeout_s}')
     params = dict(params or {})
     params['autostart'] = True
+    backend = params.get('backend', 'default')
+    if backend not in available_backends():  # fail here, not after starting the graph
+        raise InputError(f'unknown backend {backend!r}; available: '
+                         f'{", ".join(available_backends())}')
+    if backend == 'promptda' and not params.get('checkpoint'):
+        raise InputError("backend 'promptda' needs a checkpoint: set checkpoint=PATH (official "
+                         'model.ckpt, -hf directory or .safetensors)')
     source = params.get('prompt_source', 'points')
     prompt_in = points_topic if source == 'points' else prompt_topic
     store = get_typestore(Stores.ROS2_JAZZY)
@@ -342,8 +359,11 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
     start = time.monotonic()
     stream_start = None
     try:
-        node = PerceptionNode(context=context, namespace=namespace,
-                              parameter_overrides=overrides)
+        try:
+            node = PerceptionNode(context=context, namespace=namespace,
+                                  parameter_overrides=overrides)
+        except ParameterException as error:
+            raise InputError(f'bad perception parameter: {error}') from None
         nodes.append(node)
         if node.stats.snapshot().state != 'active':
             reason = node.configure_error or 'see the log above'
