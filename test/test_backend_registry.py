@@ -105,3 +105,13 @@ def test_default_beats_bilinear_on_knn_filled_prompt():
     l1 = {n: depth_errors(make_backend(n).predict(fr.rgb, dense, fr.camera),
                           fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
     assert l1['default'] < 0.9 * l1['bilinear']
+
+
+def test_bench_rejects_a_prompt_grid_larger_than_the_image(capsys):
+    frames = list(_sample_frames(0, 1, 64, 48))
+    with pytest.raises(InputError, match='prompt grid 100x64 .* image size 48x64'):
+        run_bench(frames, (100, 64))
+    assert main(['--frames', '1', '--width', '64', '--height', '48',
+                 '--prompt-height', '0']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: prompt grid 0x256') and len(err.splitlines()) == 1

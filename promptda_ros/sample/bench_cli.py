@@ -22,6 +22,7 @@ from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import transform_points
 
 METHODS = ('default', 'bilinear')
+DEFAULT_PROMPT_HW = (192, 256)
 
 
 def depth_errors(pred_m: np.ndarray, gt_m: np.ndarray) -> Dict[str, float]:
@@ -39,13 +40,14 @@ def depth_errors(pred_m: np.ndarray, gt_m: np.ndarray) -> Dict[str, float]:
             'absrel': float(np.mean(np.abs(err) / gt))}
 
 
-def run_bench(frames: Iterable, prompt_hw: tuple = (192, 256),
+def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
               methods: Iterable[str] = METHODS) -> Dict[str, Dict[str, float]]:
     """Score backends on frames with ``rgb``, ``camera``, ``points_lidar``, ``T_cam_lidar``, GT.
 
     Args:
         frames: iterable of :class:`promptda_ros.bagio.Frame`-like objects.
-        prompt_hw: (h, w) LiDAR prompt grid.
+        prompt_hw: (h, w) LiDAR prompt grid, at most the image size; None = 192x256 capped
+            at the image size.
         methods: backend names.
 
     Returns:
@@ -53,7 +55,8 @@ def run_bench(frames: Iterable, prompt_hw: tuple = (192, 256),
         'frames'}}.
 
     Raises:
-        InputError: a frame without LiDAR sweep, extrinsic or ground truth, or no frame at all.
+        InputError: a frame without LiDAR sweep, extrinsic or ground truth, a prompt grid
+            larger than the image (or empty), or no frame at all.
     """
     backends = {m: make_backend(m) for m in methods}
     scores: Dict[str, List[Dict[str, float]]] = {m: [] for m in backends}
@@ -61,8 +64,16 @@ def run_bench(frames: Iterable, prompt_hw: tuple = (192, 256),
         if fr.points_lidar is None or fr.T_cam_lidar is None or fr.depth_gt_m is None:
             raise InputError(f'frame at {fr.stamp_ns} ns lacks a LiDAR sweep, extrinsic or '
                              'ground-truth depth')
+        if prompt_hw is None:  # the default grid, never finer than the image
+            h, w = min(DEFAULT_PROMPT_HW[0], fr.camera.height), \
+                min(DEFAULT_PROMPT_HW[1], fr.camera.width)
+        else:
+            h, w = (int(v) for v in prompt_hw)
+        if not (1 <= h <= fr.camera.height and 1 <= w <= fr.camera.width):
+            raise InputError(f'prompt grid {h}x{w} (rows x columns) must be between 1x1 and the '
+                             f'image size {fr.camera.height}x{fr.camera.width}')
         pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
-        prompt = project_to_grid(pts, fr.camera, tuple(prompt_hw))
+        prompt = project_to_grid(pts, fr.camera, (h, w))
         for name, backend in backends.items():
             t0 = time.perf_counter()
             pred = backend.predict(fr.rgb, prompt, fr.camera)
@@ -113,10 +124,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help='generated frames (default: %(default)s)')
     p.add_argument('--width', type=int, default=640, help='image width, px (default: 640)')
     p.add_argument('--height', type=int, default=480, help='image height, px (default: 480)')
-    p.add_argument('--prompt-height', type=int, default=192,
-                   help='LiDAR prompt grid rows (default: %(default)s)')
-    p.add_argument('--prompt-width', type=int, default=256,
-                   help='LiDAR prompt grid columns (default: %(default)s)')
+    p.add_argument('--prompt-height', type=int, default=None,
+                   help='LiDAR prompt grid rows, at most the image height (default: 192, or '
+                        'the image height if smaller)')
+    p.add_argument('--prompt-width', type=int, default=None,
+                   help='LiDAR prompt grid columns, at most the image width (default: 256, or '
+                        'the image width if smaller)')
     args = p.parse_args(argv)
     try:
         if args.bag:
@@ -124,7 +137,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             frames = read_frames(args.bag)
         else:
             frames = _sample_frames(args.seed, args.frames, args.width, args.height)
-        result = run_bench(frames, (args.prompt_height, args.prompt_width))
+        prompt_hw = None
+        if args.prompt_height is not None or args.prompt_width is not None:
+            prompt_hw = (DEFAULT_PROMPT_HW[0] if args.prompt_height is None
+                         else args.prompt_height,
+                         DEFAULT_PROMPT_HW[1] if args.prompt_width is None
+                         else args.prompt_width)
+        result = run_bench(frames, prompt_hw)
     except (PromptDAError, OSError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
