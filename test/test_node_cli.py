@@ -110,6 +110,12 @@ def test_console_script_rejects_bad_parameters():
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('error: configure failed') and 'no_such_backend' in last
+    missing = os.path.join(os.path.dirname(__file__), 'no_such_params.yaml')
+    proc = subprocess.run(_script() + ['--ros-args', '--params-file', missing], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and 'no_such_params.yaml' in lines[0]
 
 
 def _launch_calls(tree: ast.AST, name: str) -> list[ast.Call]:

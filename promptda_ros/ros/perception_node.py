@@ -656,6 +656,11 @@ def _classified(error: PromptDAError, kind: str) -> PromptDAError:
 def main(argv: list[str] | None = None) -> int:
     """Run the node: ``promptda-perception --ros-args --params-file config/perception.yaml``."""
     args = sys.argv if argv is None else [sys.argv[0], *argv]
+    try:
+        plain_args = remove_ros_args(args)[1:]
+    except RuntimeError as error:  # rcl's RCLInvalidROSArgsError, e.g. a missing params file
+        print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
+        return 1
     argparse.ArgumentParser(
         prog='promptda-perception',
         description='PromptDA perception lifecycle node: image + camera_info + lidar/points (or '
@@ -665,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog='ROS arguments follow --ros-args, e.g. --ros-args --params-file '
                'config/perception.yaml -r lidar/points:=/velodyne_points -p backend:=bilinear. '
                'Parameters, units and ranges: config/perception.yaml.',
-    ).parse_args(remove_ros_args(args)[1:])
+    ).parse_args(plain_args)
     rclpy.init(args=args)
     node = None
     try:
