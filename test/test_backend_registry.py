@@ -98,6 +98,14 @@ def test_occlusion_filter_drops_background_behind_foreground_only():
     np.testing.assert_array_equal(remove_occluded(prompt, (0, 0), 0.15), prompt)
 
 
+@pytest.mark.parametrize('width, height, grid', [(160, 120, (120, 160)), (320, 240, (96, 128))])
+def test_default_beats_bilinear_at_small_image_sizes(width, height, grid):
+    """The occlusion window is angular: it must scale down with the image, not stay in pixels."""
+    frames = list(_sample_frames(seed=0, frames=1, width=width, height=height))
+    result = run_bench(frames, grid)
+    assert result['default']['l1'] < 0.8 * result['bilinear']['l1']
+
+
 def test_default_beats_bilinear_on_knn_filled_prompt():
     fr = next(_sample_frames(seed=1, frames=1, width=320, height=240))
     pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))

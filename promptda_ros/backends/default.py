@@ -11,8 +11,9 @@ SIGGRAPH 2011):
    at the camera centre, so it sees background surfaces just past the silhouette of a
    foreground object that the camera cannot see; projected into the camera they land *on* the
    foreground object (z-buffer mixed cells). A valid cell is dropped when another valid cell
-   within ``occlusion_window`` = (rows, cols) image pixels (default 8 x 3 px, rounded down to
-   whole cells, so coarse grids whose cells exceed the window skip the test) is more than
+   within ``occlusion_window`` = (rows, cols) half-size in pixels of a 640-px-wide image
+   (default 8 x 3 px; an angular size, so it is scaled with the image width, then rounded down
+   to whole grid cells: coarse grids whose cells exceed the window skip the test) is more than
    ``occlusion_margin`` (default 15 %) closer. Measured on the sample this
    single step takes the L1 error from 0.051 m to 0.031 m.
 2. Work at ``work_width`` pixels wide (default 320, or the image width if smaller). Every
@@ -68,6 +69,9 @@ from promptda_ros.backends.bilinear import resize_depth
 from promptda_ros.core.errors import InputError
 
 NAME = 'default'
+REFERENCE_WIDTH = 640.0
+"""Image width (px) at which ``occlusion_window`` is given."""
+
 _OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_width', 'prior_weight',
             'occlusion_window', 'occlusion_margin', 'min_depth', 'max_depth')
 
@@ -237,8 +241,13 @@ class DefaultBackend:
         self.min_depth, self.max_depth = check_options(NAME, min_depth, max_depth)
 
     def _occlusion_cells(self, image_hw: tuple, grid_hw: tuple) -> tuple:
-        """Occlusion window in whole grid cells (a cell larger than the window gives 0 = off)."""
-        return tuple(int(math.floor(px * n_grid / n_img + 1e-6))
+        """Occlusion window in whole grid cells (a cell larger than the window gives 0 = off).
+
+        The window is given for a 640-px-wide image and scales with the image width: parallax
+        between LiDAR and camera is an angle, so it spans 4x fewer pixels at 160 px wide.
+        """
+        scale = image_hw[1] / REFERENCE_WIDTH
+        return tuple(int(math.floor(px * scale * n_grid / n_img + 1e-6))
                      for px, n_img, n_grid in zip(self.occlusion_window, image_hw, grid_hw))
 
     def _coarse_prior(self, image: np.ndarray, prompt: np.ndarray, hw: int,
@@ -301,7 +310,7 @@ def make_default_backend(**options) -> DefaultBackend:
 
     Options: ``sigma_s`` (working-image pixels, default 5), ``sigma_r`` (colour units,
     default 0.15), ``iterations`` (3), ``work_width`` (320 px), ``prior_weight`` (1e-3),
-    ``occlusion_window`` ((rows, cols) image pixels, default (8, 3); (0, 0) = off),
+    ``occlusion_window`` ((rows, cols) pixels at 640 px wide, default (8, 3); (0, 0) = off),
     ``occlusion_margin`` (relative, default 0.15), ``min_depth`` / ``max_depth`` (metres).
 
     Raises:

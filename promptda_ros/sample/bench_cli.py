@@ -97,7 +97,9 @@ def format_table(result: Dict[str, Dict[str, float]]) -> str:
                      f"{r['ms']:.1f} |")
     if 'default' in result and 'bilinear' in result:
         ratio = result['default']['l1'] / result['bilinear']['l1']
-        lines.append(f'L1 default / bilinear = {ratio:.3f} ({(1 - ratio) * 100:.1f} % lower)')
+        change = f'{(1 - ratio) * 100:.1f} % lower' if ratio <= 1 else \
+            f'{(ratio - 1) * 100:.1f} % HIGHER'
+        lines.append(f'L1 default / bilinear = {ratio:.3f} ({change})')
     return '\n'.join(lines)
 
 
