@@ -76,7 +76,7 @@ def node_rate(path: str, depth: np.ndarray, seconds: float, threads: int) -> Non
     import threading
 
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image, JointState
@@ -115,7 +115,7 @@ def node_rate(path: str, depth: np.ndarray, seconds: float, threads: int) -> Non
 
     io.create_timer(1 / 15.0, pub_depth)
     io.create_timer(1 / 50.0, pub_joints)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor = SingleThreadedExecutor(context=context)  # as promptda-policy runs it
     executor.add_node(node)
     executor.add_node(io)
     threading.Thread(target=executor.spin, daemon=True).start()

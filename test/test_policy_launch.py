@@ -71,6 +71,16 @@ def test_clis_help_and_fail_cleanly(tmp_path, capsys, monkeypatch):
     assert 'not a LeRobotDataset' in capsys.readouterr().err
     assert eval_main(['--policy', str(tmp_path), '--dataset', str(tmp_path)]) == 1
     assert 'error:' in capsys.readouterr().err
+    # An existing dataset folder is refused at start-up, not at the first episode.
+    assert record_main(['--root', str(tmp_path)]) == 1
+    assert 'already exists' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        record_main(['--root', str(tmp_path / 'new'), '--fps', '0'])
+    assert exc.value.code == 2 and '--fps must be >= 1' in capsys.readouterr().err
+    for main in (policy_main, record_main):
+        assert main(['--ros-args', '--params-file', str(tmp_path / 'missing.yaml')]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith('error:'), err
 
 
 def test_stock_lerobot_train_cli_rebuilds_act_depth(tmp_path):

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -124,7 +124,7 @@ def graph(tmp_path_factory):
         # The fake arm's tracking lag depends on machine load; the check has unit tests.
         Parameter('max_tracking_error_rad', Parameter.Type.DOUBLE, 0.0)])
     robot = Robot(context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor = SingleThreadedExecutor(context=context)  # as promptda-policy runs it
     executor.add_node(node)
     executor.add_node(robot.node)
     spin = threading.Thread(target=executor.spin, daemon=True)

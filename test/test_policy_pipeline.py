@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -116,7 +116,7 @@ def recorded(tmp_path_factory):
         Parameter('max_depth_age_s', Parameter.Type.DOUBLE, 0.5),
         Parameter('max_joint_state_age_s', Parameter.Type.DOUBLE, 0.5)])
     teleop = Teleop(context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(recorder)
     executor.add_node(teleop.node)
     threading.Thread(target=executor.spin, daemon=True).start()
@@ -201,7 +201,7 @@ def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):
     teleop.node.create_subscription(JointTrajectory, 'command',
                                     lambda m: got.append(np.array(m.points[0].positions)), 10)
     enable = teleop.node.create_client(SetBool, 'promptda_policy/enable')
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     executor.add_node(teleop.node)
     threading.Thread(target=executor.spin, daemon=True).start()

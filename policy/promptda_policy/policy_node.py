@@ -29,10 +29,9 @@ import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
@@ -42,7 +41,8 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 
 from .ros_common import (command_type, declare, joint_state_positions, make_command,
-                         OUTPUT_TYPES, PROFILE_SPECS, ParamSpec, profile_from_params)
+                         OUTPUT_TYPES, PROFILE_SPECS, ParamSpec, profile_from_params,
+                         run_node_cli, split_ros_args)
 from .runtime import ChunkScheduler, InferenceWorker
 from .safety import Mode, SafetyConfig, SafetyFilter
 
@@ -411,33 +411,18 @@ def main(argv: list[str] | None = None) -> int:
                     'config/policy.yaml. Starts disabled: call ~/enable (std_srvs/SetBool).')
     parser.add_argument('--policy-path', default=None,
                         help='checkpoint directory (overrides the policy_path parameter)')
-    ros_args = []
-    if '--ros-args' in argv:
-        i = argv.index('--ros-args')
-        argv, ros_args = argv[:i], argv[i:]
+    argv, ros_args = split_ros_args(argv)
     args = parser.parse_args(argv)
-    rclpy.init(args=['promptda-policy'] + ros_args)
-    node = None
-    try:
+
+    def make_node():
         overrides = []
         if args.policy_path:
-            from rclpy.parameter import Parameter
             overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
         node = PolicyNode(parameter_overrides=overrides)
         if node.params['autostart'] and node.configure_error:
-            print('error: configure failed: %s' % node.configure_error, file=sys.stderr)
-            return 1
-        executor = MultiThreadedExecutor(num_threads=3)
-        executor.add_node(node)
-        executor.spin()
-    except (PromptDAError, OSError) as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
+            error = node.configure_error
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+            raise PromptDAError('configure failed: %s' % error)
+        return node
+
+    return run_node_cli('promptda-policy', ros_args, make_node)

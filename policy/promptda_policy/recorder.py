@@ -18,12 +18,11 @@ discarded.
 """
 
 import argparse
+import os
 import sys
 import threading
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -36,7 +35,7 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 
 from .ros_common import (command_positions, declare, joint_state_positions, PROFILE_SPECS,
-                         ParamSpec, profile_from_params)
+                         ParamSpec, profile_from_params, run_node_cli, split_ros_args)
 
 NODE_NAME = 'promptda_policy_recorder'
 ACTION_TYPES = {'trajectory': JointTrajectory, 'array': Float64MultiArray}
@@ -72,6 +71,9 @@ class RecorderNode(Node):
         self.profile = profile_from_params(p)
         if not p['root']:
             raise PromptDAError('parameter root is empty: give a new dataset directory')
+        if os.path.exists(p['root']):
+            raise PromptDAError('dataset directory %s already exists; choose a new one'
+                                % p['root'])
         if p['action_type'] not in ACTION_TYPES:
             raise PromptDAError('action_type must be one of %s, got %r'
                                 % (sorted(ACTION_TYPES), p['action_type']))
@@ -227,35 +229,19 @@ def main(argv: list[str] | None = None) -> int:
                     '(std_srvs/Trigger) or the record topic (std_msgs/Bool).')
     parser.add_argument('--root', default=None, help='new dataset directory (parameter root)')
     parser.add_argument('--task', default=None, help='task string (parameter task)')
-    parser.add_argument('--fps', type=int, default=None, help='frames/s (parameter fps, 30)')
-    ros_args = []
-    if '--ros-args' in argv:
-        i = argv.index('--ros-args')
-        argv, ros_args = argv[:i], argv[i:]
+    parser.add_argument('--fps', type=int, default=None,
+                        help='recording rate, frames/s, >= 1 (parameter fps, default 30)')
+    argv, ros_args = split_ros_args(argv)
     args = parser.parse_args(argv)
+    if args.fps is not None and args.fps < 1:
+        parser.error('--fps must be >= 1 frame/s, got %d' % args.fps)
     overrides = []
     if args.root:
         overrides.append(Parameter('root', Parameter.Type.STRING, args.root))
     if args.task:
         overrides.append(Parameter('task', Parameter.Type.STRING, args.task))
-    if args.fps:
+    if args.fps is not None:
         overrides.append(Parameter('fps', Parameter.Type.INTEGER, args.fps))
-    rclpy.init(args=['promptda-policy-record'] + ros_args)
-    node = None
-    try:
-        node = RecorderNode(parameter_overrides=overrides)
-        executor = MultiThreadedExecutor(num_threads=3)
-        executor.add_node(node)
-        executor.spin()
-    except (PromptDAError, OSError) as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node_cli('promptda-policy-record', ros_args,
+                        lambda: RecorderNode(parameter_overrides=overrides),
+                        close=lambda node: node.close())
