@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -81,7 +81,7 @@ class Harness:
         for key, cls, topic in topics:
             self.tester.create_subscription(cls, topic, lambda m, k=key: self._store(k, m),
                                             reliable)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.tester)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)

@@ -34,7 +34,7 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -678,7 +678,10 @@ def main(argv: list[str] | None = None) -> int:
         if node.params.autostart and node.configure_error:
             print(f'error: configure failed: {node.configure_error}', file=sys.stderr)
             return 1
-        executor = MultiThreadedExecutor(num_threads=2)
+        # One executor thread: callbacks only copy and hand frames over; inference runs in the
+        # worker. (A multi-threaded executor busy-polls callbacks of a busy group while holding
+        # the GIL, which slows the worker's numpy / torch calls; replay ran 2x slower with it.)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -5,7 +5,7 @@
 
 ``promptda-replay BAG --out OUT_BAG [--params FILE] [--realtime] [--rate X]``
 
-In one process: the perception node and a player/recorder node share a MultiThreadedExecutor on a
+In one process: the perception node and a player/recorder node share one executor thread on a
 private rclpy context.  The player reads the bag with rosbags and publishes the camera, camera_info
 and LiDAR (or prompt depth) messages; the recorder serialises the node's outputs
 (``depth/image``, ``depth/camera_info``, optionally ``depth/points``) with
@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
@@ -383,7 +383,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                 cls = OUTPUT_TOPICS[key][1]
                 player.create_subscription(cls, key, lambda msg, k=key: recorder.on_output(k, msg),
                                            record_qos)
-            executor = MultiThreadedExecutor(num_threads=3, context=context)
+            executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)
             executor.add_node(player)
             spin_thread = threading.Thread(target=executor.spin, daemon=True)
