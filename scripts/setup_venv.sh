@@ -32,12 +32,24 @@ find_python() {
 # System libraries the wheels need but do not ship: open3d (3-D reconstruction scores) links
 # libusb-1.0. Installed with apt when running as root (CI, containers); otherwise say so.
 ensure_system_libs() {
-  if ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then return; fi
+  # libusb: open3d. EGL + Mesa (software OpenGL): offscreen MuJoCo rendering for the simulation
+  # (MUJOCO_GL=egl).
+  local missing=""
+  ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || missing="$missing libusb-1.0-0"
+  ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' || missing="$missing libegl1 libegl-mesa0"
+  ldconfig -p 2>/dev/null | grep -q 'libGL.so.1' || missing="$missing libgl1"
+  ldconfig -p 2>/dev/null | grep -q 'libGLESv2.so.2' || missing="$missing libgles2"
+  [ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || missing="$missing libegl-mesa0"
+  ls /usr/lib/*/dri/swrast_dri.so /usr/lib/*/dri/libdril_dri.so >/dev/null 2>&1 \
+    || missing="$missing libgl1-mesa-dri"
+  if [ -z "$missing" ]; then return; fi
+  missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing libusb-1.0-0 (needed by open3d)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0) >/dev/null
+    echo "setup: installing $missing(open3d, offscreen rendering)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null
   else
-    echo "setup: warning: libusb-1.0 is missing; run 'sudo apt-get install libusb-1.0-0' (open3d needs it)" >&2
+    echo "setup: warning: missing system libraries; run 'sudo apt-get install $missing'" \
+      "(libusb: open3d; EGL/Mesa: the MuJoCo simulation)" >&2
   fi
 }
 
