@@ -46,8 +46,8 @@ def test_launch_file_compiles_and_documents_every_argument():
 def test_yaml_matches_declared_parameters():
     with open(YAML, encoding='utf-8') as f:
         data = yaml.safe_load(f)
-    for node, specs in (('promptda_policy', POLICY_SPECS),
-                        ('promptda_policy_recorder', RECORDER_SPECS)):
+    for node, specs in (('/**/promptda_policy', POLICY_SPECS),
+                        ('/**/promptda_policy_recorder', RECORDER_SPECS)):
         params = data[node]['ros__parameters']
         assert set(params) == {s.name for s in specs}, node
         for spec in specs:
