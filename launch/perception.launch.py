@@ -13,7 +13,8 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 from launch_ros.parameter_descriptions import ParameterValue
@@ -21,8 +22,9 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and the node."""
-    default_params = os.path.join(get_package_share_directory('promptda_ros'), 'config',
-                                  'perception.yaml')
+    share = get_package_share_directory('promptda_ros')
+    default_params = os.path.join(share, 'config', 'perception.yaml')
+    large_data_profile = os.path.join(share, 'config', 'fastdds_large_data.xml')
     arguments = [
         DeclareLaunchArgument('namespace', default_value='',
                               description='namespace of the node and its relative topics'),
@@ -48,7 +50,16 @@ def generate_launch_description() -> LaunchDescription:
                                           '(false: leave it to a lifecycle manager)'),
         DeclareLaunchArgument('publish_points', default_value='true',
                               description='publish depth/points (organized PointCloud2)'),
+        DeclareLaunchArgument('large_data_transport', default_value='true',
+                              description='start the node with the Fast DDS profile '
+                                          'config/fastdds_large_data.xml (large shared-memory '
+                                          'segments: best-effort images between processes '
+                                          'arrive whole); set the same profile in the camera '
+                                          "driver's environment too"),
     ]
+    transport = SetEnvironmentVariable(
+        'FASTDDS_DEFAULT_PROFILES_FILE', large_data_profile,
+        condition=IfCondition(LaunchConfiguration('large_data_transport')))
     node = LifecycleNode(
         package='promptda_ros',
         executable='promptda-perception',
@@ -74,4 +85,4 @@ def generate_launch_description() -> LaunchDescription:
         ],
         ros_arguments=['--log-level', LaunchConfiguration('log_level')],
     )
-    return LaunchDescription(arguments + [node])
+    return LaunchDescription(arguments + [transport, node])
