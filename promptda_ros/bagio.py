@@ -26,9 +26,24 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_depth_m, \
     image_to_rgb
-from promptda_ros.core.transforms import invert_transform, make_transform
+from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
+from promptda_ros.pipeline import unit_quaternion
 
-__all__ = ['Frame', 'read_frames', 'bag_topics']
+__all__ = ['Frame', 'read_frames', 'bag_topics', 'static_extrinsics', 'extrinsics_matrix',
+           'TYPESTORE', 'IMAGE_TOPIC', 'CAMERA_INFO_TOPIC', 'LIDAR_TOPIC', 'PROMPT_DEPTH_TOPIC',
+           'GT_TOPIC', 'TF_TOPIC', 'TF_STATIC_TOPIC']
+
+#: The message definitions every bag of the package is read and written with.
+TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+
+# Default topic names (the bundled sample, ``promptda-replay``, ``promptda-eval``).
+IMAGE_TOPIC = '/camera/image_raw'
+CAMERA_INFO_TOPIC = '/camera/camera_info'
+LIDAR_TOPIC = '/lidar/points'
+PROMPT_DEPTH_TOPIC = '/lidar/depth'
+GT_TOPIC = '/camera/depth_gt'
+TF_TOPIC = '/tf'
+TF_STATIC_TOPIC = '/tf_static'
 
 
 @dataclass
@@ -178,6 +193,52 @@ class _TfBuffer:
             T = T_pc @ T
         raise InputError(f'transform tree has a cycle at frame {frame!r}')
 
+    def static_extrinsics(self, camera_frame: str, lidar_frame: str
+                          ) -> Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]:
+        """Return camera <- LiDAR as (translation (3,) m, quaternion (4,) xyzw), static tree.
+
+        None when the two frames do not hang from one root of the static tree.
+        """
+        root_c, T_rc = self.to_root(camera_frame, None)[:2]
+        root_l, T_rl = self.to_root(lidar_frame, None)[:2]
+        if root_c != root_l:
+            return None
+        T = invert_transform(T_rc) @ T_rl
+        return (tuple(float(v) for v in T[:3, 3]),
+                tuple(float(v) for v in matrix_to_quat(T[:3, :3])))
+
+
+def extrinsics_matrix(translation, quat_xyzw) -> np.ndarray:
+    """Return the (4, 4) float64 camera <- LiDAR transform of (translation m, quaternion xyzw).
+
+    The perception node builds its static extrinsics from the same two parameters through the
+    same :func:`~promptda_ros.pipeline.unit_quaternion`, so both give bit-identical matrices.
+    """
+    return make_transform([float(v) for v in translation], unit_quaternion(quat_xyzw))
+
+
+def static_extrinsics(bag_path, camera_frame: str, lidar_frame: str,
+                      tf_static_topic: str = TF_STATIC_TOPIC
+                      ) -> Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]:
+    """Chain camera <- LiDAR from a bag's ``/tf_static``: (translation m, quaternion xyzw).
+
+    Returns None when the bag has no such topic or the frames are not connected.
+
+    Raises:
+        InputError: the bag cannot be read, or the static tree has a cycle.
+    """
+    reader = _open(bag_path)
+    try:
+        tf = _TfBuffer(0)
+        conns = [c for c in reader.connections if c.topic == tf_static_topic]
+        for conn, _t, raw in reader.messages(connections=conns):
+            msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+            for _stamp, parent, child, T in _tf_list(msg):
+                tf.static[child] = (parent, T)
+        return tf.static_extrinsics(camera_frame, lidar_frame)
+    finally:
+        reader.close()
+
 
 def _nearest(stamps: np.ndarray, stamp: int, slop_ns: int) -> Optional[int]:
     """Index of the stamp nearest ``stamp`` within ``slop_ns`` (ties -> newer), or None."""
@@ -189,12 +250,12 @@ def _nearest(stamps: np.ndarray, stamp: int, slop_ns: int) -> Optional[int]:
     return k if abs(int(stamps[k]) - stamp) <= slop_ns else None
 
 
-def read_frames(bag_path, image_topic: str = '/camera/image_raw',
-                info_topic: str = '/camera/camera_info',
-                lidar_topic: Optional[str] = '/lidar/points',
-                prompt_depth_topic: Optional[str] = '/lidar/depth',
-                gt_topic: Optional[str] = '/camera/depth_gt', tf_topic: Optional[str] = '/tf',
-                tf_static_topic: Optional[str] = '/tf_static', slop_s: float = 0.05,
+def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
+                info_topic: str = CAMERA_INFO_TOPIC,
+                lidar_topic: Optional[str] = LIDAR_TOPIC,
+                prompt_depth_topic: Optional[str] = PROMPT_DEPTH_TOPIC,
+                gt_topic: Optional[str] = GT_TOPIC, tf_topic: Optional[str] = TF_TOPIC,
+                tf_static_topic: Optional[str] = TF_STATIC_TOPIC, slop_s: float = 0.05,
                 require_lidar: bool = False) -> Iterator[Frame]:
     """Yield one :class:`Frame` per image of ``image_topic``, in stamp order.
 
@@ -246,11 +307,10 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
     for topic, role in ((tf_topic, 'tf'), (tf_static_topic, 'tf_static')):
         if topic is not None and topic in by_topic:
             tf_roles[topic] = role
-    store = get_typestore(Stores.ROS2_JAZZY)
 
     def decode(raw, conn):
         try:
-            return store.deserialize_cdr(raw, conn.msgtype)
+            return TYPESTORE.deserialize_cdr(raw, conn.msgtype)
         except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
             raise InputError(f'cannot decode a {conn.msgtype} on {conn.topic}: {exc}') from None
 
@@ -307,10 +367,9 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
         if lidar_frame == camera_frame:
             T_cam_lidar = np.eye(4)
         else:
-            root_c, T_rc, _ = tf.to_root(camera_frame, None)
-            root_l, T_rl, _ = tf.to_root(lidar_frame, None)
-            if root_c == root_l:
-                T_cam_lidar = invert_transform(T_rc) @ T_rl
+            extrinsics = tf.static_extrinsics(camera_frame, lidar_frame)
+            if extrinsics is not None:
+                T_cam_lidar = extrinsics_matrix(*extrinsics)
 
     # Pass 2: stream the data, emit frames in order as soon as all their parts arrived.
     held: Dict[Tuple[str, int], object] = {}

@@ -32,8 +32,7 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m
 from promptda_ros.core.pointcloud import depth_to_points, write_ply
 from promptda_ros.eval.metrics import aggregate_frames, depth_metrics
-from promptda_ros.ros.params import PerceptionParams
-from promptda_ros.ros.pipeline import prompt_from_points
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
 from promptda_ros.ros.replay import OUTPUT_TOPICS, replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
@@ -122,8 +121,8 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
     if not depth_by_stamp:
         raise PromptDAError(f'the node published no depth ({stats.summary()})')
 
-    params = PerceptionParams.from_mapping({'backend': backend})
-    bilinear = make_backend('bilinear')
+    config = PipelineConfig()  # the node's defaults: the replay above ran with them
+    bilinear = DepthPipeline(make_backend('bilinear'))
     depth_dir = out / 'depth'
     depth_dir.mkdir(exist_ok=True)
     rows = {'node': [], 'bilinear': []}
@@ -132,9 +131,9 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
     for index, frame in enumerate(frames):
         depth = depth_by_stamp[frame.stamp_ns]
         gt = frame.depth_gt_m
-        prompt = prompt_from_points(frame.points_lidar, frame.T_cam_lidar, frame.camera, params)
-        base = bilinear.predict(frame.rgb, prompt.filled_m, frame.camera)
-        rng = dict(min_depth=params.min_depth, max_depth=params.max_depth)
+        prompt = prompt_from_points(frame.points_lidar, frame.T_cam_lidar, frame.camera, config)
+        base = bilinear.predict(frame.rgb, frame.camera, prompt, config).depth_m
+        rng = dict(min_depth=config.min_depth, max_depth=config.max_depth)
         rows['node'].append(depth_metrics(depth, gt, **rng))
         rows['bilinear'].append(depth_metrics(base, gt, **rng))
         save_depth_png_mm(depth_dir / f'{index:04d}.png', depth)

@@ -40,7 +40,7 @@ def _imported_roots(path):
 
 
 def _is_ros(mod):
-    return mod in ROS_MODULES or mod.endswith('_msgs') or mod.endswith('_srvs')
+    return mod in ROS_MODULES or mod.endswith(('_msgs', '_srvs', '_interfaces'))
 
 
 def test_ros_imports_only_in_the_ros_layer():
@@ -73,14 +73,14 @@ def test_core_imports_without_rclpy():
             continue
         mod = path[:-3].replace('/', '.')
         modules.append(mod[:-len('.__init__')] if mod.endswith('.__init__') else mod)
-    assert 'promptda_ros.core.projection' in modules and 'promptda_ros.core.camera' in modules
+    assert 'promptda_ros.core.projection' in modules and 'promptda_ros.pipeline' in modules
     script = textwrap.dedent('''
         import importlib, sys
         BLOCKED = %r
         class Block:
             def find_spec(self, name, path=None, target=None):
                 root = name.split('.')[0]
-                if root in BLOCKED or root.endswith(('_msgs', '_srvs')):
+                if root in BLOCKED or root.endswith(('_msgs', '_srvs', '_interfaces')):
                     raise ImportError('blocked for this test: ' + name)
                 return None
         sys.meta_path.insert(0, Block())

@@ -12,7 +12,8 @@ from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.core.prompt import fill_knn
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import transform_points
-from promptda_ros.sample.bench_cli import (_sample_frames, depth_errors, format_table, main,
+from promptda_ros.eval.metrics import depth_metrics
+from promptda_ros.sample.bench_cli import (_sample_frames, format_table, main,
                                            run_bench)
 
 
@@ -110,7 +111,7 @@ def test_default_beats_bilinear_on_knn_filled_prompt():
     fr = next(_sample_frames(seed=1, frames=1, width=320, height=240))
     pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
     dense = fill_knn(project_to_grid(pts, fr.camera, (96, 128)), k=4)
-    l1 = {n: depth_errors(make_backend(n).predict(fr.rgb, dense, fr.camera),
+    l1 = {n: depth_metrics(make_backend(n).predict(fr.rgb, dense, fr.camera),
                           fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
     assert l1['default'] < 0.9 * l1['bilinear']
 

@@ -21,8 +21,8 @@ from promptda_ros.ros.params import (apply_changes, descriptor, PARAMETERS, Perc
                                      SPECS)
 from promptda_ros.ros.perception_node import (check_cloud_header, check_image_header,
                                               LatestSlot, RGB_ENCODINGS)
-from promptda_ros.ros.pipeline import (cloud_arrays, DepthPipeline, prompt_from_depth,
-                                       prompt_from_points)
+from promptda_ros.pipeline import (cloud_arrays, DepthPipeline, prompt_from_depth,
+                                   prompt_from_points)
 
 
 def _camera(width=64, height=48) -> PinholeCamera:

@@ -31,8 +31,8 @@ import numpy as np
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.depth_io import load_depth
 from promptda_ros.core.errors import CalibrationError, InputError
-from promptda_ros.core.projection import project_to_grid
-from promptda_ros.core.transforms import make_transform, transform_points
+from promptda_ros.core.transforms import make_transform
+from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 DEPTH_EXTS = ('.png', '.npy')
@@ -197,7 +197,8 @@ def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: flo
 
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
              poses_path: str | None = None, topics: dict[str, str] | None = None,
-             skipped: list[str] | None = None) -> Iterator[EvalFrame]:
+             skipped: list[str] | None = None,
+             config: PipelineConfig | None = None) -> Iterator[EvalFrame]:
     """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
 
     The bag's topics are checked at once; frames are read lazily.  A frame without reference
@@ -208,10 +209,12 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         bag_path: bag directory (sqlite3 or mcap).
         prompt_source: 'lidar' (project the LiDAR sweep onto a prompt_hw grid), 'depth_image'
             (the bag's low-res depth topic) or 'auto' (lidar when present, else depth image).
-        prompt_hw: (h, w) grid of projected LiDAR prompts.
+        prompt_hw: (h, w) grid of projected LiDAR prompts (when ``config`` is None).
         poses_path: TUM-style poses file overriding the bag's /tf trajectory.
         topics: keyword overrides forwarded to read_frames (e.g. image_topic=...).
         skipped: list receiving one message per skipped frame.
+        config: frame pipeline settings (prompt grid, depth range) the LiDAR sweep is projected
+            with, exactly as the perception node does; None = the defaults with ``prompt_hw``.
 
     Raises:
         InputError: unknown topic key, or the bag lacks the reference depth topic or every
@@ -255,11 +258,13 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
                              'column') from None
     else:
         poses = None
-    return _bag_frames(bagio, bag_path, prompt_source, prompt_hw, poses, topics,
+    if config is None:
+        config = PipelineConfig.with_prompt_hw(prompt_hw)
+    return _bag_frames(bagio, bag_path, prompt_source, config, poses, topics,
                        skipped if skipped is not None else [])
 
 
-def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, int],
+def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig,
                 poses: dict[float, np.ndarray] | None, topics: dict[str, str],
                 skipped: list[str]) -> Iterator[EvalFrame]:
     keys = np.array(sorted(poses)) if poses else None
@@ -273,8 +278,7 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, prompt_hw: tuple[int, 
                 skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no LiDAR sweep or '
                                'camera-LiDAR extrinsic')
                 continue
-            pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
-            prompt = project_to_grid(pts, fr.camera, prompt_hw)
+            prompt = lidar_prompt_grid(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
         else:
             if fr.prompt_depth_m is None:
                 skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no prompt depth image')

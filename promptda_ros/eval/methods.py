@@ -5,6 +5,11 @@
 
 Method names:
 
+Backend methods run through the frame pipeline (:mod:`promptda_ros.pipeline`) exactly as the
+perception node does: the frame's sparse prompt is range filtered, validated and hole filled with
+the same :class:`~promptda_ros.pipeline.PipelineConfig`, and the output outside the depth range is
+NaN, so for the same frame, backend and configuration the scored depth is the published depth.
+
 * ``default``  - the weights-free RGB-guided completion backend;
 * ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
 * ``promptda`` - the PromptDA network (needs ``--checkpoint``);
@@ -33,6 +38,7 @@ import numpy as np
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth, PromptResult
 
 BACKEND_METHODS = ('default', 'bilinear', 'promptda')
 RELATIVE_SOURCES = ('disk', 'promptda_noprompt')
@@ -140,7 +146,8 @@ class MethodRunner:
     def __init__(self, names: list[str], checkpoint: str | None = None,
                  encoder: str | None = None, relative_dir: str | None = None,
                  relative_space: str = 'inverse', backend_factory: Callable | None = None,
-                 input_size: tuple[int, int] | None = None) -> None:
+                 input_size: tuple[int, int] | None = None,
+                 config: PipelineConfig | None = None) -> None:
         """Create the backends needed by ``names``.
 
         Args:
@@ -151,6 +158,8 @@ class MethodRunner:
             relative_space: 'inverse' or 'depth' for the maps in relative_dir.
             backend_factory: make_backend-compatible callable (tests inject one).
             input_size: PromptDA network input (h, w), None = the backend default.
+            config: frame pipeline settings of the backend methods (fill, depth range, min
+                coverage, output size); None = the perception node's defaults.
 
         Raises:
             InputError: unknown or duplicate method, or a method whose input is missing.
@@ -165,6 +174,7 @@ class MethodRunner:
             raise InputError(f"--relative-space must be 'inverse' or 'depth', got "
                              f"'{relative_space}'")
         self.names = list(names)
+        self.config = config if config is not None else PipelineConfig()
         self._backends: dict[str, object] = {}
         self._sources: dict[str, Callable[[EvalFrame], np.ndarray]] = {}
         self._plan: dict[str, tuple[str, str | None]] = {}
@@ -215,14 +225,23 @@ class MethodRunner:
         times: dict[str, float] = {}
         errors: dict[str, str] = {}
         rel_cache: dict[str, tuple[np.ndarray, float]] = {}
+        prompt: PromptResult | None = None
+        prompt_error: PromptError | None = None
+        if any(kind == 'backend' for kind, _source in self._plan.values()):
+            try:  # once per frame, as the node does before its backend
+                prompt = prompt_from_depth(frame.prompt_m, self.config)
+            except PromptError as exc:
+                prompt_error = exc
         H, W = frame.rgb.shape[:2]
         for name, (kind, source) in self._plan.items():
             t0 = time.perf_counter()
             extra = 0.0
             try:
                 if kind == 'backend':
-                    depth = self._backends[name].predict(frame.rgb, frame.prompt_m,
-                                                         frame.camera)
+                    if prompt is None:
+                        raise prompt_error or PromptError('no prompt')
+                    depth = DepthPipeline(self._backends[name]).predict(
+                        frame.rgb, frame.camera, prompt, self.config).depth_m
                 else:
                     if source not in rel_cache:
                         rel = self._sources[source](frame)

@@ -17,8 +17,11 @@ from typing import Any, Mapping, Sequence
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from promptda_ros.core.errors import CalibrationError, InputError
+from promptda_ros.core.prompt import FILL_METHODS
+from promptda_ros.pipeline import PipelineConfig, unit_quaternion
 
-PROMPT_FILLS = ('knn', 'morph', 'none')
+PROMPT_FILLS = FILL_METHODS
+_PIPELINE = PipelineConfig()  # the defaults of the frame pipeline's parameters
 PROMPT_SOURCES = ('points', 'depth_image')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 EXTRINSICS_SOURCES = ('auto', 'tf', 'static')
@@ -89,19 +92,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'image size (depth/camera_info is scaled to match)'),
     ParamSpec('slop_s', 0.05, 'max |image stamp - LiDAR stamp| for pairing, s', low=0.0,
               high=1.0),
-    ParamSpec('prompt_height', 192, 'height of the LiDAR prompt grid, px', low=8, high=4096),
-    ParamSpec('prompt_width', 256, 'width of the LiDAR prompt grid, px', low=8, high=4096),
-    # 'morph' by default: on the bundled sample (640x480, default backend, 192x256 grid) it
-    # scored AbsRel 0.023 vs 0.035 for 'knn' at ~5 ms vs ~35 ms; on coarse grids (96x128) 'knn'
-    # is better (0.033 vs 0.041), and 'knn' slows down sharply on fine grids (~220 ms at 384x512).
-    ParamSpec('prompt_fill', 'morph', "hole filling of the prompt: 'knn', 'morph' or 'none'",
-              choices=PROMPT_FILLS),
-    ParamSpec('min_depth', 0.1, 'minimum valid depth (prompt and output), m', low=0.0,
-              high=1000.0),
-    ParamSpec('max_depth', 20.0, 'maximum valid depth (prompt and output), m', low=0.0,
-              high=1000.0),
-    ParamSpec('min_prompt_coverage', 0.001, 'minimum fraction of prompt cells with a LiDAR '
-              'return; sparser frames are rejected', low=0.0, high=1.0),
+    ParamSpec('prompt_height', _PIPELINE.prompt_height, 'height of the LiDAR prompt grid, px',
+              low=8, high=4096),
+    ParamSpec('prompt_width', _PIPELINE.prompt_width, 'width of the LiDAR prompt grid, px',
+              low=8, high=4096),
+    ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'knn', 'morph' "
+              "or 'none'", choices=PROMPT_FILLS),
+    ParamSpec('min_depth', _PIPELINE.min_depth, 'minimum valid depth (prompt and output), m',
+              low=0.0, high=1000.0),
+    ParamSpec('max_depth', _PIPELINE.max_depth, 'maximum valid depth (prompt and output), m',
+              low=0.0, high=1000.0),
+    ParamSpec('min_prompt_coverage', _PIPELINE.min_prompt_coverage, 'minimum fraction of prompt '
+              'cells with a LiDAR return; sparser frames are rejected', low=0.0, high=1.0),
     ParamSpec('publish_points', True, 'publish depth/points (only computed while subscribed)'),
     ParamSpec('points_rgb', True, 'depth/points carries packed rgb (xyzrgb) instead of xyz'),
     ParamSpec('points_decimation', 1, 'keep every n-th row and column in depth/points',
@@ -155,12 +157,12 @@ class PerceptionParams:
     autostart: bool = True
     output_size: tuple[int, int] = (0, 0)
     slop_s: float = 0.05
-    prompt_height: int = 192
-    prompt_width: int = 256
-    prompt_fill: str = 'morph'
-    min_depth: float = 0.1
-    max_depth: float = 20.0
-    min_prompt_coverage: float = 0.001
+    prompt_height: int = _PIPELINE.prompt_height
+    prompt_width: int = _PIPELINE.prompt_width
+    prompt_fill: str = _PIPELINE.prompt_fill
+    min_depth: float = _PIPELINE.min_depth
+    max_depth: float = _PIPELINE.max_depth
+    min_prompt_coverage: float = _PIPELINE.min_prompt_coverage
     publish_points: bool = True
     points_rgb: bool = True
     points_decimation: int = 1
@@ -198,16 +200,26 @@ class PerceptionParams:
         object.__setattr__(self, 'lidar_to_camera_translation', _floats(
             self.lidar_to_camera_translation, 'lidar_to_camera_translation', 3))
         quat = _floats(self.lidar_to_camera_rotation_xyzw, 'lidar_to_camera_rotation_xyzw', 4)
-        norm = math.sqrt(sum(q * q for q in quat))
-        if norm < 1e-6:
+        try:
+            unit = unit_quaternion(quat)
+        except CalibrationError:
             raise CalibrationError('parameter lidar_to_camera_rotation_xyzw must be a non-zero '
-                                   f'quaternion, got {list(quat)}')
-        object.__setattr__(self, 'lidar_to_camera_rotation_xyzw', tuple(q / norm for q in quat))
+                                   f'quaternion, got {list(quat)}') from None
+        object.__setattr__(self, 'lidar_to_camera_rotation_xyzw', unit)
 
     @property
     def prompt_hw(self) -> tuple[int, int]:
         """Prompt grid size (height, width) in pixels."""
         return self.prompt_height, self.prompt_width
+
+    @property
+    def pipeline(self) -> PipelineConfig:
+        """The frame pipeline's part of the parameters."""
+        return PipelineConfig(prompt_height=self.prompt_height, prompt_width=self.prompt_width,
+                              prompt_fill=self.prompt_fill, min_depth=self.min_depth,
+                              max_depth=self.max_depth,
+                              min_prompt_coverage=self.min_prompt_coverage,
+                              output_size=self.output_size)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> 'PerceptionParams':

@@ -54,8 +54,8 @@ from promptda_ros.core.transforms import make_transform
 from promptda_ros.ros import conversions
 from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
-from promptda_ros.ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
-                                       prompt_from_points)
+from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
+                                   prompt_from_points)
 
 try:  # optional: a ROS 2 installation provides them, PyPI does not
     import message_filters
@@ -293,7 +293,7 @@ class PerceptionNode(LifecycleNode):
             backend = make_backend(params.backend, **params.backend_options())
             pipeline = DepthPipeline(backend)
             warm_camera = PinholeCamera.from_intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
-            warm_s = pipeline.warm_up(warm_camera, params)
+            warm_s = pipeline.warm_up(warm_camera, params.pipeline)
         except (PromptDAError, OSError, ImportError) as error:
             return self._configure_failed(f'backend {params.backend!r}: {error}')
         if params.extrinsics_source == 'tf' and tf2_ros is None:
@@ -587,7 +587,7 @@ class PerceptionNode(LifecycleNode):
             T_cam_lidar = self._extrinsics(job.prompt_msg.header.frame_id, header.frame_id,
                                            job.prompt_stamp_ns)
             try:
-                prompt = prompt_from_points(points, T_cam_lidar, job.camera, params)
+                prompt = prompt_from_points(points, T_cam_lidar, job.camera, params.pipeline)
             except PromptError as error:
                 raise _classified(error, 'prompt_too_sparse')
             except CalibrationError as error:
@@ -598,11 +598,11 @@ class PerceptionNode(LifecycleNode):
             except PromptDAError as error:
                 raise _classified(error, 'bad_prompt_image')
             try:
-                prompt = prompt_from_depth(prompt_m, params)
+                prompt = prompt_from_depth(prompt_m, params.pipeline)
             except PromptError as error:
                 raise _classified(error, 'prompt_too_sparse')
         try:
-            result = pipeline.predict(rgb, job.camera, prompt, params)
+            result = pipeline.predict(rgb, job.camera, prompt, params.pipeline)
         except PromptDAError as error:
             raise _classified(error, 'inference')
         pubs = self._pubs

@@ -3,41 +3,29 @@
 
 """``promptda-default-bench``: the 'default' backend against the 'bilinear' baseline.
 
-Runs both backends on every frame of the generated sample (or of a bag with ground truth),
-with the LiDAR sweep projected onto a prompt grid, and reports L1 / RMSE / AbsRel over the
-ground-truth pixels (a pixel a method leaves NaN counts as an error equal to the GT depth, so
-no method can win by abstaining) and the time per frame.
+Runs both backends on every frame of the generated sample (or of a bag with ground truth)
+through the frame pipeline the perception node runs (:mod:`promptda_ros.pipeline`: LiDAR sweep ->
+prompt grid -> fill -> backend -> depth-range mask), and reports L1 / RMSE / AbsRel from
+:func:`promptda_ros.eval.metrics.depth_metrics` (the metrics ``promptda-eval`` reports), the
+coverage (fraction of ground-truth pixels with a prediction, so that no method can look better by
+abstaining) and the backend time per frame.
 """
 
 import argparse
 import sys
-import time
 from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
 from promptda_ros.backends import make_backend
 from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.core.projection import project_to_grid
-from promptda_ros.core.transforms import transform_points
+from promptda_ros.eval.metrics import depth_metrics
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
 
 METHODS = ('default', 'bilinear')
-DEFAULT_PROMPT_HW = (192, 256)
-
-
-def depth_errors(pred_m: np.ndarray, gt_m: np.ndarray) -> Dict[str, float]:
-    """Return L1 (m), RMSE (m) and AbsRel of ``pred_m`` (H, W) m vs ``gt_m`` (H, W) m.
-
-    GT pixels that are NaN / <= 0 are ignored; NaN predictions count as 0 m (full error).
-    """
-    mask = np.isfinite(gt_m) & (gt_m > 0)
-    if not np.any(mask):
-        raise InputError('ground truth has no valid pixel')
-    gt = gt_m[mask].astype(np.float64)
-    pred = np.nan_to_num(pred_m[mask].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    err = pred - gt
-    return {'l1': float(np.mean(np.abs(err))), 'rmse': float(np.sqrt(np.mean(err ** 2))),
-            'absrel': float(np.mean(np.abs(err) / gt))}
+_PIPELINE = PipelineConfig()
+DEFAULT_PROMPT_HW = _PIPELINE.prompt_hw
+SCORES = ('l1', 'rmse', 'absrel', 'coverage')
 
 
 def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
@@ -51,15 +39,15 @@ def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
         methods: backend names.
 
     Returns:
-        {method: {'l1', 'rmse', 'absrel' (means over frames), 'ms' (median per frame),
-        'frames'}}.
+        {method: {'l1', 'rmse', 'absrel', 'coverage' (means over frames), 'ms' (median backend
+        time per frame), 'frames'}}.
 
     Raises:
         InputError: a frame without LiDAR sweep, extrinsic or ground truth, a prompt grid
             larger than the image (or empty), or no frame at all.
     """
-    backends = {m: make_backend(m) for m in methods}
-    scores: Dict[str, List[Dict[str, float]]] = {m: [] for m in backends}
+    pipelines = {m: DepthPipeline(make_backend(m)) for m in methods}
+    scores: Dict[str, List[Dict[str, float]]] = {m: [] for m in pipelines}
     for fr in frames:
         if fr.points_lidar is None or fr.T_cam_lidar is None or fr.depth_gt_m is None:
             raise InputError(f'frame at {fr.stamp_ns} ns lacks a LiDAR sweep, extrinsic or '
@@ -72,18 +60,18 @@ def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
         if not (1 <= h <= fr.camera.height and 1 <= w <= fr.camera.width):
             raise InputError(f'prompt grid {h}x{w} (rows x columns) must be between 1x1 and the '
                              f'image size {fr.camera.height}x{fr.camera.width}')
-        pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
-        prompt = project_to_grid(pts, fr.camera, (h, w))
-        for name, backend in backends.items():
-            t0 = time.perf_counter()
-            pred = backend.predict(fr.rgb, prompt, fr.camera)
-            ms = (time.perf_counter() - t0) * 1e3
-            scores[name].append({**depth_errors(pred, fr.depth_gt_m), 'ms': ms})
+        config = PipelineConfig.with_prompt_hw((h, w))
+        prompt = prompt_from_points(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
+        for name, pipeline in pipelines.items():
+            result = pipeline.predict(fr.rgb, fr.camera, prompt, config)
+            metrics = depth_metrics(result.depth_m, fr.depth_gt_m, config.min_depth,
+                                    config.max_depth)
+            scores[name].append({**metrics, 'ms': result.network_s * 1e3})
     if not any(scores.values()):
         raise InputError('no frames to benchmark')
     out = {}
     for name, rows in scores.items():
-        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in ('l1', 'rmse', 'absrel')}
+        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in SCORES}
         out[name]['ms'] = float(np.median([r['ms'] for r in rows]))
         out[name]['frames'] = len(rows)
     return out
@@ -91,10 +79,11 @@ def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
 
 def format_table(result: Dict[str, Dict[str, float]]) -> str:
     """Return the result of :func:`run_bench` as a Markdown table plus the L1 ratio line."""
-    lines = ['| method | L1 (m) | RMSE (m) | AbsRel | ms / frame |', '|---|---|---|---|---|']
+    lines = ['| method | L1 (m) | RMSE (m) | AbsRel | coverage | ms / frame |',
+             '|---|---|---|---|---|---|']
     for name, r in result.items():
         lines.append(f"| {name} | {r['l1']:.4f} | {r['rmse']:.4f} | {r['absrel']:.4f} | "
-                     f"{r['ms']:.1f} |")
+                     f"{r['coverage']:.3f} | {r['ms']:.1f} |")
     if 'default' in result and 'bilinear' in result:
         ratio = result['default']['l1'] / result['bilinear']['l1']
         change = f'{(1 - ratio) * 100:.1f} % lower' if ratio <= 1 else \
