@@ -63,6 +63,9 @@ if [ -n "${PROMPTDA_VENV_CACHE:-}" ]; then
   mkdir -p "$PROMPTDA_VENV_CACHE"
   if [ -e .venv ] && [ ! -L .venv ]; then rm -rf .venv; fi
   ln -sfn "$target" .venv
+elif [ -L .venv ] && [ -f "$(readlink -f .venv)/.requirements-$HASH" ]; then
+  # .venv links to a ready venv of these same requirements (made with a cache earlier): keep it.
+  target=$(readlink -f .venv)
 else
   target=.venv
   if [ -L .venv ]; then rm .venv; fi

@@ -24,31 +24,41 @@ NaN, so for the same frame, backend and configuration the scored depth is the pu
     its prompt, so this is an all-zero prompt with one unit cell; the output, 10 m + 1 m x the
     normalised prediction, is an affine function of the prompt-free prediction and stays clear
     of the backend's output clamp), treated as relative *depth* (``depth`` space).  Needs
-    ``--checkpoint``.
+    ``--checkpoint``;
+  - ``bag``: the relative map the input itself carries (a bag's ``/camera/relative_depth``
+    topic, relative disparity; the bundled sample has one), in ``--relative-space``;
+
+  the sources live in :mod:`promptda_ros.adapt.relative`;
+* ``starrygazer`` - relative depth refined with the sparse prompt by a StarryGazer refinement
+  network trained with ``promptda-adapt`` (needs ``--starrygazer WEIGHTS``; its relative
+  source is ``bag`` unless ``--starrygazer-relative`` says otherwise).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
 import numpy as np
 
+from promptda_ros.adapt.relative import (BagRelative, DiskRelative,  # noqa: F401
+                                         NEUTRAL_PROMPT_M, NoPromptRelative, read_relative,
+                                         relative_for)
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth, PromptResult
 
 BACKEND_METHODS = ('default', 'bilinear', 'promptda')
-RELATIVE_SOURCES = ('disk', 'promptda_noprompt')
+RELATIVE_SOURCES = ('disk', 'promptda_noprompt', 'bag')
 ALIGNERS = ('ransac', 'lstsq')
-NEUTRAL_PROMPT_M = 10.0  # constant level of the uninformative prompt (metres)
+STARRYGAZER = 'starrygazer'
 
 
 def all_method_names() -> list[str]:
     """Return every method name the evaluator knows."""
-    return list(BACKEND_METHODS) + [f'{a}_{s}' for s in RELATIVE_SOURCES for a in ALIGNERS]
+    return list(BACKEND_METHODS) + [f'{a}_{s}' for s in RELATIVE_SOURCES for a in ALIGNERS] \
+        + [STARRYGAZER]
 
 
 def parse_method(name: str) -> tuple[str, str | None]:
@@ -60,84 +70,47 @@ def parse_method(name: str) -> tuple[str, str | None]:
     """
     if name in BACKEND_METHODS:
         return 'backend', None
+    if name == STARRYGAZER:
+        return STARRYGAZER, None
     for a in ALIGNERS:
         if name.startswith(a + '_') and name[len(a) + 1:] in RELATIVE_SOURCES:
             return a, name[len(a) + 1:]
     raise InputError(f"unknown method '{name}' (known: {', '.join(all_method_names())})")
 
 
-def default_methods(checkpoint: str | None, relative_dir: str | None) -> list[str]:
-    """Return every method that can run with the given options."""
+def default_methods(checkpoint: str | None, relative_dir: str | None,
+                    relative_in_input: bool = False, starrygazer: str | None = None
+                    ) -> list[str]:
+    """Return every method that can run with the given options.
+
+    ``relative_in_input``: the input carries relative maps (a bag with a relative-depth topic);
+    ``starrygazer``: StarryGazer refinement weights.
+    """
     names = ['default', 'bilinear']
     if checkpoint:
         names += ['promptda', 'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
     if relative_dir:
         names += ['ransac_disk', 'lstsq_disk']
+    if relative_in_input:
+        names += ['ransac_bag', 'lstsq_bag']
+    if starrygazer:
+        names += [STARRYGAZER]
     return names
 
 
-def read_relative(path: str) -> np.ndarray:
-    """Read a relative map (.npy float or 8/16-bit .png, raw values) as (H, W) float64."""
-    if path.endswith('.npy'):
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f'cannot read relative map {path}: {exc}') from exc
-    else:
-        import cv2
-
-        arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if arr is None:
-            raise InputError(f'cannot read relative map {path}')
-    arr = np.asarray(arr)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise InputError(f'relative map {path} must be single-channel (H, W), got {arr.shape}')
-    return arr.astype(np.float64)
-
-
-class DiskRelative:
-    """Relative maps from a folder, matched to frames by name or index."""
-
-    space = 'inverse'
-
-    def __init__(self, folder: str, space: str = 'inverse') -> None:
-        if not os.path.isdir(folder):
-            raise InputError(f'--relative-dir {folder} is not a folder')
-        self.folder = folder
-        self.space = space
-
-    def __call__(self, frame: EvalFrame) -> np.ndarray:
-        """Return the (H, W) float64 relative map of ``frame`` (resized to the image if needed)."""
-        for stem in (frame.name, f'{frame.index:06d}'):
-            for ext in ('.npy', '.png'):
-                p = os.path.join(self.folder, stem + ext)
-                if os.path.isfile(p):
-                    rel = read_relative(p)
-                    H, W = frame.rgb.shape[:2]
-                    if rel.shape != (H, W):
-                        import cv2
-
-                        rel = cv2.resize(rel, (W, H), interpolation=cv2.INTER_LINEAR)
-                    return rel
-        raise InputError(f'no relative map for frame {frame.name} in {self.folder} '
-                         f'(looked for {frame.name}.npy|png and {frame.index:06d}.npy|png)')
-
-
-class NoPromptRelative:
-    """Relative depth from the PromptDA network with an uninformative prompt."""
-
-    space = 'depth'
-
-    def __init__(self, backend) -> None:
-        self.backend = backend
-
-    def __call__(self, frame: EvalFrame) -> np.ndarray:
-        """Return the (H, W) float64 relative depth of ``frame``."""
-        neutral = np.full(np.shape(frame.prompt_m), NEUTRAL_PROMPT_M, dtype=np.float32)
-        neutral[0, 0] = NEUTRAL_PROMPT_M + 1.0
-        return np.asarray(self.backend.predict(frame.rgb, neutral, frame.camera), np.float64)
+def _starrygazer_source(weights: str | None, source: str, checkpoint: str | None,
+                        relative_dir: str | None) -> str:
+    """Check the options of the ``starrygazer`` method; return its relative source name."""
+    if not weights:
+        raise InputError('method starrygazer needs --starrygazer WEIGHTS (refinement weights '
+                         'written by promptda-adapt)')
+    if source not in RELATIVE_SOURCES:
+        raise InputError(f"--starrygazer-relative must be one of {', '.join(RELATIVE_SOURCES)}, "
+                         f"got '{source}'")
+    if source == 'promptda_noprompt' and not checkpoint:
+        raise InputError('starrygazer with relative source promptda_noprompt needs '
+                         '--checkpoint (a PromptDA checkpoint)')
+    return source
 
 
 class MethodRunner:
@@ -146,7 +119,8 @@ class MethodRunner:
     def __init__(self, names: list[str], checkpoint: str | None = None,
                  encoder: str | None = None, relative_dir: str | None = None,
                  relative_space: str = 'inverse', backend_factory: Callable | None = None,
-                 input_size: tuple[int, int] | None = None,
+                 input_size: tuple[int, int] | None = None, starrygazer: str | None = None,
+                 starrygazer_relative: str = 'bag', device: str = 'cpu',
                  config: PipelineConfig | None = None) -> None:
         """Create the backends needed by ``names``.
 
@@ -158,6 +132,10 @@ class MethodRunner:
             relative_space: 'inverse' or 'depth' for the maps in relative_dir.
             backend_factory: make_backend-compatible callable (tests inject one).
             input_size: PromptDA network input (h, w), None = the backend default.
+            starrygazer: StarryGazer refinement weights (method ``starrygazer``).
+            starrygazer_relative: relative source of ``starrygazer``: 'bag', 'disk' (maps in
+                ``relative_dir``) or 'promptda_noprompt' (needs ``checkpoint``).
+            device: torch device of the StarryGazer network.
             config: frame pipeline settings of the backend methods (fill, depth range, min
                 coverage, output size); None = the perception node's defaults.
 
@@ -184,6 +162,10 @@ class MethodRunner:
             needs_net = name == 'promptda' or source == 'promptda_noprompt'
             if needs_net and not checkpoint:
                 raise InputError(f'method {name} needs --checkpoint (a PromptDA checkpoint)')
+            if kind == STARRYGAZER:
+                source = _starrygazer_source(starrygazer, starrygazer_relative, checkpoint,
+                                             relative_dir)
+                self._plan[name] = (kind, source)
             if source == 'disk' and not relative_dir:
                 raise InputError(f'method {name} needs --relative-dir')
         for name, (kind, source) in self._plan.items():
@@ -202,6 +184,12 @@ class MethodRunner:
                 self._sources['disk'] = DiskRelative(relative_dir, relative_space)
             if source == 'promptda_noprompt' and source not in self._sources:
                 self._sources[source] = NoPromptRelative(self._backends['promptda'])
+            if source == 'bag' and source not in self._sources:
+                self._sources[source] = BagRelative(relative_space)
+            if kind == STARRYGAZER and STARRYGAZER not in self._backends:
+                from promptda_ros.adapt.refine import StarryGazer
+
+                self._backends[STARRYGAZER] = StarryGazer(starrygazer, device=device)
 
     def run(self, frame: EvalFrame
             ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
@@ -244,12 +232,16 @@ class MethodRunner:
                         frame.rgb, frame.camera, prompt, self.config).depth_m
                 else:
                     if source not in rel_cache:
-                        rel = self._sources[source](frame)
+                        rel = relative_for(self._sources[source], frame)
                         rel_cache[source] = (rel, (time.perf_counter() - t0) * 1e3)
                         t0 = time.perf_counter()
                     rel, extra = rel_cache[source]
-                    depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
-                                                    space=self._sources[source].space)
+                    if kind == STARRYGAZER:
+                        depth = self._backends[STARRYGAZER].predict_with_relative(
+                            frame.rgb, frame.prompt_m, rel, self._sources[source].space)
+                    else:
+                        depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
+                                                        space=self._sources[source].space)
             except PromptError as exc:
                 errors[name] = f'{type(exc).__name__}: {exc}'
                 depth = np.full((H, W), np.nan, dtype=np.float32)
