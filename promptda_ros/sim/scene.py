@@ -10,7 +10,7 @@ table; a LiDAR sits 6 cm to its left with the same orientation.
 
 Episodes are described by :class:`EpisodeConfig` (seed, object, position); the seed jitters
 the object's place by a few centimetres and everything else is fixed, so a seeded scene is
-deterministic.
+deterministic. The model holds every object; those not in the episode wait behind the robot.
 """
 
 from dataclasses import dataclass
@@ -131,16 +131,23 @@ def _vec(v) -> str:
     return ' '.join('%.6g' % float(x) for x in v)
 
 
-def _object_xml(spec: ObjectSpec, xy: np.ndarray) -> str:
+def parked_position(name: str) -> np.ndarray:
+    """(3,) m where an object waits while another one is on the table (behind the robot)."""
+    spec = OBJECT_SPECS[name]
+    return np.array([-1.5, 1.0 + 0.3 * OBJECTS.index(name), spec.half_height + 0.0005 - 0.75])
+
+
+def _object_xml(spec: ObjectSpec) -> str:
     group = GLASS_GROUP if spec.material == 'transparent' else 0
     material = {'diffuse': '', 'transparent': ' material="glass"',
                 'specular': ' material="chrome"'}[spec.material]
-    return ('<body name="object" pos="%s">\n'
-            '  <freejoint name="object_free"/>\n'
-            '  <geom name="object_geom" type="cylinder" size="%.4f %.4f" mass="%.3f" rgba="%s"'
+    return ('<body name="%s" pos="%s">\n'
+            '  <freejoint name="%s_free"/>\n'
+            '  <geom name="%s_geom" type="cylinder" size="%.4f %.4f" mass="%.3f" rgba="%s"'
             ' group="%d" friction="1.0 0.02 0.001" condim="4"%s/>\n'
-            '</body>' % (_vec([xy[0], xy[1], spec.half_height + 0.0005]), spec.radius,
-                         spec.half_height, spec.mass, _vec(spec.rgba), group, material))
+            '</body>' % (spec.name, _vec(parked_position(spec.name)), spec.name, spec.name,
+                         spec.radius, spec.half_height, spec.mass, _vec(spec.rgba), group,
+                         material))
 
 
 def _box_xml() -> str:
@@ -156,10 +163,12 @@ def _box_xml() -> str:
                      % (i, _vec(p), _vec(s)) for i, (p, s) in enumerate(walls))
 
 
-def build_mjcf(episode: EpisodeConfig) -> str:
-    """Return the MJCF text of the scene for one episode (the object at its seeded place)."""
-    spec = episode.spec
-    xy = episode.object_xy()
+def build_mjcf() -> str:
+    """Return the MJCF text of the scene: every object parked behind the robot.
+
+    One model serves every episode (a reset moves the episode's object onto the table), so
+    renderers survive resets and the expert plans on the very same model.
+    """
     right, up = look_at_axes(CAMERA_POS, CAMERA_TARGET)
     lidar_pos = CAMERA_POS + np.array([0.0, LIDAR_OFFSET_LEFT, 0.0])
     j = ARM_JOINTS
@@ -251,7 +260,8 @@ def build_mjcf(episode: EpisodeConfig) -> str:
 </mujoco>
 ''' % {'cam': _vec(CAMERA_POS), 'lidar': _vec(lidar_pos), 'right': _vec(right),
        'up': _vec(up), 'fovy': CAMERA_FOVY_DEG, 'box': _box_xml(),
-       'object': _object_xml(spec, xy), 'shoulder': _vec(SHOULDER),
+       'object': '\n'.join(_object_xml(OBJECT_SPECS[n]) for n in OBJECTS),
+       'shoulder': _vec(SHOULDER),
        'j0': j[0], 'j1': j[1], 'j2': j[2], 'j3': j[3], 'jg': H1_GRIPPER_JOINT,
        'lo0': lo[0], 'hi0': hi[0], 'lo1': lo[1], 'hi1': hi[1], 'lo2': lo[2], 'hi2': hi[2],
        'lo3': lo[3], 'hi3': hi[3], 'bend': HAND_BEND, 'gopen': GRIPPER_OPEN, 'kp': arm_kp}

@@ -100,11 +100,36 @@ class SimWorld:
 
     # ------------------------------------------------------------------ episode
     def reset(self, episode: scene.EpisodeConfig) -> None:
-        """Rebuild the scene for ``episode`` and put the arm at HOME (gripper open)."""
+        """Start ``episode``: its object on the table, the arm at HOME (gripper open), t = 0."""
         if not isinstance(episode, scene.EpisodeConfig):
             raise InputError('episode must be an EpisodeConfig, got %r' % (episode,))
+        if not hasattr(self, 'model'):
+            self._build()
+        m = self.model
         self.episode = episode
-        self.model = mujoco.MjModel.from_xml_string(scene.build_mjcf(episode))
+        mujoco.mj_resetData(m, self.data)
+        for name in scene.OBJECTS:
+            adr = m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name + '_free')]
+            pos = scene.parked_position(name)
+            if name == episode.object:
+                pos[:2] = episode.object_xy()
+                pos[2] = episode.spec.half_height + 0.0005
+            self.data.qpos[adr:adr + 7] = np.concatenate([pos, [1.0, 0.0, 0.0, 0.0]])
+        self._object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, episode.object)
+        self._object_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM,
+                                              episode.object + '_geom')
+        self.data.qpos[self._qpos_adr] = scene.HOME
+        self.data.qpos[self._mimic_adr] = scene.HOME[-1]
+        self.command = scene.HOME.copy()
+        self._apply_command()
+        mujoco.mj_forward(m, self.data)
+        self._rng = np.random.default_rng([int(episode.seed), 7])
+        # Let the object settle on the table.
+        self.step(0.2)
+        self.data.time = 0.0
+
+    def _build(self) -> None:
+        self.model = mujoco.MjModel.from_xml_string(scene.build_mjcf())
         self.data = mujoco.MjData(self.model)
         m = self.model
         joint_ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in scene.JOINT_NAMES]
@@ -114,25 +139,10 @@ class SimWorld:
         self._mimic_adr = m.jnt_qposadr[mimic]
         self.lower = np.array([m.jnt_range[j][0] for j in joint_ids])
         self.upper = np.array([m.jnt_range[j][1] for j in joint_ids])
-        self._object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'object')
-        self._object_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, 'object_geom')
-        self.data.qpos[self._qpos_adr] = scene.HOME
-        self.data.qpos[self._mimic_adr] = scene.HOME[-1]
-        self.command = scene.HOME.copy()
-        self._apply_command()
-        mujoco.mj_forward(m, self.data)
-        self._rng = np.random.default_rng([int(episode.seed), 7])
         h, w = self.sensors.camera_hw
         self.camera = camera_model(m, 'head', h, w)
         lh, lw = self.sensors.lidar_hw
         self.lidar_camera = camera_model(m, 'lidar', lh, lw)
-        if self._renderers is not None:
-            for r in self._renderers.values():
-                r.close()
-            self._renderers = None
-        # Let the object settle on the table.
-        self.step(0.2)
-        self.data.time = 0.0
 
     @property
     def time_s(self) -> float:
