@@ -24,14 +24,14 @@ from rosbags.typesys import get_typestore, Stores
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
-from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_depth_m, \
-    image_to_rgb
+from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_array, \
+    image_to_depth_m, image_to_rgb
 from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
 from promptda_ros.pipeline import unit_quaternion
 
 __all__ = ['Frame', 'read_frames', 'bag_topics', 'static_extrinsics', 'extrinsics_matrix',
            'TYPESTORE', 'IMAGE_TOPIC', 'CAMERA_INFO_TOPIC', 'LIDAR_TOPIC', 'PROMPT_DEPTH_TOPIC',
-           'GT_TOPIC', 'TF_TOPIC', 'TF_STATIC_TOPIC']
+           'GT_TOPIC', 'TF_TOPIC', 'TF_STATIC_TOPIC', 'RELATIVE_TOPIC']
 
 #: The message definitions every bag of the package is read and written with.
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
@@ -42,6 +42,7 @@ CAMERA_INFO_TOPIC = '/camera/camera_info'
 LIDAR_TOPIC = '/lidar/points'
 PROMPT_DEPTH_TOPIC = '/lidar/depth'
 GT_TOPIC = '/camera/depth_gt'
+RELATIVE_TOPIC = '/camera/relative_depth'  # relative depth of a monocular model (32FC1)
 TF_TOPIC = '/tf'
 TF_STATIC_TOPIC = '/tf_static'
 
@@ -63,6 +64,8 @@ class Frame:
         T_world_cam: (4, 4) float64 world <- camera from /tf (+ /tf_static), or None.
         camera_frame: frame id of the image.
         lidar_frame: frame id of the sweep or None.
+        relative: (H', W') float32 relative depth / disparity of a monocular model (unitless,
+            as stored on the relative topic), or None.
     """
 
     index: int
@@ -77,6 +80,7 @@ class Frame:
     T_world_cam: Optional[np.ndarray] = None
     camera_frame: str = ''
     lidar_frame: Optional[str] = None
+    relative: Optional[np.ndarray] = None
 
 
 BAG_SUFFIXES = ('.db3', '.mcap')
@@ -256,7 +260,8 @@ def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
                 prompt_depth_topic: Optional[str] = PROMPT_DEPTH_TOPIC,
                 gt_topic: Optional[str] = GT_TOPIC, tf_topic: Optional[str] = TF_TOPIC,
                 tf_static_topic: Optional[str] = TF_STATIC_TOPIC, slop_s: float = 0.05,
-                require_lidar: bool = False) -> Iterator[Frame]:
+                require_lidar: bool = False,
+                relative_topic: Optional[str] = RELATIVE_TOPIC) -> Iterator[Frame]:
     """Yield one :class:`Frame` per image of ``image_topic``, in stamp order.
 
     Args:
@@ -270,6 +275,8 @@ def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
         tf_topic, tf_static_topic: tf2_msgs/TFMessage topics; None = not used.
         slop_s: maximum |stamp difference| in seconds for pairing sweeps / depth / poses.
         require_lidar: raise InputError when the bag has no ``lidar_topic``.
+        relative_topic: 32FC1 Image of relative depth / disparity from a monocular model
+            (nearest stamp within slop); None = not used.
 
     Optional topics absent from the bag leave the corresponding Frame fields None.
 
@@ -284,13 +291,14 @@ def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
     try:
         yield from _read(reader, bag_path, image_topic, info_topic, lidar_topic,
                          prompt_depth_topic, gt_topic, tf_topic, tf_static_topic, slop_ns,
-                         require_lidar)
+                         require_lidar, relative_topic)
     finally:
         reader.close()
 
 
 def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt_depth_topic,
-          gt_topic, tf_topic, tf_static_topic, slop_ns, require_lidar) -> Iterator[Frame]:
+          gt_topic, tf_topic, tf_static_topic, slop_ns, require_lidar,
+          relative_topic=None) -> Iterator[Frame]:
     by_topic = {c.topic: c for c in reader.connections}
     for topic, label in ((image_topic, 'image'), (info_topic, 'camera_info')):
         if topic not in by_topic:
@@ -300,7 +308,7 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
         raise InputError(f'bag {bag_path} has no LiDAR topic {lidar_topic!r}')
     roles = {image_topic: 'image', info_topic: 'info'}
     for topic, role in ((lidar_topic, 'lidar'), (prompt_depth_topic, 'prompt'),
-                        (gt_topic, 'gt')):
+                        (gt_topic, 'gt'), (relative_topic, 'relative')):
         if topic is not None and topic in by_topic:
             roles[topic] = role
     tf_roles = {}
@@ -315,7 +323,8 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
             raise InputError(f'cannot decode a {conn.msgtype} on {conn.topic}: {exc}') from None
 
     # Pass 1: header stamps of the data topics, all transforms.
-    stamps: Dict[str, List[int]] = {r: [] for r in ('image', 'info', 'lidar', 'prompt', 'gt')}
+    stamps: Dict[str, List[int]] = {r: [] for r in ('image', 'info', 'lidar', 'prompt', 'gt',
+                                                    'relative')}
     frames_of: Dict[str, str] = {}
     tf = _TfBuffer(slop_ns)
     conns = [by_topic[t] for t in list(roles) + list(tf_roles)]
@@ -350,7 +359,7 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
             if k < 0:
                 k = 0  # only later infos exist: the camera model is static in practice
         need['info'] = int(info[k])
-        for role in ('lidar', 'prompt', 'gt'):
+        for role in ('lidar', 'prompt', 'gt', 'relative'):
             k = _nearest(sorted_stamps[role], cam_ns, slop_ns)
             if k is not None:
                 need[role] = int(sorted_stamps[role][k])
@@ -418,6 +427,8 @@ def _make_frame(index: int, need: dict, held: dict, T_cam_lidar, tf: _TfBuffer,
     if 'gt' in need:
         gt = image_to_depth_m(held[('gt', need['gt'])])
         frame.depth_gt_m = np.where(gt > 0, gt, np.float32(np.nan)).astype(np.float32)
+    if 'relative' in need:
+        frame.relative = image_to_array(held[('relative', need['relative'])]).astype(np.float32)
     _, T_world_cam, dynamic = tf.to_root(camera_frame, cam_ns)
     if dynamic:
         frame.T_world_cam = T_world_cam

@@ -47,7 +47,10 @@ def test_method_names_and_defaults():
         with pytest.raises(InputError, match='unknown method'):
             parse_method(bad)
     assert default_methods(None, None) == ['default', 'bilinear']
-    assert set(default_methods('ck', 'rel')) == set(all_method_names())
+    assert set(default_methods('ck', 'rel', relative_in_input=True, starrygazer='sg')) \
+        == set(all_method_names())
+    assert parse_method('starrygazer') == ('starrygazer', None)
+    assert parse_method('ransac_bag') == ('ransac', 'bag')
 
 
 def test_noprompt_source_shares_the_network_and_aligns_in_depth_space():

@@ -51,6 +51,7 @@ class EvalFrame:
     prompt_m: np.ndarray              # (h, w) float32 metres, 0 = no measurement
     gt_m: np.ndarray                  # (H, W) float32 metres, NaN = invalid
     T_world_cam: np.ndarray | None    # (4, 4) camera optical frame -> world
+    relative: np.ndarray | None = None  # (H', W') float32 relative map from the input, or None
 
 
 def _gt_nan(depth: np.ndarray) -> np.ndarray:
@@ -197,7 +198,7 @@ def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: flo
 
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
              poses_path: str | None = None, topics: dict[str, str] | None = None,
-             skipped: list[str] | None = None,
+             skipped: list[str] | None = None, with_gt: bool = True,
              config: PipelineConfig | None = None) -> Iterator[EvalFrame]:
     """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
 
@@ -213,6 +214,8 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         poses_path: TUM-style poses file overriding the bag's /tf trajectory.
         topics: keyword overrides forwarded to read_frames (e.g. image_topic=...).
         skipped: list receiving one message per skipped frame.
+        with_gt: False = never read the reference depth topic (it is not even subscribed in the
+            bag reader; frames carry ``gt_m = None``), for training without ground truth.
         config: frame pipeline settings (prompt grid, depth range) the LiDAR sweep is projected
             with, exactly as the perception node does; None = the defaults with ``prompt_hw``.
 
@@ -238,7 +241,9 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         return topics.get(key, params[key].default)
 
     present = bagio.bag_topics(bag_path)
-    if topic('gt_topic') not in present:
+    if not with_gt:
+        topics['gt_topic'] = None
+    elif topic('gt_topic') not in present:
         raise InputError(f"bag {bag_path} has no reference depth topic {topic('gt_topic')!r} "
                          '(set it with --topics gt=TOPIC)')
     has_lidar = topic('lidar_topic') in present
@@ -268,8 +273,9 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig
                 poses: dict[float, np.ndarray] | None, topics: dict[str, str],
                 skipped: list[str]) -> Iterator[EvalFrame]:
     keys = np.array(sorted(poses)) if poses else None
+    with_gt = topics.get('gt_topic', '') is not None
     for i, fr in enumerate(bagio.read_frames(bag_path, **topics)):
-        if fr.depth_gt_m is None:
+        if with_gt and fr.depth_gt_m is None:
             skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no reference depth')
             continue
         use_lidar = fr.points_lidar is not None and fr.T_cam_lidar is not None
@@ -287,9 +293,10 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig
         T = fr.T_world_cam
         if poses is not None:
             T = _nearest_pose(poses, keys, fr.stamp_ns * 1e-9)
-        gt = _gt_nan(fr.depth_gt_m)
+        gt = _gt_nan(fr.depth_gt_m) if with_gt else None
         yield EvalFrame(i, str(fr.stamp_ns), int(fr.stamp_ns), fr.rgb, fr.camera, prompt, gt,
-                        None if T is None else np.asarray(T, np.float64))
+                        None if T is None else np.asarray(T, np.float64),
+                        relative=getattr(fr, 'relative', None))
 
 
 def open_input(path: str, **options) -> Iterator[EvalFrame]:

@@ -9,6 +9,9 @@ Topics (frame ids in brackets), all stamped with the sensor time:
 ``/camera/image_raw``      sensor_msgs/Image rgb8       [camera_optical_frame], 10 Hz
 ``/camera/camera_info``    sensor_msgs/CameraInfo       [camera_optical_frame], with each image
 ``/camera/depth_gt``       sensor_msgs/Image 32FC1 m    [camera_optical_frame], ground truth
+``/camera/relative_depth`` sensor_msgs/Image 32FC1      [camera_optical_frame] relative
+                                                        disparity of a simulated monocular
+                                                        model (:mod:`.mono_sim`), unitless
 ``/lidar/points``          sensor_msgs/PointCloud2      [lidar] x, y, z, intensity float32;
                                                         camera stamp + ``lidar_offset_s``
 ``/lidar/depth``           sensor_msgs/Image 16UC1 mm   [camera_optical_frame] the same sweep
@@ -29,6 +32,7 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import get_typestore, Stores
 
+from promptda_ros.bagio import RELATIVE_TOPIC
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_fields, depth_image_fields, image_fields
 from promptda_ros.core.projection import project_to_grid
@@ -63,6 +67,7 @@ _TYPES = {
     IMAGE_TOPIC: 'sensor_msgs/msg/Image',
     INFO_TOPIC: 'sensor_msgs/msg/CameraInfo',
     GT_TOPIC: 'sensor_msgs/msg/Image',
+    RELATIVE_TOPIC: 'sensor_msgs/msg/Image',
     LIDAR_TOPIC: 'sensor_msgs/msg/PointCloud2',
     LIDAR_DEPTH_TOPIC: 'sensor_msgs/msg/Image',
     TF_TOPIC: 'tf2_msgs/msg/TFMessage',
@@ -216,6 +221,8 @@ def write_sample_bag(path, config: Optional[SampleConfig] = None,
                     cam_ns, CAMERA_FRAME, image_fields(frame.rgb, 'rgb8'))),
                 (cam_ns, GT_TOPIC, lambda: msgs.image(
                     cam_ns, CAMERA_FRAME, depth_image_fields(frame.depth_gt_m, '32FC1'))),
+                (cam_ns, RELATIVE_TOPIC, lambda: msgs.image(
+                    cam_ns, CAMERA_FRAME, image_fields(frame.relative, '32FC1'))),
                 (lidar_ns, TF_TOPIC, lambda: msgs.tf(
                     [(lidar_ns, WORLD_FRAME, BASE_FRAME, frame.T_world_base_lidar)])),
                 (lidar_ns, LIDAR_TOPIC, lambda: msgs.cloud(

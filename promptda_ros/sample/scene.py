@@ -43,6 +43,7 @@ import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
+from promptda_ros.sample import mono_sim
 
 BASE_STAMP_NS = 1_700_000_000_000_000_000
 """Stamp of frame 0 (integer nanoseconds since the epoch)."""
@@ -177,18 +178,21 @@ class Scene:
     noise_table: np.ndarray = field(repr=False, default=None)
 
     # ------------------------------------------------------------------ ray casting
-    def cast(self, origin: np.ndarray, dirs: np.ndarray) -> tuple:
+    def cast(self, origin: np.ndarray, dirs: np.ndarray, with_object: bool = False) -> tuple:
         """Intersect rays with the scene (nearest hit wins).
 
         Args:
             origin: (3,) float64 metres, common ray origin in the world frame.
             dirs: (N, 3) float64 ray directions in the world frame (any length; the returned
                 ``t`` is in units of the direction length, so unit-z camera rays give z-depth).
+            with_object: also return the id of the object hit (see :meth:`num_objects`).
 
         Returns:
             t: (N,) float64 ray parameter of the hit (always finite inside the room).
             normal: (N, 3) float64 unit surface normal facing the ray origin.
             material: (N,) int64 material id.
+            object_id: (N,) int64, only with ``with_object``: 0..5 the room faces -x, +x, -y,
+                +y, floor, ceiling, then the boxes, spheres and cylinders in their order.
         """
         o = np.asarray(origin, dtype=np.float64)
         d = np.asarray(dirs, dtype=np.float64)
@@ -202,7 +206,8 @@ class Scene:
         axis = np.argmin(t_far, axis=1)
         best_t = t_far[np.arange(n), axis]
         positive = d[np.arange(n), axis] > 0
-        best_mat = self.room_materials[axis * 2 + positive.astype(np.int64)]
+        best_obj = axis * 2 + positive.astype(np.int64)
+        best_mat = self.room_materials[best_obj]
         best_n = np.zeros((n, 3))
         best_n[np.arange(n), axis] = np.where(positive, -1.0, 1.0)
 
@@ -224,8 +229,11 @@ class Scene:
             best_t[sel] = t[closer]
             best_n[sel] = normal[closer]
             best_mat[sel] = mat
+            best_obj[sel] = obj
 
+        obj = 5
         for cx, cy, cz, hx, hy, hz, yaw, mat in self.boxes:
+            obj += 1
             idx = candidates([cx, cy, cz], math.sqrt(hx * hx + hy * hy + hz * hz))
             if idx.size == 0:
                 continue
@@ -247,6 +255,7 @@ class Scene:
             take(idx, np.where(hit, t_near, np.inf), nl @ Rz, int(mat))
 
         for cx, cy, cz, r, mat in self.spheres:
+            obj += 1
             idx = candidates([cx, cy, cz], r)
             if idx.size == 0:
                 continue
@@ -263,6 +272,7 @@ class Scene:
             take(idx, t, (p - c) / r, int(mat))
 
         for cx, cy, z0, z1, r, mat in self.cylinders:
+            obj += 1
             half_h = (z1 - z0) / 2
             idx = candidates([cx, cy, (z0 + z1) / 2], math.sqrt(r * r + half_h * half_h))
             if idx.size == 0:
@@ -291,7 +301,14 @@ class Scene:
         # Normals face the viewer.
         flip = np.einsum('ij,ij->i', best_n, d) > 0
         best_n = np.where(flip[:, None], -best_n, best_n)
+        if with_object:
+            return best_t, best_n, best_mat, best_obj
         return best_t, best_n, best_mat
+
+    @property
+    def num_objects(self) -> int:
+        """Number of object ids :meth:`cast` can return (6 room faces + every primitive)."""
+        return 6 + len(self.boxes) + len(self.spheres) + len(self.cylinders)
 
     # ------------------------------------------------------------------ appearance
     def albedo(self, points: np.ndarray, material: np.ndarray) -> np.ndarray:
@@ -595,6 +612,8 @@ class SampleFrame:
         intensity: (N,) float32 return intensity (0..255).
         T_world_base: (4, 4) float64 ``odom <- base_link`` at the camera stamp.
         T_world_base_lidar: (4, 4) float64 ``odom <- base_link`` at the LiDAR stamp.
+        relative: (H, W) float32 relative disparity of a simulated monocular depth model
+            (:mod:`promptda_ros.sample.mono_sim`; larger = nearer), or None.
     """
 
     index: int
@@ -606,6 +625,7 @@ class SampleFrame:
     intensity: np.ndarray
     T_world_base: np.ndarray
     T_world_base_lidar: np.ndarray
+    relative: Optional[np.ndarray] = None
 
 
 class SampleGenerator:
@@ -634,6 +654,7 @@ class SampleGenerator:
         self.scene, self.trajectory, self.T_base_cam, self.T_base_lidar = \
             _make_scene(rng, duration)
         self._rays_cam = self.camera.rays().reshape(-1, 3).astype(np.float64)
+        self._object_errors = None
         cfg = config
         elev = np.radians(np.linspace(*cfg.lidar_elevation_deg, int(cfg.lidar_beams)))
         az0, az1 = cfg.lidar_azimuth_deg
@@ -671,27 +692,31 @@ class SampleGenerator:
         """Static extrinsic ``camera_optical_frame <- lidar`` (4, 4) float64."""
         return np.linalg.inv(self.T_base_cam) @ self.T_base_lidar
 
-    def render_camera(self, T_world_cam: np.ndarray, rng: Optional[np.random.Generator] = None
-                      ) -> tuple:
+    def render_camera(self, T_world_cam: np.ndarray, rng: Optional[np.random.Generator] = None,
+                      with_object: bool = False) -> tuple:
         """Ray-cast the camera.
 
         Args:
             T_world_cam: (4, 4) float64 camera optical frame pose in the world.
             rng: generator for image noise (None = no noise).
+            with_object: also return the (H, W) int64 object id map (see :meth:`Scene.cast`).
 
         Returns:
-            rgb: (H, W, 3) uint8 RGB; depth: (H, W) float32 metres z-depth.
+            rgb: (H, W, 3) uint8 RGB; depth: (H, W) float32 metres z-depth; with
+            ``with_object`` also the object ids.
         """
         h, w = self.camera.height, self.camera.width
         R, o = T_world_cam[:3, :3], T_world_cam[:3, 3]
         dirs = self._rays_cam @ R.T
-        t, normal, mat = self.scene.cast(o, dirs)
+        t, normal, mat, obj = self.scene.cast(o, dirs, with_object=True)
         pts = o + t[:, None] * dirs
         lin = self.scene.shade(pts, normal, mat)
         srgb = np.power(lin, 1.0 / 2.2) * 255.0
         if rng is not None and self.config.rgb_noise > 0:
             srgb = srgb + rng.normal(0.0, self.config.rgb_noise, srgb.shape)
         rgb = np.clip(np.rint(srgb), 0, 255).astype(np.uint8).reshape(h, w, 3)
+        if with_object:
+            return rgb, t.astype(np.float32).reshape(h, w), obj.reshape(h, w)
         return rgb, t.astype(np.float32).reshape(h, w)
 
     def render_lidar(self, T_world_lidar: np.ndarray, rng: np.random.Generator) -> tuple:
@@ -724,8 +749,11 @@ class SampleGenerator:
         intensity = np.clip(255.0 * reflect[keep] * (0.3 + 0.7 * cos_inc[keep]), 0, 255)
         return points, intensity.astype(np.float32)
 
-    def frame(self, index: int) -> SampleFrame:
-        """Generate frame ``index`` (0-based) independently of the others."""
+    def frame(self, index: int, relative: bool = True) -> SampleFrame:
+        """Generate frame ``index`` (0-based) independently of the others.
+
+        ``relative`` = False skips the simulated monocular map (``SampleFrame.relative`` None).
+        """
         if not 0 <= int(index) < self.num_frames:
             raise InputError(f'frame index {index} outside 0..{self.num_frames - 1}')
         index = int(index)
@@ -733,11 +761,19 @@ class SampleGenerator:
         cam_ns, lidar_ns = self.stamps_ns(index)
         T_wb = self.T_world_base(cam_ns)
         T_wb_l = self.T_world_base(lidar_ns)
-        rgb, depth = self.render_camera(T_wb @ self.T_base_cam, rng)
+        rgb, depth, obj = self.render_camera(T_wb @ self.T_base_cam, rng, with_object=True)
         points, intensity = self.render_lidar(T_wb_l @ self.T_base_lidar, rng)
+        rel = None
+        if relative:
+            if self._object_errors is None:
+                self._object_errors = mono_sim.object_errors(self.config.seed,
+                                                             self.scene.num_objects)
+            rel = mono_sim.simulate_relative(
+                depth, obj, *self._object_errors,
+                np.random.default_rng([int(self.config.seed), 1 + index, mono_sim.STREAM]))
         return SampleFrame(index=index, stamp_ns=cam_ns, lidar_stamp_ns=lidar_ns, rgb=rgb,
                            depth_gt_m=depth, points_lidar=points, intensity=intensity,
-                           T_world_base=T_wb, T_world_base_lidar=T_wb_l)
+                           T_world_base=T_wb, T_world_base_lidar=T_wb_l, relative=rel)
 
     def frames(self) -> Iterator[SampleFrame]:
         """Yield every frame in order."""

@@ -1,0 +1,283 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The StarryGazer refinement network: a small U-Net on RGB + relative depth + sparse depth.
+
+Inputs (built by :func:`make_input`, 7 channels at the network resolution ``(h, w)``, both
+multiples of ``2 ** (levels - 1)``)::
+
+    0-2  RGB, (x / 255 - 0.5) / 0.25
+    3    relative map normalised to [0, 1] in nearness (1 = nearest, see normalise_relative)
+    4    sparse depth / s, 0 where there is no measurement        s = median of valid sparse (m)
+    5    sparse mask (1 = measured)
+    6    init / s: the relative map aligned to the sparse depth by least squares (one
+         scale and shift for the whole image, in inverse depth), metres / s
+
+Everything metric is divided by ``s``, so the network sees the same numbers for a room at 2 m
+and a hall at 20 m.  The network predicts a log-depth correction ``c`` of that affine fit::
+
+    depth = s * init_n * exp(max_log_correction * tanh(net(x)))      (metres)
+
+so an untrained (zero-output) network reproduces the least-squares alignment, and training only
+has to learn what one affine map cannot fix: per-object scale errors between objects.
+
+Architecture (``w`` = ``base_width``, ``levels`` = 4 by default; shapes for a (B, 7, h, w)
+input; every ``block`` is two 3x3 conv + GroupNorm + ReLU)::
+
+    x (B,7,h,w) -> block -> e0 (B,w,h,w) ---------------------------- cat -> block -> d0
+                   maxpool -> block -> e1 (B,2w,h/2,w/2) ---------- cat -> block -> d1 -> up ^
+                              maxpool -> block -> e2 (B,4w,h/4,w/4) cat -> block -> d2 -> up ^
+                                         maxpool -> block -> e3 (B,8w,h/8,w/8) -> up ^
+    d0 (B,w,h,w) -> 1x1 conv -> c (B,1,h,w)
+
+The default (``base_width`` 16, input long side 128 px: 96 x 128 for a 4:3 image) has
+0.49 M parameters and trains on a CPU; ``base_width`` 32 gives 1.9 M, 48 gives 4.4 M.  Weights
+are safetensors files whose metadata hold the :class:`RefineConfig` (JSON); :func:`load_refiner`
+refuses a file without it, a file of another config than the one asked for, or tensors that do
+not fit the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+import json
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from promptda_ros.core.errors import CheckpointError, InputError
+
+FORMAT = 'promptda_ros.starrygazer.refine'
+FORMAT_VERSION = '1'
+IN_CHANNELS = 7
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Architecture and input settings of the refinement network.
+
+    Attributes:
+        base_width: channels of the first level (doubled at every level).
+        levels: resolution levels of the U-Net (>= 2).
+        groups: GroupNorm groups (must divide ``base_width``).
+        max_log_correction: bound of the predicted log-depth correction (tanh-limited);
+            1.0 allows a factor e^-1 .. e^1 on the affine-aligned relative depth.
+        net_long_side: long side of the network input, pixels (rounded to a multiple of
+            ``2 ** (levels - 1)``); the short side keeps the image aspect.
+    """
+
+    base_width: int = 16
+    levels: int = 4
+    groups: int = 8
+    max_log_correction: float = 1.0
+    net_long_side: int = 128
+
+    def __post_init__(self) -> None:
+        if int(self.base_width) < 1 or int(self.levels) < 2 or int(self.groups) < 1:
+            raise InputError('base_width >= 1, levels >= 2 and groups >= 1 are required, got '
+                             f'{self.base_width}, {self.levels}, {self.groups}')
+        if int(self.base_width) % int(self.groups):
+            raise InputError(f'groups ({self.groups}) must divide base_width '
+                             f'({self.base_width})')
+        if not float(self.max_log_correction) > 0:
+            raise InputError('max_log_correction must be > 0')
+        if int(self.net_long_side) < 2 ** int(self.levels):
+            raise InputError(f'net_long_side must be >= {2 ** int(self.levels)}, got '
+                             f'{self.net_long_side}')
+
+    @property
+    def multiple(self) -> int:
+        """Sides of the network input must be multiples of this."""
+        return 2 ** (int(self.levels) - 1)
+
+    def net_hw(self, image_hw: tuple) -> tuple:
+        """Return the network input (h, w) for an image of (H, W) pixels."""
+        H, W = int(image_hw[0]), int(image_hw[1])
+        scale = float(self.net_long_side) / max(H, W)
+        m = self.multiple
+        return (max(m, int(round(H * scale / m)) * m), max(m, int(round(W * scale / m)) * m))
+
+    def to_json(self) -> str:
+        """Return the config as a JSON string (the weights' metadata)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> 'RefineConfig':
+        """Parse :meth:`to_json` output (unknown keys are an error)."""
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(data) - known)
+        if bad:
+            raise InputError(f'unknown refinement config keys: {", ".join(bad)}')
+        return cls(**data)
+
+
+def _block(cin: int, cout: int, groups: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(groups, cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(groups, cout),
+        nn.ReLU(inplace=True))
+
+
+class RefineNet(nn.Module):
+    """U-Net predicting a bounded log-depth correction (see the module docstring)."""
+
+    def __init__(self, config: RefineConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or RefineConfig()
+        w, g, n = int(self.config.base_width), int(self.config.groups), int(self.config.levels)
+        widths = [w * 2 ** i for i in range(n)]
+        self.down = nn.ModuleList([_block(IN_CHANNELS, widths[0], g)] + [
+            _block(widths[i - 1], widths[i], g) for i in range(1, n)])
+        self.up = nn.ModuleList([_block(widths[i] + widths[i + 1], widths[i], g)
+                                 for i in range(n - 1)])
+        self.head = nn.Conv2d(widths[0], 1, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, 7, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
+        m = self.config.multiple
+        if x.ndim != 4 or x.shape[1] != IN_CHANNELS or x.shape[2] % m or x.shape[3] % m:
+            raise InputError(f'refinement input must be (B, {IN_CHANNELS}, h, w) with h, w '
+                             f'multiples of {m}, got {tuple(x.shape)}')
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for i in range(len(self.up) - 1, -1, -1):
+            x = F.interpolate(x, size=skips[i].shape[-2:], mode='bilinear', align_corners=False)
+            x = self.up[i](torch.cat([skips[i], x], dim=1))
+        return float(self.config.max_log_correction) * torch.tanh(self.head(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Return the number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def save_refiner(model: RefineNet, path: str, extra: dict | None = None) -> str:
+    """Write the network's weights as safetensors with its config in the metadata.
+
+    Args:
+        model: the network.
+        path: destination ``.safetensors`` file.
+        extra: more string metadata (e.g. the relative source it was trained with).
+
+    Returns:
+        ``path``.
+    """
+    from safetensors.torch import save_file
+
+    meta = {'format': FORMAT, 'format_version': FORMAT_VERSION,
+            'config': model.config.to_json()}
+    for k, v in (extra or {}).items():
+        meta[str(k)] = str(v)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, path, metadata=meta)
+    return path
+
+
+def read_refiner_metadata(path: str) -> dict:
+    """Return the metadata of a refinement weights file.
+
+    Raises:
+        CheckpointError: missing / unreadable file or not StarryGazer refinement weights.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework='pt') as f:
+            meta = dict(f.metadata() or {})
+    except FileNotFoundError:
+        raise CheckpointError(f'refinement weights {path} not found') from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f'cannot read refinement weights {path}: '
+                              f'{str(exc).splitlines()[0]}') from None
+    except Exception as exc:  # safetensors raises its own SafetensorError (no public base)
+        raise CheckpointError(f'cannot read refinement weights {path}: '
+                              f'{str(exc).splitlines()[0]}') from None
+    if meta.get('format') != FORMAT:
+        raise CheckpointError(f'{path} is not StarryGazer refinement weights (no '
+                              f"'{FORMAT}' metadata; write them with promptda-adapt)")
+    return meta
+
+
+def load_refiner(path: str, expected: RefineConfig | None = None,
+                 device: str = 'cpu') -> tuple:
+    """Load refinement weights.
+
+    Args:
+        path: ``.safetensors`` written by :func:`save_refiner`.
+        expected: the config the caller needs; None = take the file's.
+        device: torch device.
+
+    Returns:
+        (RefineNet in eval mode, metadata dict).
+
+    Raises:
+        CheckpointError: not refinement weights, another config than ``expected`` (the
+            differing fields are named), or tensors that do not match the config.
+    """
+    from safetensors.torch import load_file
+
+    meta = read_refiner_metadata(path)
+    try:
+        config = RefineConfig.from_json(meta['config'])
+    except (KeyError, ValueError, TypeError, InputError) as exc:
+        raise CheckpointError(f'{path}: bad refinement config in the metadata ({exc})') from None
+    if expected is not None and config != expected:
+        diff = [f'{f.name}={getattr(config, f.name)!r} (wanted {getattr(expected, f.name)!r})'
+                for f in fields(RefineConfig) if getattr(config, f.name) !=
+                getattr(expected, f.name)]
+        raise CheckpointError(f'{path} holds refinement weights of another config: '
+                              + ', '.join(diff))
+    model = RefineNet(config)
+    state = load_file(path, device='cpu')
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()
+        raise CheckpointError(f'{path}: tensors do not match the refinement config {config} '
+                              f'({"; ".join(s.strip() for s in first[:3])})') from None
+    return model.to(device).eval(), meta
+
+
+def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
+               init_m: np.ndarray) -> tuple:
+    """Stack one sample's network input (all arrays already at the network resolution).
+
+    Args:
+        rgb: (h, w, 3) uint8 RGB.
+        rel_n: (h, w) float relative map normalised to [0, 1] nearness.
+        sparse_m: (h, w) float metres, 0 / NaN = no measurement.
+        init_m: (h, w) float metres, the affine-aligned relative depth (finite, > 0).
+
+    Returns:
+        ((7, h, w) float32 input, s: the metric scale in metres = median of valid sparse).
+
+    Raises:
+        PromptError: no valid sparse measurement.
+    """
+    from promptda_ros.core.errors import PromptError
+
+    sparse = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    mask = sparse > 0
+    if not np.any(mask):
+        raise PromptError('sparse depth has no valid measurement')
+    s = float(np.median(sparse[mask]))
+    x = np.empty((IN_CHANNELS,) + sparse.shape, np.float32)
+    x[0:3] = (np.moveaxis(np.asarray(rgb, np.float32), -1, 0) / 255.0 - 0.5) / 0.25
+    x[3] = rel_n
+    x[4] = np.where(mask, sparse / s, 0.0)
+    x[5] = mask
+    x[6] = np.asarray(init_m, np.float32) / s
+    return x, s
+
+
+def apply_correction(init_m: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """Return ``init_m * exp(correction)`` (metres; shapes broadcast)."""
+    return init_m * torch.exp(correction)
