@@ -18,7 +18,7 @@ back to ``P = [K | 0]`` (the raw image is treated as the rectified one); an all-
 likewise becomes the identity.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -51,6 +51,11 @@ def _as_points(points, dims: int, name: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
+def _unset() -> np.ndarray:
+    """Return the empty (0,) array standing for an unset D, P or R."""
+    return np.empty(0)
+
+
 @dataclass(frozen=True, eq=False)
 class PinholeCamera:
     """Immutable pinhole camera (intrinsics, distortion, rectification).
@@ -64,15 +69,16 @@ class PinholeCamera:
         R: (3, 3) float64 rectification rotation, identity by default.
         distortion_model: ``'plumb_bob'`` (default) or ``'rational_polynomial'``.
 
-    The constructor validates shapes and values and raises :class:`CalibrationError`.
+    The constructor validates shapes and values and raises :class:`CalibrationError`. D, P and R
+    may be left out (or given as None or empty): after construction all three are arrays.
     """
 
     width: int
     height: int
     K: np.ndarray
-    D: Optional[np.ndarray] = None
-    P: Optional[np.ndarray] = None
-    R: Optional[np.ndarray] = None
+    D: np.ndarray = field(default_factory=_unset)
+    P: np.ndarray = field(default_factory=_unset)
+    R: np.ndarray = field(default_factory=_unset)
     distortion_model: str = 'plumb_bob'
 
     def __post_init__(self) -> None:
@@ -86,6 +92,7 @@ class PinholeCamera:
             object.__setattr__(self, name, int(value))
         K = _as_matrix(self.K, (3, 3), 'K')
         model = str(self.distortion_model or 'plumb_bob')
+        D: np.ndarray
         if self.D is None or np.size(self.D) == 0:
             D = np.zeros(8 if model == 'rational_polynomial' else 5)
         else:
@@ -104,7 +111,8 @@ class PinholeCamera:
             raise CalibrationError(
                 f'{model} distortion needs {expected} coefficients, got {D.size}')
         D.setflags(write=False)
-        if self.P is None:
+        P: Optional[np.ndarray]
+        if self.P is None or np.size(self.P) == 0:
             P = None
         else:
             P = _as_matrix(self.P, (3, 4), 'P')
@@ -112,7 +120,8 @@ class PinholeCamera:
             P = np.zeros((3, 4))
             P[:, :3] = K
             P.setflags(write=False)
-        R = np.eye(3) if self.R is None else _as_matrix(self.R, (3, 3), 'R')
+        unset_r = self.R is None or np.size(self.R) == 0
+        R = np.eye(3) if unset_r else _as_matrix(self.R, (3, 3), 'R')
         if not np.any(R):
             R = np.eye(3)
         R = np.array(R)
