@@ -54,6 +54,9 @@ setup(
             'promptda-policy-train = promptda_policy.train:main',
             'promptda-policy-eval = promptda_policy.train:eval_main',
             'promptda-policy = promptda_policy.policy_node:main',
+            'promptda-sim = promptda_ros.ros.sim_node:main',
+            'promptda-sim-record = promptda_ros.ros.sim_eval:record_main',
+            'promptda-sim-eval = promptda_ros.ros.sim_eval:main',
         ],
     },
 )

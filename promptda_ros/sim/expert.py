@@ -10,6 +10,8 @@ joint-space waypoints — above the object along the approach axis, down, close,
 box, open — and samples them at any time, never faster than the arm profile's velocity limits.
 """
 
+import warnings
+
 import numpy as np
 
 from promptda_ros.core.errors import InputError
@@ -94,9 +96,11 @@ def solve_ik(model, data, target: np.ndarray, q0: np.ndarray, tol: float = 1e-3)
     best = None
     for s0 in starts:
         q = reach(s0)
-        res = minimize(cost, q, jac=True, method='SLSQP', bounds=list(zip(lo, hi)),
-                       constraints=[{'type': 'eq', 'fun': con, 'jac': con_jac}],
-                       options={'maxiter': 100, 'ftol': 1e-8})
+        with warnings.catch_warnings():   # SLSQP may step past a bound; it is clipped
+            warnings.simplefilter('ignore', RuntimeWarning)
+            res = minimize(cost, q, jac=True, method='SLSQP', bounds=list(zip(lo, hi)),
+                           constraints=[{'type': 'eq', 'fun': con, 'jac': con_jac}],
+                           options={'maxiter': 100, 'ftol': 1e-8})
         q = reach(np.clip(res.x, lo, hi))
         err = float(np.linalg.norm(con(q)))
         c = cost(q)[0]

@@ -20,6 +20,7 @@ Sensors:
 """
 
 from dataclasses import dataclass
+import threading
 
 import numpy as np
 
@@ -96,6 +97,8 @@ class SimWorld:
         self.sensors = sensors or SensorConfig()
         self.render_enabled = bool(render)
         self._renderers = None
+        self._render_thread = None
+        self._orphans = []
         self.reset(episode or scene.EpisodeConfig())
 
     # ------------------------------------------------------------------ episode
@@ -237,6 +240,7 @@ class SimWorld:
             lh, lw = self.sensors.lidar_hw
             self._renderers = {'camera': make_renderer(self.model, h, w),
                                'lidar': make_renderer(self.model, lh, lw)}
+            self._render_thread = threading.get_ident()
         return self._renderers[key]
 
     def render_camera(self) -> tuple:
@@ -298,8 +302,16 @@ class SimWorld:
         return transform_points(self.T_camera_lidar(), points_lidar)
 
     def close(self) -> None:
-        """Release the renderers (OpenGL contexts)."""
-        if self._renderers is not None:
-            for r in self._renderers.values():
-                r.close()
-            self._renderers = None
+        """Release the renderers (OpenGL contexts).
+
+        An EGL context can only be released by the thread that made it current; called from
+        another thread, the renderers are dropped and the process frees them at exit.
+        """
+        renderers, self._renderers = self._renderers, None
+        if renderers is None:
+            return
+        if threading.get_ident() != self._render_thread:
+            self._orphans.extend(renderers.values())   # keep them alive: no __del__ close
+            return
+        for r in renderers.values():
+            r.close()

@@ -1,0 +1,559 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Closed loops on the simulator through the real nodes: expert demos, recording, policy scores.
+
+Every loop is a real rclpy graph in one process (one executor thread, a private domain if
+asked): ``promptda_sim`` (:mod:`promptda_ros.ros.sim_node`), the perception node when the depth
+comes from the LiDAR (``default``, ``bilinear`` or ``promptda`` backend; ``true`` uses the
+simulator's depth), and the policy node, the scripted expert or the expert plus the demo
+recorder. Everything runs on the simulator's /clock (``use_sim_time``).
+
+CLIs:
+
+* ``promptda-sim --expert`` (see sim_node) plays expert episodes and prints their outcome;
+* ``promptda-sim-record --root DIR --episodes N`` records expert demos through the recorder
+  node (depth from the perception node's ``default`` backend by default);
+* ``promptda-sim-eval POLICY --episodes N --out DIR`` scores a policy per depth source x object
+  x position (the PromptDA paper's Table 4 layout) into ``success.md`` / ``success.json`` and
+  an image strip of the first episode (``episode_strip.png``).
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+from promptda_ros.core.errors import InputError, PromptDAError
+
+DEPTH_SOURCES = ('true', 'bilinear', 'default', 'promptda')
+POLICY_PROFILE = 'unitree_h1_right_arm_gripper'
+
+
+def _lists(text: str, allowed: tuple, what: str) -> list:
+    items = [t.strip() for t in text.split(',') if t.strip()]
+    bad = [t for t in items if t not in allowed]
+    if bad or not items:
+        named = ', '.join(repr(b) for b in bad) or "''"
+        raise InputError('unknown %s %s; known: %s' % (what, named, ', '.join(allowed)))
+    return items
+
+
+def check_policy_joints(policy_path: str) -> None:
+    """Refuse a policy whose joints are not the simulated arm's (InputError naming both).
+
+    The action names come from the training dataset recorded with the checkpoint
+    (``train_config.json`` -> dataset ``meta/info.json``); when that dataset is not at hand
+    the number of joints is checked.
+    """
+    from promptda_ros.sim.scene import JOINT_NAMES
+    cfg_path = os.path.join(policy_path, 'config.json')
+    try:
+        with open(cfg_path, encoding='utf-8') as f:
+            cfg = json.load(f)
+        shape = cfg['output_features']['action']['shape']
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError('cannot read the policy config %s: %s' % (cfg_path, exc))
+    if int(shape[0]) != len(JOINT_NAMES):
+        raise InputError('the policy commands %d joints, the simulated arm has %d: %s'
+                         % (int(shape[0]), len(JOINT_NAMES), ', '.join(JOINT_NAMES)))
+    try:
+        with open(os.path.join(policy_path, 'train_config.json'), encoding='utf-8') as f:
+            root = json.load(f)['dataset']['root']
+        with open(os.path.join(root, 'meta', 'info.json'), encoding='utf-8') as f:
+            names = json.load(f)['features']['action']['names']
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if list(names) != list(JOINT_NAMES):
+        raise InputError('the policy was trained on joints %s, the simulated arm has %s'
+                         % (', '.join(names), ', '.join(JOINT_NAMES)))
+
+
+class SimGraph:
+    """The nodes of one loop on one executor thread.
+
+    Args:
+        context: an initialised rclpy Context.
+        depth_source: 'true' or a perception backend ('default', 'bilinear', 'promptda').
+        policy_path: checkpoint directory for a policy node, or None.
+        expert: run the scripted expert node.
+        record_root: new dataset directory for the recorder node, or None.
+        checkpoint: PromptDA checkpoint for depth_source 'promptda'.
+        real_time_factor: sim seconds per wall second (0 = as fast as possible).
+        namespace: namespace of every node.
+        task: task string stored with recorded episodes.
+    """
+
+    def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
+                 expert: bool = False, record_root: str | None = None,
+                 checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
+                 task: str = 'put the object into the box') -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.parameter import Parameter
+
+        from promptda_ros.core.transforms import matrix_to_quat
+        from promptda_ros.ros.sim_node import SimNode
+
+        if depth_source not in DEPTH_SOURCES:
+            raise InputError('unknown depth source %r; known: %s'
+                             % (depth_source, ', '.join(DEPTH_SOURCES)))
+        if depth_source == 'promptda' and not checkpoint:
+            raise InputError('depth source promptda needs --checkpoint')
+        sim_time = Parameter('use_sim_time', value=True)
+        self.nodes = []
+        self.context = context
+        self.sim = SimNode(context=context, namespace=namespace, parameter_overrides=[
+            Parameter('real_time_factor', value=float(real_time_factor))])
+        self.nodes.append(self.sim)
+        self.perception = None
+        self.depth_topic = 'depth/true'
+        if depth_source != 'true':
+            from promptda_ros.ros.perception_node import PerceptionNode
+            T = self.sim.world.T_camera_lidar()
+            overrides = [
+                sim_time, Parameter('backend', value=depth_source),
+                Parameter('checkpoint', value=checkpoint),
+                Parameter('extrinsics_source', value='static'),
+                Parameter('lidar_to_camera_translation', value=[float(v) for v in T[:3, 3]]),
+                Parameter('lidar_to_camera_rotation_xyzw',
+                          value=[float(v) for v in matrix_to_quat(T[:3, :3])]),
+                Parameter('prompt_height', value=int(self.sim.params['lidar_rows'])),
+                Parameter('prompt_width', value=int(self.sim.params['lidar_columns'])),
+                Parameter('publish_points', value=False)]
+            self.perception = PerceptionNode(context=context, namespace=namespace,
+                                             parameter_overrides=overrides)
+            self.nodes.append(self.perception)
+            self.depth_topic = 'depth/image'
+        remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
+        self.policy = None
+        if policy_path:
+            from promptda_policy.policy_node import PolicyNode
+            overrides = [sim_time, Parameter('policy_path', value=policy_path),
+                         Parameter('profile', value=POLICY_PROFILE)]
+            self.policy = PolicyNode(context=context, namespace=namespace, cli_args=remap,
+                                     parameter_overrides=overrides)
+            if self.policy.configure_error:
+                error = self.policy.configure_error
+                self.close()
+                raise PromptDAError('policy node: %s' % error)
+            self.nodes.append(self.policy)
+        self.expert = None
+        if expert:
+            from promptda_ros.ros.sim_node import ExpertNode
+            self.expert = ExpertNode(context=context, namespace=namespace,
+                                     parameter_overrides=[sim_time])
+            self.nodes.append(self.expert)
+        self.recorder = None
+        if record_root:
+            from promptda_policy.recorder import RecorderNode
+            overrides = [sim_time, Parameter('root', value=record_root),
+                         Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
+                         Parameter('max_depth_age_s', value=0.3)]
+            self.recorder = RecorderNode(context=context, namespace=namespace, cli_args=remap,
+                                         parameter_overrides=overrides)
+            self.nodes.append(self.recorder)
+        self.driver = rclpy.create_node('promptda_sim_driver', context=context,
+                                        namespace=namespace)
+        self.nodes.append(self.driver)
+        self._frames = []
+        self._frame_lock = threading.Lock()
+        self.capture = False
+        self._latest = {}
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+        from std_srvs.srv import SetBool, Trigger
+        self.driver.create_subscription(Image, 'image', lambda m: self._keep('rgb', m),
+                                        qos_profile_sensor_data)
+        self.driver.create_subscription(Image, self.depth_topic,
+                                        lambda m: self._keep('depth', m),
+                                        qos_profile_sensor_data)
+        self._reset = self.driver.create_client(Trigger, 'promptda_sim/reset')
+        self._success = self.driver.create_client(Trigger, 'promptda_sim/success')
+        self._enable = (self.driver.create_client(SetBool, 'promptda_policy/enable')
+                        if self.policy else None)
+        self._rec = None
+        if self.recorder:
+            self._rec = {k: self.driver.create_client(
+                Trigger, 'promptda_policy_recorder/%s_episode' % k) for k in ('start', 'stop')}
+        self.executor = SingleThreadedExecutor(context=context)
+        for node in self.nodes:
+            self.executor.add_node(node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ helpers
+    def _keep(self, key: str, msg) -> None:
+        with self._frame_lock:
+            self._latest[key] = msg
+            if self.capture and key == 'depth' and 'rgb' in self._latest:
+                self._frames.append((self._latest['rgb'], msg))
+
+    def take_frames(self) -> list:
+        """Return and forget the (rgb Image, depth Image) pairs captured while ``capture``."""
+        with self._frame_lock:
+            frames, self._frames = self._frames, []
+        return frames
+
+    def call(self, client, request, timeout_s: float = 30.0):
+        """Call a service from the driver and wait (wall seconds); raise PromptDAError."""
+        if not client.wait_for_service(timeout_sec=timeout_s):
+            raise PromptDAError('service %s is not available' % client.srv_name)
+        future = client.call_async(request)
+        end = time.monotonic() + timeout_s
+        while not future.done() and time.monotonic() < end:
+            time.sleep(0.005)
+        if not future.done():
+            raise PromptDAError('service %s did not answer in %.0f s'
+                                % (client.srv_name, timeout_s))
+        return future.result()
+
+    def wait_sim(self, duration_s: float, stop=None, poll_s: float = 0.1) -> bool:
+        """Wait ``duration_s`` of sim time (or until ``stop()`` is true); return stop's value."""
+        end = self.sim.sim_time_s + duration_s
+        while self.sim.sim_time_s < end:
+            if stop is not None and stop():
+                return True
+            time.sleep(poll_s)
+        return bool(stop()) if stop is not None else False
+
+    def wait_depth(self, timeout_s: float = 60.0) -> None:
+        """Wait (wall seconds) until the depth topic delivers an image."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            with self._frame_lock:
+                if 'depth' in self._latest:
+                    return
+            time.sleep(0.05)
+        raise PromptDAError('no depth on %s after %.0f s' % (self.depth_topic, timeout_s))
+
+    def success(self) -> bool:
+        """Ask the simulator whether the object lies in the box."""
+        from std_srvs.srv import Trigger
+        return bool(self.call(self._success, Trigger.Request()).success)
+
+    def reset(self, episode) -> None:
+        """Start ``episode`` (an EpisodeConfig) through the parameters and ``~/reset``."""
+        from rclpy.parameter import Parameter
+        from std_srvs.srv import Trigger
+        result = self.sim.set_parameters([Parameter('seed', value=int(episode.seed)),
+                                          Parameter('object', value=episode.object),
+                                          Parameter('position', value=episode.position)])
+        bad = [r.reason for r in result if not r.successful]
+        if bad:
+            raise InputError(bad[0])
+        answer = self.call(self._reset, Trigger.Request())
+        if not answer.success:
+            raise PromptDAError(answer.message)
+
+    # ------------------------------------------------------------------ episodes
+    def run_policy_episode(self, episode, timeout_s: float) -> dict:
+        """Reset, enable the policy, wait for success or ``timeout_s`` of sim time."""
+        from std_srvs.srv import SetBool
+        self.call(self._enable, SetBool.Request(data=False))
+        self.reset(episode)
+        self.wait_sim(0.3)   # fresh depth and joint states of the new episode
+        answer = self.call(self._enable, SetBool.Request(data=True))
+        if not answer.success:
+            raise PromptDAError('policy refused to enable: %s' % answer.message)
+        start = self.sim.sim_time_s
+        ok = self.wait_sim(timeout_s, stop=self.success, poll_s=0.25)
+        self.call(self._enable, SetBool.Request(data=False))
+        return {'success': ok, 'sim_s': self.sim.sim_time_s - start}
+
+    def run_expert_episode(self, episode, record: bool = False, settle_s: float = 1.0) -> dict:
+        """Reset, let the expert play its plan (recording it if asked), then score."""
+        from std_srvs.srv import Trigger
+        self.reset(episode)
+        start = self.sim.sim_time_s
+        self.wait_sim(0.2, stop=lambda: self.expert.plan is not None)
+        if record:
+            answer = self.call(self._rec['start'], Trigger.Request())
+            if not answer.success:
+                raise PromptDAError('recorder: %s' % answer.message)
+        self.wait_sim(60.0, stop=lambda: self.expert.done)
+        self.wait_sim(settle_s)
+        saved = None
+        if record:
+            saved = self.call(self._rec['stop'], Trigger.Request()).message
+        return {'success': self.success(), 'sim_s': self.sim.sim_time_s - start,
+                'recorder': saved}
+
+    def close(self) -> None:
+        """Stop the executor and destroy every node (the recorder finalises its dataset)."""
+        executor = getattr(self, 'executor', None)
+        if executor is not None:
+            self.sim.release_renderers()
+            executor.shutdown()
+        for node in reversed(self.nodes):
+            if node is self.recorder:
+                node.close()
+            if node is self.perception and hasattr(node, 'release'):
+                node.release()
+            node.destroy_node()
+        self.nodes = []
+
+
+# ---------------------------------------------------------------------- reporting
+def frames_strip(frames: list, columns: int = 6) -> np.ndarray:
+    """Image strip of an episode: RGB on top, depth (turbo colour map, 0.3-1.3 m) below.
+
+    Args:
+        frames: (rgb Image, depth Image) message pairs in time order.
+        columns: how many evenly spaced frames to show.
+
+    Returns:
+        (2 H, columns W, 3) uint8 RGB.
+    """
+    import cv2
+
+    from promptda_ros.core.msg_codec import image_to_depth_m, image_to_rgb
+    if not frames:
+        raise InputError('no frames captured')
+    idx = np.linspace(0, len(frames) - 1, min(columns, len(frames))).round().astype(int)
+    tiles = []
+    for i in idx:
+        rgb = image_to_rgb(frames[i][0])
+        depth = image_to_depth_m(frames[i][1])
+        if depth.shape != rgb.shape[:2]:
+            depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]),
+                               interpolation=cv2.INTER_NEAREST)
+        d = np.nan_to_num((depth - 0.3) / 1.0, nan=1.0)
+        d8 = (np.clip(d, 0.0, 1.0) * 255).astype(np.uint8)
+        colour = cv2.applyColorMap(d8, cv2.COLORMAP_TURBO)[:, :, ::-1]
+        tiles.append(np.concatenate([rgb, colour], axis=0))
+    return np.concatenate(tiles, axis=1)
+
+
+def success_table(results: dict, objects: list, positions: list) -> str:
+    """Markdown table: rows depth sources, columns object x position, cells success %.
+
+    Args:
+        results: {source: {'object/position': [bool, ...]}}.
+    """
+    cols = ['%s %s' % (o, p) for o in objects for p in positions]
+    lines = ['| depth source | ' + ' | '.join(cols) + ' | all |',
+             '|---|' + '---|' * (len(cols) + 1)]
+    for source, cells in results.items():
+        row, total = [], []
+        for o in objects:
+            for p in positions:
+                runs = cells.get('%s/%s' % (o, p), [])
+                total += runs
+                row.append('%.0f %% (%d/%d)' % (100.0 * np.mean(runs) if runs else 0.0,
+                                                sum(runs), len(runs)))
+        lines.append('| %s | ' % source + ' | '.join(row) + ' | %.0f %% |'
+                     % (100.0 * np.mean(total) if total else 0.0))
+    return '\n'.join(lines)
+
+
+# ---------------------------------------------------------------------- CLIs
+def _init(prog: str, ros_args: list, domain_id: int | None):
+    import rclpy
+    context = rclpy.Context()
+    kwargs = {} if domain_id is None else {'domain_id': int(domain_id)}
+    try:
+        rclpy.init(args=[prog] + list(ros_args), context=context, **kwargs)
+    except RuntimeError as exc:
+        raise PromptDAError(str(exc).strip().splitlines()[0])
+    return context
+
+
+def _shutdown(context) -> None:
+    import rclpy
+    rclpy.try_shutdown(context=context)
+
+
+def run_expert_cli(args, ros_args: list) -> int:
+    """``promptda-sim --expert``: play expert episodes, print each outcome (exit 1 on errors)."""
+    from promptda_ros.sim.scene import EpisodeConfig
+    context = graph = None
+    try:
+        first = EpisodeConfig(int(args.seed or 0), args.object or 'red_can',
+                              args.position or 'middle')
+        context = _init('promptda-sim', ros_args, None)
+        graph = SimGraph(context, depth_source='true', expert=True,
+                         real_time_factor=args.real_time_factor)
+        wins = 0
+        for i in range(args.episodes):
+            episode = EpisodeConfig(first.seed + i, first.object, first.position)
+            result = graph.run_expert_episode(episode)
+            wins += bool(result['success'])
+            print('expert episode %d: %s at %s, seed %d: %s (%.1f s sim)'
+                  % (i, episode.object, episode.position, episode.seed,
+                     'SUCCESS' if result['success'] else 'failure', result['sim_s']),
+                  flush=True)
+        print('expert success: %d/%d' % (wins, args.episodes))
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if graph is not None:
+            graph.close()
+        if context is not None:
+            _shutdown(context)
+    return 0
+
+
+def record_main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-sim-record``: expert demos into a LeRobotDataset."""
+    from promptda_policy.ros_common import split_ros_args
+    from promptda_ros.sim.scene import OBJECTS, POSITIONS
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(
+        prog='promptda-sim-record',
+        description='Record scripted-expert demonstrations in the simulator through the real '
+                    'topics (sim -> perception -> recorder; expert on the command topic).')
+    p.add_argument('--root', required=True, help='NEW dataset directory')
+    p.add_argument('--episodes', type=int, default=12, help='episodes (%(default)s)')
+    p.add_argument('--objects', default='red_can,green_can',
+                   help='comma-separated objects, cycled (%(default)s)')
+    p.add_argument('--positions', default=','.join(POSITIONS),
+                   help='comma-separated positions, cycled (%(default)s)')
+    p.add_argument('--depth', default='default', choices=DEPTH_SOURCES[:3],
+                   help='depth the recorder stores: the simulator\'s true depth or a '
+                        'perception backend on the LiDAR (%(default)s)')
+    p.add_argument('--seed', type=int, default=100, help='first seed (%(default)s)')
+    p.add_argument('--real-time-factor', type=float, default=1.0,
+                   help='sim s per wall s, 0 = as fast as possible (%(default)s)')
+    argv, ros_args = split_ros_args(argv)
+    args = p.parse_args(argv)
+    context = graph = None
+    try:
+        from promptda_ros.sim.scene import EpisodeConfig
+        objects = _lists(args.objects, OBJECTS, 'object')
+        positions = _lists(args.positions, POSITIONS, 'position')
+        if args.episodes < 1:
+            raise InputError('--episodes must be >= 1')
+        if os.path.exists(args.root):
+            raise InputError('dataset directory %s already exists; choose a new one' % args.root)
+        context = _init('promptda-sim-record', ros_args, None)
+        graph = SimGraph(context, depth_source=args.depth, expert=True, record_root=args.root,
+                         real_time_factor=args.real_time_factor)
+        graph.wait_depth()
+        cells = [(o, q) for o in objects for q in positions]
+        wins = 0
+        t0 = time.monotonic()
+        for i in range(args.episodes):
+            obj, pos = cells[i % len(cells)]
+            result = graph.run_expert_episode(EpisodeConfig(args.seed + i, obj, pos),
+                                              record=True)
+            wins += bool(result['success'])
+            outcome = 'SUCCESS' if result['success'] else 'failure'
+            print('demo %d: %s at %s: %s; %s' % (i, obj, pos, outcome, result['recorder']),
+                  flush=True)
+        print('recorded %d demos into %s (expert success %d/%d, %.0f s)'
+              % (args.episodes, args.root, wins, args.episodes, time.monotonic() - t0))
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    finally:
+        if graph is not None:
+            graph.close()
+        if context is not None:
+            _shutdown(context)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-sim-eval``."""
+    from promptda_policy.ros_common import split_ros_args
+    from promptda_ros.sim.scene import OBJECTS, POSITIONS
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(
+        prog='promptda-sim-eval',
+        description='Score a depth ACT policy in the simulator, closed loop through the sim, '
+                    'perception and policy nodes: success per depth source x object x '
+                    'position (PromptDA Table 4 layout).')
+    p.add_argument('policy', help='policy checkpoint directory (.../pretrained_model)')
+    p.add_argument('--episodes', type=int, default=2, help='episodes per cell (%(default)s)')
+    p.add_argument('--out', default='sim_eval', help='output directory (%(default)s)')
+    p.add_argument('--objects', default=','.join(OBJECTS), help='(%(default)s)')
+    p.add_argument('--positions', default=','.join(POSITIONS), help='(%(default)s)')
+    p.add_argument('--depth-sources', default='true,bilinear,default',
+                   help="comma-separated: true, bilinear, default, promptda (added when "
+                        "--checkpoint is given) (%(default)s)")
+    p.add_argument('--checkpoint', default='', help='PromptDA checkpoint (promptda row)')
+    p.add_argument('--timeout-s', type=float, default=20.0,
+                   help='sim seconds per episode (%(default)s)')
+    p.add_argument('--seed', type=int, default=1000, help='first seed (%(default)s)')
+    p.add_argument('--real-time-factor', type=float, default=1.0,
+                   help='sim s per wall s, 0 = as fast as possible (%(default)s)')
+    argv, ros_args = split_ros_args(argv)
+    args = p.parse_args(argv)
+    context = None
+    try:
+        from promptda_ros.sim.scene import EpisodeConfig
+        objects = _lists(args.objects, OBJECTS, 'object')
+        positions = _lists(args.positions, POSITIONS, 'position')
+        sources = _lists(args.depth_sources, DEPTH_SOURCES, 'depth source')
+        if args.checkpoint and 'promptda' not in sources:
+            sources.append('promptda')
+        if 'promptda' in sources and not args.checkpoint:
+            raise InputError('depth source promptda needs --checkpoint')
+        if args.episodes < 1 or args.timeout_s <= 0:
+            raise InputError('--episodes must be >= 1 and --timeout-s > 0')
+        if not os.path.isdir(args.policy):
+            raise InputError('policy checkpoint directory %s does not exist' % args.policy)
+        check_policy_joints(args.policy)
+        from promptda_ros.sim.render import make_renderer  # noqa: F401  (rendering check)
+        os.makedirs(args.out, exist_ok=True)
+        context = _init('promptda-sim-eval', ros_args, None)
+        results, strip = {}, None
+        t0 = time.monotonic()
+        for source in sources:
+            graph = SimGraph(context, depth_source=source, policy_path=args.policy,
+                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor)
+            try:
+                graph.wait_depth()
+                cells = results.setdefault(source, {})
+                for obj in objects:
+                    for pos in positions:
+                        for k in range(args.episodes):
+                            episode = EpisodeConfig(args.seed + k, obj, pos)
+                            graph.capture = strip is None
+                            r = graph.run_policy_episode(episode, args.timeout_s)
+                            if strip is None:
+                                graph.capture = False
+                                strip = frames_strip(graph.take_frames())
+                                _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
+                            cells.setdefault('%s/%s' % (obj, pos), []).append(
+                                bool(r['success']))
+                            print('%s | %s %s seed %d: %s (%.1f s sim)'
+                                  % (source, obj, pos, episode.seed,
+                                     'SUCCESS' if r['success'] else 'failure', r['sim_s']),
+                                  flush=True)
+            finally:
+                graph.close()
+        table = success_table(results, objects, positions)
+        with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
+            f.write(table + '\n')
+        with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
+            json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
+                       'timeout_s': args.timeout_s, 'results': results,
+                       'wall_s': time.monotonic() - t0}, f, indent=1)
+        print(table)
+        print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    finally:
+        if context is not None:
+            _shutdown(context)
+    return 0
+
+
+def _save_png(path: str, rgb: np.ndarray) -> None:
+    import cv2
+    if not cv2.imwrite(path, np.ascontiguousarray(rgb[:, :, ::-1])):
+        raise PromptDAError('cannot write %s' % path)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
