@@ -164,6 +164,9 @@ def test_enabled_commands_within_limits_at_rate(graph):
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
     print('control-loop rate: %.1f Hz (target %.0f), inference %.0f ms, dropped %d'
           % (rate, RATE_HZ, node.worker.last_latency_s * 1e3, node.worker.dropped))
+    # The control timer holds its rate while inference runs (29.9 Hz measured on 2 busy cores):
+    # a floor with room for a loaded machine, and no faster than configured.
+    assert 0.6 * RATE_HZ <= rate <= 1.25 * RATE_HZ, 'control-loop rate %.1f Hz' % rate
     assert node.mode_counts[Mode.ACTIVE] > 30
     status = robot.diagnostics[-1].status[0]
     values = {kv.key: kv.value for kv in status.values}
