@@ -10,7 +10,8 @@ Formats:
   a pickle that carries code is refused without being executed.
 * ``hf``: a transformers ``-hf`` directory (``config.json`` + ``model.safetensors``).
 * ``safetensors``: the project's single file, official key names without the ``pipeline.``
-  prefix, with metadata ``format=promptda_ros``, ``format_version`` and ``encoder``.
+  prefix, with metadata ``format=promptda_ros``, ``format_version`` and ``encoder``; a network of
+  an explicit size (not vits / vitb / vitl) also stores its spec as JSON under ``spec``.
 
 Keys are translated by the named converters :func:`official_to_hf` and :func:`hf_to_official`
 (no prefix slicing): every key must be mapped and every network tensor filled with the right
@@ -18,7 +19,7 @@ shape, else a :class:`CheckpointError` lists the differing keys. There is no ran
 fallback.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import os
 import pickle
@@ -292,6 +293,7 @@ class Checkpoint:
     hf_state_dict: dict
     format: str
     path: str
+    head: dict = field(default_factory=dict)  # Depth Anything V2: head type and max depth
 
 
 def detect_format(path: str) -> str:
@@ -379,6 +381,7 @@ def read_checkpoint(path: str, encoder: str | None = None) -> Checkpoint:
         official = hf_to_official(hf, weights_path)
     elif fmt == 'safetensors':
         official, metadata = _read_safetensors(path)
+        custom = metadata.get('spec')
         if metadata.get('format') not in (None, 'pt', PROJECT_FORMAT):
             raise CheckpointError('%s: unknown safetensors format %r'
                                   % (path, metadata.get('format')))
@@ -391,25 +394,33 @@ def read_checkpoint(path: str, encoder: str | None = None) -> Checkpoint:
             official = hf_to_official(official, path)
         elif any(k.startswith(OFFICIAL_PREFIX) for k in official):
             official = strip_official_prefix(official, path)
-        spec = infer_encoder(official, path)
+        spec = EncoderSpec.from_json(custom, path) if custom else infer_encoder(official, path)
         if metadata.get('encoder') not in (None, spec.name):
             raise CheckpointError('%s: metadata says encoder %r but the weights are %s'
                                   % (path, metadata['encoder'], spec.name))
     else:
-        official = _read_official(path)
-        spec = infer_encoder(official, path)
-    if encoder is not None and encoder_spec(encoder).name != spec.name:
+        return _official_checkpoint(_read_official(path), path, encoder)
+    return _checked(official, spec, fmt, path, encoder)
+
+
+def _official_checkpoint(official: dict, path: str, encoder=None) -> Checkpoint:
+    return _checked(official, infer_encoder(official, path), 'official', path, encoder)
+
+
+def _checked(official: dict, spec: EncoderSpec, fmt: str, path: str, encoder) -> Checkpoint:
+    if encoder is not None and encoder_spec(encoder) != spec:
         raise CheckpointError('%s holds a %s network (ViT width %d), not the requested %s'
-                              % (path, spec.name, spec.embed_dim, encoder))
+                              % (path, spec.name, spec.embed_dim,
+                                 getattr(encoder, 'name', encoder)))
     check_official_keys(official, spec, path)
     return Checkpoint(spec, official_to_hf(official, spec, path), fmt, path)
 
 
 def expected_official_shapes(spec: EncoderSpec) -> dict:
     """Return ``{official key (no prefix): shape}`` of every tensor of the ``spec`` network."""
-    if spec.name not in _SHAPE_CACHE:
-        _SHAPE_CACHE[spec.name] = _official_shapes(spec)
-    return dict(_SHAPE_CACHE[spec.name])
+    if spec not in _SHAPE_CACHE:
+        _SHAPE_CACHE[spec] = _official_shapes(spec)
+    return dict(_SHAPE_CACHE[spec])
 
 
 _SHAPE_CACHE = {}
@@ -467,12 +478,147 @@ def network_from_state_dict(spec: EncoderSpec, hf_state_dict: dict, device: str 
     return network.eval()
 
 
+# ---------------------------------------------------------------- Depth Anything V2
+# Official Depth Anything V2 ``.pth`` files are plain state dicts under the same official key
+# names as PromptDA (``pretrained.*``, ``depth_head.*``) minus the prompt-fusion branches
+# ``depth_head.scratch.refinenet<i>.resConfUnit_depth.*`` and the ``_mean`` / ``_std`` buffers.
+_FUSION_BRANCH = re.compile(r'depth_head\.scratch\.refinenet[1-4]\.resConfUnit_depth\.')
+DA_FORMATS = ('da2-official', 'da2-hf')
+
+
+def expected_depth_anything_shapes(spec: EncoderSpec) -> dict:
+    """Return ``{official key: shape}`` of every tensor of Depth Anything V2 with ``spec``."""
+    return {k: v for k, v in expected_official_shapes(spec).items()
+            if not _FUSION_BRANCH.match(k) and k not in NORMALISATION_KEYS}
+
+
+def _is_depth_anything_dir(path: str) -> bool:
+    try:
+        with open(os.path.join(path, HF_CONFIG), encoding='utf-8') as f:
+            return json.load(f).get('model_type') == 'depth_anything'
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _depth_anything_from_official(official: dict, path: str, fmt: str,
+                                  encoder=None, head: dict | None = None) -> Checkpoint:
+    if any(_FUSION_BRANCH.match(k) for k in official):
+        raise CheckpointError('%s holds a PromptDA network (it has prompt-fusion branches), not '
+                              'Depth Anything V2' % path)
+    spec = encoder_spec(encoder) if encoder is not None else infer_encoder(official, path)
+    expected = expected_depth_anything_shapes(spec)
+    present = {k: v for k, v in official.items() if k not in NORMALISATION_KEYS}
+    missing = sorted(set(expected) - set(present))
+    unexpected = sorted(set(present) - set(expected))
+    wrong = sorted('%s %s (expected %s)' % (k, tuple(present[k].shape), expected[k])
+                   for k in set(expected) & set(present)
+                   if tuple(present[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        raise CheckpointError('%s is not a Depth Anything V2 %s checkpoint: %s'
+                              % (path, spec.name, describe_mismatch(missing, unexpected, wrong)))
+    return Checkpoint(spec, official_to_hf(official, spec, path), fmt, path, dict(head or {}))
+
+
+def read_depth_anything_v2(path: str, encoder=None) -> Checkpoint:
+    """Read Depth Anything V2 weights into the transformers keys of its port.
+
+    Args:
+        path: an official ``depth_anything_v2_<enc>.pth`` state dict, or a transformers ``-hf``
+            directory (``config.json`` with model_type 'depth_anything' + model.safetensors).
+        encoder: 'vits' / 'vitb' / 'vitl', 'tiny' or an :class:`EncoderSpec`; needed for a
+            ``.pth`` of a size that is not published, else inferred (the -hf config says it).
+
+    Returns:
+        :class:`Checkpoint` with format 'da2-official' or 'da2-hf'; ``head`` holds the config's
+        ``depth_estimation_type`` / ``max_depth`` (relative, for a ``.pth``).
+
+    Raises:
+        CheckpointError: missing file, a PromptDA checkpoint, keys or shapes of another network.
+    """
+    path = os.fspath(path)
+    _require(path)
+    if os.path.isdir(path):
+        from promptda_ros.model.hf_adapter import (depth_anything_config_from_json,
+                                                   spec_from_depth_anything_config)
+        config_path = os.path.join(path, HF_CONFIG)
+        weights_path = os.path.join(path, HF_WEIGHTS)
+        for needed in (config_path, weights_path):
+            if not os.path.isfile(needed):
+                raise CheckpointError('checkpoint not found: %s (a Depth Anything V2 directory '
+                                      'needs %s + %s)' % (needed, HF_CONFIG, HF_WEIGHTS))
+        config = depth_anything_config_from_json(config_path)
+        spec = spec_from_depth_anything_config(config)
+        if encoder is not None and encoder_spec(encoder) != spec:
+            raise CheckpointError('%s holds a %s network, not the requested %s'
+                                  % (path, spec.name, getattr(encoder, 'name', encoder)))
+        hf, _ = _read_safetensors(weights_path)
+        head = {'depth_estimation_type': config.depth_estimation_type,
+                'max_depth': config.max_depth}
+        return _depth_anything_from_official(hf_to_official(hf, weights_path), path, 'da2-hf',
+                                             spec, head)
+    if path.endswith('.safetensors'):
+        raise CheckpointError('%s: Depth Anything V2 weights are an official .pth or a -hf '
+                              'directory' % path)
+    return _depth_anything_from_official(_read_official(path), path, 'da2-official', encoder,
+                                         {'depth_estimation_type': 'relative', 'max_depth': None})
+
+
+def load_depth_anything_v2(path: str, device: str = 'cpu', encoder=None):
+    """Load Depth Anything V2 as transformers' ``DepthAnythingForDepthEstimation`` (eval mode).
+
+    The weights are checked key by key and loaded strictly; nothing is downloaded. A ``.pth`` is
+    taken as the relative (disparity) model; a ``-hf`` directory's config chooses the head.
+    The model maps ImageNet-normalised RGB (B, 3, H, W), H and W multiples of 14, to
+    ``predicted_depth`` (B, H, W): relative disparity (larger = nearer) for the relative head.
+
+    Raises:
+        CheckpointError: see :func:`read_depth_anything_v2`.
+    """
+    from promptda_ros.model.hf_adapter import depth_anything_model
+    ckpt = read_depth_anything_v2(path, encoder)
+    return depth_anything_model(ckpt.spec, ckpt.hf_state_dict, device,
+                                ckpt.head.get('depth_estimation_type', 'relative'),
+                                ckpt.head.get('max_depth'), source=ckpt.path)
+
+
+def read_start_checkpoint(path: str, encoder=None, seed: int = 0) -> Checkpoint:
+    """Read the starting weights of a training run: PromptDA, or Depth Anything V2 + fusion.
+
+    PromptDA checkpoints in any format are read by :func:`read_checkpoint`. Depth Anything V2
+    weights (official ``.pth`` or ``-hf`` directory) get the four prompt-fusion branches of
+    :func:`~promptda_ros.model.hf_adapter.fusion_branch_init` (last convolution zero), the
+    PromptDA paper's initialisation.
+
+    Raises:
+        CheckpointError: unreadable or wrong-architecture weights.
+    """
+    path = os.fspath(path)
+    _require(path)
+    if os.path.isdir(path) and _is_depth_anything_dir(path):
+        ckpt = read_depth_anything_v2(path, encoder)
+    elif os.path.isdir(path) or path.endswith('.safetensors'):
+        return read_checkpoint(path, encoder)
+    else:
+        official = _read_official(path)
+        if any(_FUSION_BRANCH.match(k) for k in official):
+            return _official_checkpoint(official, path, encoder)
+        ckpt = _depth_anything_from_official(official, path, 'da2-official', encoder)
+    from promptda_ros.model.hf_adapter import fusion_branch_init
+    state = dict(ckpt.hf_state_dict)
+    state.update(fusion_branch_init(ckpt.spec, seed))
+    return Checkpoint(ckpt.spec, state, ckpt.format, ckpt.path)
+
+
 def save_checkpoint(spec: EncoderSpec, hf_state_dict: dict, path: str, fmt: str) -> str:
     """Write weights in format ``fmt`` ('official', 'hf' or 'safetensors'); return the path."""
     path = os.fspath(path)
     tensors = {k: v.detach().to('cpu', torch.float32).contiguous()
                for k, v in hf_state_dict.items()}
     if fmt == 'official':
+        if not spec.is_published:
+            raise CheckpointError('the official format holds only the published vits / vitb / '
+                                  'vitl networks, not %s (width %d, %d blocks); save it as '
+                                  'safetensors or hf' % (spec.name, spec.embed_dim, spec.depth))
         official = hf_to_official(tensors)
         torch.save({'state_dict': add_official_prefix(official)}, path)
     elif fmt == 'hf':
@@ -484,9 +630,11 @@ def save_checkpoint(spec: EncoderSpec, hf_state_dict: dict, path: str, fmt: str)
     elif fmt == 'safetensors':
         from safetensors.torch import save_file
         official = {k: v.contiguous() for k, v in hf_to_official(tensors).items()}
-        save_file(official, path, metadata={'format': PROJECT_FORMAT,
-                                            'format_version': PROJECT_FORMAT_VERSION,
-                                            'encoder': spec.name})
+        metadata = {'format': PROJECT_FORMAT, 'format_version': PROJECT_FORMAT_VERSION,
+                    'encoder': spec.name}
+        if not spec.is_published:
+            metadata['spec'] = spec.to_json()
+        save_file(official, path, metadata=metadata)
     else:
         raise CheckpointError('unknown checkpoint format %r; choose one of %s'
                               % (fmt, ', '.join(FORMATS)))
@@ -544,6 +692,7 @@ def manifest_shapes(manifest_path: str) -> dict:
 
 
 __all__ = ['Checkpoint', 'ENCODERS', 'FORMATS', 'check_official_keys', 'convert_checkpoint',
-           'detect_format', 'expected_official_shapes', 'hf_to_official', 'infer_encoder',
-           'load_network', 'network_from_state_dict', 'official_to_hf', 'read_checkpoint',
-           'save_checkpoint']
+           'detect_format', 'expected_depth_anything_shapes', 'expected_official_shapes',
+           'hf_to_official', 'infer_encoder', 'load_depth_anything_v2', 'load_network',
+           'network_from_state_dict', 'official_to_hf', 'read_checkpoint',
+           'read_depth_anything_v2', 'read_start_checkpoint', 'save_checkpoint']

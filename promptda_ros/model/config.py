@@ -12,9 +12,15 @@ with a prompt-fusion branch in each of its four fusion blocks)::
             -> + prompt branch(bilinear(prompt_norm)) -> upsample x2 -> 1x1 conv
         --head: conv3x3 F->F/2, upsample to (H, W), conv3x3 F/2->32, ReLU, conv1x1 32->1, sigmoid
     depth = sigmoid * (prompt_max - prompt_min) + prompt_min      (per sample, metres)
+
+Besides the three published sizes, an explicit :class:`EncoderSpec` (see :func:`custom_spec`,
+e.g. :data:`TINY`: width 32, 4 blocks, 16 decoder features) builds the same architecture at any
+size, for tests and small experiments. Such a network is saved in the ``safetensors`` or ``hf``
+format with its spec inside (the official format only knows vits / vitb / vitl).
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+import json
 
 from promptda_ros.core.errors import CheckpointError
 
@@ -27,9 +33,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """One encoder size of PromptDA (vits / vitb / vitl)."""
+    """One encoder size of PromptDA (vits / vitb / vitl, or an explicit one).
 
-    name: str
+    Two specs are equal when they describe the same architecture; the name is a label only.
+    """
+
+    name: str = field(compare=False)
     embed_dim: int
     depth: int
     num_heads: int
@@ -40,12 +49,43 @@ class EncoderSpec:
     patch_size: int = PATCH_SIZE
 
     def __post_init__(self):
+        object.__setattr__(self, 'out_channels', tuple(int(c) for c in self.out_channels))
+        object.__setattr__(self, 'intermediate_layers',
+                           tuple(int(i) for i in self.intermediate_layers))
         if len(self.out_channels) != 4 or len(self.intermediate_layers) != 4:
             raise CheckpointError('encoder %r: need 4 out_channels and 4 intermediate layers'
                                   % self.name)
+        if min(self.embed_dim, self.depth, self.num_heads, self.features, self.mlp_ratio,
+               min(self.out_channels)) < 1:
+            raise CheckpointError('encoder %r: sizes must be >= 1' % self.name)
         if self.embed_dim % self.num_heads:
             raise CheckpointError('encoder %r: embed_dim %d not divisible by %d heads'
                                   % (self.name, self.embed_dim, self.num_heads))
+        layers = self.intermediate_layers
+        if list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= self.depth:
+            raise CheckpointError('encoder %r: intermediate layers %s must be increasing block '
+                                  'indices in 0..%d' % (self.name, list(layers), self.depth - 1))
+
+    @property
+    def is_published(self) -> bool:
+        """True for the vits / vitb / vitl sizes of the published PromptDA checkpoints."""
+        return ENCODERS.get(self.name) == self
+
+    def to_json(self) -> str:
+        """Return the spec as a JSON object string (stored in checkpoint metadata)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = 'checkpoint') -> 'EncoderSpec':
+        """Rebuild a spec from :meth:`to_json` output; CheckpointError if malformed."""
+        try:
+            data = json.loads(text)
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError('%s: malformed encoder spec %r (%s)'
+                                  % (source, text, exc)) from None
 
 
 ENCODERS = {
@@ -55,8 +95,45 @@ ENCODERS = {
 }
 
 
-def encoder_spec(name: str) -> EncoderSpec:
-    """Return the :class:`EncoderSpec` of ``name`` ('vits', 'vitb' or 'vitl')."""
+def custom_spec(embed_dim: int, depth: int, num_heads: int, features: int,
+                out_channels: tuple, intermediate_layers: tuple | None = None,
+                name: str = 'custom') -> EncoderSpec:
+    """Return an explicit encoder spec built like the published ones.
+
+    Args:
+        embed_dim: ViT width (a multiple of ``num_heads``).
+        depth: number of ViT blocks.
+        num_heads: attention heads.
+        features: decoder (fusion) channels.
+        out_channels: 4 reassemble channel counts, shallow to deep.
+        intermediate_layers: 4 increasing 0-based block indices feeding the decoder; None =
+            spread evenly, ending with the last block (needs ``depth >= 4``).
+        name: label used in messages and metadata; may not be a published size's name.
+    """
+    if intermediate_layers is None:
+        if int(depth) < 4:
+            raise CheckpointError('a custom encoder needs >= 4 blocks to spread 4 decoder taps '
+                                  'over, got %d (or pass intermediate_layers)' % depth)
+        intermediate_layers = tuple(int(round((i + 1) * depth / 4.0)) - 1 for i in range(4))
+    if name in ENCODERS:
+        raise CheckpointError('name %r is reserved for the published encoder' % name)
+    return EncoderSpec(name, int(embed_dim), int(depth), int(num_heads), int(features),
+                       tuple(out_channels), tuple(intermediate_layers))
+
+
+TINY = custom_spec(32, 4, 2, 16, (8, 16, 32, 32), name='tiny')
+"""A tiny PromptDA (about 0.2 M parameters) for tests and CPU experiments."""
+
+
+def encoder_spec(name) -> EncoderSpec:
+    """Return the :class:`EncoderSpec` of ``name`` ('vits', 'vitb', 'vitl' or 'tiny').
+
+    An :class:`EncoderSpec` is returned as it is.
+    """
+    if isinstance(name, EncoderSpec):
+        return name
+    if name == TINY.name:
+        return TINY
     try:
         return ENCODERS[name]
     except KeyError:

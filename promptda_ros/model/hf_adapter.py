@@ -26,14 +26,18 @@ import types
 
 import torch
 from torch import nn
+from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation
 from transformers import Dinov2Config, PromptDepthAnythingConfig
 from transformers import PromptDepthAnythingForDepthEstimation
+from transformers.models.prompt_depth_anything.modeling_prompt_depth_anything import \
+    PromptDepthAnythingLayer
 
 from promptda_ros.core.errors import CheckpointError
 from promptda_ros.model.config import (describe_mismatch, EncoderSpec, encoder_from_embed_dim,
-                                       PATCH_SIZE, PRETRAIN_IMAGE_SIZE)
+                                       ENCODERS, PATCH_SIZE, PRETRAIN_IMAGE_SIZE)
 
 HF_MODEL_TYPE = 'prompt_depth_anything'
+DA_MODEL_TYPE = 'depth_anything'
 
 
 def build_hf_config(spec: EncoderSpec) -> PromptDepthAnythingConfig:
@@ -68,10 +72,32 @@ def build_hf_config(spec: EncoderSpec) -> PromptDepthAnythingConfig:
     )
 
 
-def spec_from_hf_config(config) -> EncoderSpec:
-    """Return the :class:`EncoderSpec` a transformers config describes; CheckpointError if none."""
+def _custom_spec_from_hf_config(config) -> EncoderSpec:
+    """Read an explicit (non-published) encoder spec off a transformers config."""
     backbone = config.backbone_config
-    spec = encoder_from_embed_dim(backbone.hidden_size)
+    try:
+        return EncoderSpec(
+            name=getattr(config, 'promptda_ros_encoder', None) or 'custom',
+            embed_dim=int(backbone.hidden_size), depth=int(backbone.num_hidden_layers),
+            num_heads=int(backbone.num_attention_heads), features=int(config.fusion_hidden_size),
+            out_channels=tuple(config.neck_hidden_sizes),
+            intermediate_layers=tuple(int(i) - 1 for i in backbone.out_indices),
+            mlp_ratio=int(backbone.mlp_ratio))
+    except (TypeError, ValueError) as exc:  # CheckpointError is a ValueError too
+        raise CheckpointError('config is not a PromptDA network: %s' % exc) from None
+
+
+def spec_from_hf_config(config) -> EncoderSpec:
+    """Return the :class:`EncoderSpec` a transformers config describes; CheckpointError if none.
+
+    A config whose ViT width is a published size's must match that size exactly; any other
+    width is read as an explicit spec (its name from ``promptda_ros_encoder``, else 'custom').
+    """
+    backbone = config.backbone_config
+    if any(s.embed_dim == backbone.hidden_size for s in ENCODERS.values()):
+        spec = encoder_from_embed_dim(backbone.hidden_size)
+    else:
+        spec = _custom_spec_from_hf_config(config)
     expected = build_hf_config(spec)
     checks = {
         'backbone.num_hidden_layers': (backbone.num_hidden_layers,
@@ -113,6 +139,8 @@ def write_hf_config(spec: EncoderSpec, directory: str) -> str:
     """Write ``config.json`` for ``spec`` into ``directory``; return its path."""
     config = build_hf_config(spec)
     config.architectures = ['PromptDepthAnythingForDepthEstimation']
+    if not spec.is_published:
+        config.promptda_ros_encoder = spec.name
     path = os.path.join(directory, 'config.json')
     config.to_json_file(path)
     return path
@@ -245,3 +273,141 @@ class PromptDANetwork(nn.Module):
         hidden = self.hf.neck(list(features), patch_h, patch_w, prompt_depth=prompt_n)
         relative = self.hf.head(hidden, patch_h, patch_w)  # (B, H, W) in (0, 1)
         return relative * span.view(batch, 1, 1) + lo.view(batch, 1, 1)
+
+
+# ---------------------------------------------------------------- Depth Anything V2
+# PromptDA is Depth Anything V2 plus one prompt-fusion branch per decoder fusion block; the
+# transformers ports of both name every shared tensor the same way.
+
+
+def build_depth_anything_config(spec: EncoderSpec, depth_estimation_type: str = 'relative',
+                                max_depth: float | None = None) -> DepthAnythingConfig:
+    """Return the transformers config of Depth Anything V2 with encoder ``spec``.
+
+    ``depth_estimation_type`` 'relative' (ReLU head, disparity-like output) or 'metric' (sigmoid
+    times ``max_depth`` metres).
+    """
+    prompt = build_hf_config(spec)
+    return DepthAnythingConfig(
+        backbone_config=prompt.backbone_config,
+        patch_size=spec.patch_size,
+        reassemble_hidden_size=spec.embed_dim,
+        reassemble_factors=[4, 2, 1, 0.5],
+        neck_hidden_sizes=list(spec.out_channels),
+        fusion_hidden_size=spec.features,
+        head_hidden_size=32,
+        depth_estimation_type=depth_estimation_type,
+        max_depth=1 if max_depth is None else max_depth,
+    )
+
+
+def depth_anything_config_from_json(path: str) -> DepthAnythingConfig:
+    """Read a Depth Anything ``config.json`` (local file, no hub); CheckpointError if not one."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError('config file not found: %s' % path) from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError('config file %s is not valid JSON: %s' % (path, exc)) from None
+    if data.get('model_type') != DA_MODEL_TYPE:
+        raise CheckpointError('%s: model_type is %r, expected %r (Depth Anything V2)'
+                              % (path, data.get('model_type'), DA_MODEL_TYPE))
+    data = {k: v for k, v in data.items() if k not in ('transformers_version', 'architectures')}
+    try:
+        return DepthAnythingConfig(**data)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError('%s is not a usable Depth Anything config: %s'
+                              % (path, exc)) from None
+
+
+def spec_from_depth_anything_config(config) -> EncoderSpec:
+    """Return the encoder spec of a Depth Anything config (published size when it is one)."""
+    if config.depth_estimation_type not in ('relative', 'metric'):
+        raise CheckpointError('unknown Depth Anything head type %r'
+                              % (config.depth_estimation_type,))
+    as_prompt = PromptDepthAnythingConfig(
+        backbone_config=config.backbone_config, patch_size=config.patch_size,
+        reassemble_hidden_size=config.reassemble_hidden_size,
+        reassemble_factors=list(config.reassemble_factors),
+        neck_hidden_sizes=list(config.neck_hidden_sizes),
+        fusion_hidden_size=config.fusion_hidden_size, head_hidden_size=config.head_hidden_size,
+        depth_estimation_type='metric', max_depth=None)
+    bad = []
+    if list(config.reassemble_factors) != [4, 2, 1, 0.5]:
+        bad.append('reassemble_factors=%r' % (list(config.reassemble_factors),))
+    if config.head_hidden_size != 32:
+        bad.append('head_hidden_size=%r' % (config.head_hidden_size,))
+    if config.reassemble_hidden_size != config.backbone_config.hidden_size:
+        bad.append('reassemble_hidden_size=%r' % (config.reassemble_hidden_size,))
+    if bad:
+        raise CheckpointError('config is not a Depth Anything V2 network: %s' % '; '.join(bad))
+    return spec_from_hf_config(as_prompt)
+
+
+def depth_anything_model(spec: EncoderSpec, state_dict: dict, device: str = 'cpu',
+                         depth_estimation_type: str = 'relative', max_depth: float | None = None,
+                         source: str = 'checkpoint') -> DepthAnythingForDepthEstimation:
+    """Build transformers' Depth Anything V2 holding exactly ``state_dict`` (strict), in eval mode.
+
+    The ViT position embeddings are resized as the official DINOv2 does (see
+    :data:`POS_EMBED_OFFSET`), like :class:`PromptDANetwork`.
+
+    Args:
+        spec: encoder size.
+        state_dict: transformers-keyed tensors of ``DepthAnythingForDepthEstimation``.
+        device: 'cpu' or 'cuda[:N]'.
+        depth_estimation_type: 'relative' or 'metric' head.
+        max_depth: metres, for a metric head.
+        source: name used in error messages.
+
+    Raises:
+        CheckpointError: keys or shapes differ from the network (listed).
+    """
+    config = build_depth_anything_config(spec, depth_estimation_type, max_depth)
+    with torch.device('meta'):
+        model = DepthAnythingForDepthEstimation(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong = sorted('%s: %s vs model %s' % (k, tuple(state_dict[k].shape), expected[k])
+                   for k in set(expected) & set(state_dict)
+                   if tuple(state_dict[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        raise CheckpointError('%s does not match the Depth Anything V2 %s network: %s'
+                              % (source, spec.name, describe_mismatch(missing, unexpected, wrong)))
+    state = {k: v.to(device=device, dtype=torch.float32) for k, v in state_dict.items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    embeddings = model.backbone.embeddings
+    embeddings.interpolate_pos_encoding = types.MethodType(
+        _official_interpolate_pos_encoding, embeddings)
+    return model.eval()
+
+
+def depth_anything_shapes(spec: EncoderSpec) -> dict:
+    """Return ``{transformers key: shape}`` of Depth Anything V2 with encoder ``spec``."""
+    with torch.device('meta'):
+        model = DepthAnythingForDepthEstimation(build_depth_anything_config(spec))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def fusion_branch_init(spec: EncoderSpec, seed: int = 0) -> dict:
+    """Return initial weights of the 4 prompt-fusion branches, transformers keys.
+
+    The first two convolutions of each branch get PyTorch's default initialisation from a
+    generator seeded with ``seed``; the last one is all zeros, so a network made of Depth Anything
+    V2 weights plus these branches predicts exactly what Depth Anything V2 predicts (before the
+    output activation): the paper's starting point.
+    """
+    config = build_hf_config(spec)
+    out = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        for i in range(4):
+            branch = PromptDepthAnythingLayer(config)
+            for key, value in branch.state_dict().items():
+                if key.startswith('convolution3.'):
+                    value = torch.zeros_like(value)
+                out['neck.fusion_stage.layers.%d.prompt_depth_layer.%s' % (i, key)] = \
+                    value.detach().clone()
+    return out
