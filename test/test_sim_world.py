@@ -143,3 +143,35 @@ def test_one_expert_episode_succeeds():
     assert np.all(cmds >= profile.lower - 1e-9) and np.all(cmds <= profile.upper + 1e-9)
     speed = np.abs(np.diff(cmds, axis=0)) * 30.0
     assert np.all(speed <= profile.max_velocity + 1e-6)
+
+
+def test_sim_yaml_and_launch_file_match_the_code():
+    import ast
+    import yaml
+
+    from promptda_ros.core.transforms import matrix_to_quat
+    from promptda_ros.ros.sim_node import SIM_SPECS
+    with open(os.path.join(ROOT, 'config', 'sim.yaml'), encoding='utf-8') as f:
+        data = yaml.safe_load(f)
+    params = data['/**/promptda_sim']['ros__parameters']
+    assert set(params) == {s.name for s in SIM_SPECS}
+    for spec in SIM_SPECS:
+        assert params[spec.name] == pytest.approx(spec.default), spec.name
+    perception = data['/**/promptda_perception']['ros__parameters']
+    T = SimWorld(render=False).T_camera_lidar()
+    assert np.allclose(perception['lidar_to_camera_translation'], T[:3, 3], atol=1e-5)
+    q = matrix_to_quat(T[:3, :3])
+    q_yaml = np.asarray(perception['lidar_to_camera_rotation_xyzw'])
+    assert min(np.abs(q - q_yaml).max(), np.abs(q + q_yaml).max()) < 1e-5
+    assert data['/**/promptda_policy']['ros__parameters']['profile'] == \
+        'unitree_h1_right_arm_gripper'
+    path = os.path.join(ROOT, 'launch', 'sim_grasp.launch.py')
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+    compile(tree, path, 'exec')
+    declared = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and getattr(n.func, 'id', '') == 'DeclareLaunchArgument'}
+    used = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, 'id', '') == 'arg' and n.args}
+    assert {'policy_path', 'depth_source', 'object', 'position'} <= declared
+    assert used <= declared, used - declared
