@@ -112,7 +112,7 @@ def test_default_beats_bilinear_on_knn_filled_prompt():
     pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
     dense = fill_knn(project_to_grid(pts, fr.camera, (96, 128)), k=4)
     l1 = {n: depth_metrics(make_backend(n).predict(fr.rgb, dense, fr.camera),
-                          fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
+                           fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
     assert l1['default'] < 0.9 * l1['bilinear']
 
 

@@ -106,7 +106,7 @@ class Harness:
         """Wait until the node hears the tester and the tester hears the node's depth."""
         assert self.wait(lambda _r: all(self.pubs[k].get_subscription_count() > 0
                                         for k in keys))
-        assert self.wait(lambda _r: self.node._pubs['depth'].get_subscription_count() > 0)
+        assert self.wait(lambda _r: self.node.output_subscription_count('depth') > 0)
 
     def publish_frame(self, index: int, stamp_ns: int | None = None, cloud: bool = True):
         frame = GEN.frame(index)
@@ -123,7 +123,7 @@ class Harness:
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
         self.thread.join(5.0)
-        self.node._release()
+        self.node.release()
         self.node.destroy_node()
         self.tester.destroy_node()
 
@@ -143,7 +143,7 @@ def harness(context):
 def test_depth_matches_ground_truth_with_input_header(harness):
     h = harness({'points_rgb': True})
     h.wait_matched()
-    assert h.wait(lambda _r: h.node._pubs['points'].get_subscription_count() > 0)
+    assert h.wait(lambda _r: h.node.output_subscription_count('points') > 0)
     frame, stamp = h.publish_frame(0)
     assert h.wait(lambda r: r['depth'] and r['info'] and r['points'])
     depth_msg, info, cloud = h.received['depth'][0], h.received['info'][0], h.received['points'][0]
@@ -168,8 +168,8 @@ def test_output_size_scales_camera_info_and_decimates_points(harness):
     h = harness({'output_size': [60, 80], 'points_decimation': 2, 'points_rgb': False,
                  'publish_prompt': True})
     h.wait_matched()
-    assert h.wait(lambda _r: h.node._pubs['points'].get_subscription_count() > 0)
-    assert h.wait(lambda _r: h.node._pubs['prompt'].get_subscription_count() > 0)
+    assert h.wait(lambda _r: h.node.output_subscription_count('points') > 0)
+    assert h.wait(lambda _r: h.node.output_subscription_count('prompt') > 0)
     _frame, stamp = h.publish_frame(1)
     assert h.wait(lambda r: r['depth'] and r['info'] and r['points'] and r['prompt'])
     prompt = h.received['prompt'][0]
@@ -450,3 +450,93 @@ def test_sensor_qos_defaults_to_best_effort_and_can_be_overridden(harness):
     assert reliability(ns, 'camera_info') == {Reliability.BEST_EFFORT}
     h3 = harness({'sensor_qos': 'reliable'}, subscribe_points=False)
     assert h3.wait(lambda _r: reliability(h3.ns, 'camera_info') == {Reliability.RELIABLE})
+
+
+# -- hard to break: stamps, callbacks, time jumps, geometry, stale input --------------------------
+def test_bad_stamps_and_a_raising_callback_never_end_the_node(harness):
+    h = harness()
+    h.wait_matched()
+    frame = GEN.frame(0)
+    broken = Header(stamp=conversions.ns_to_stamp(frame.stamp_ns), frame_id=CAMERA_FRAME)
+    broken.stamp.nanosec = 1_500_000_000  # a buggy driver: nanosec >= 1e9
+    h.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', broken))
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, broken))
+    cloud_header = Header(stamp=broken.stamp, frame_id='lidar')
+    h.pubs['points'].publish(conversions.cloud_msg(frame.points_lidar, cloud_header))
+    assert h.wait(lambda _r: all(h.node.stats.snapshot().errors[kind] >= 1
+                                 for kind in ('bad_image', 'bad_camera_info', 'bad_cloud')))
+    raised = []
+
+    def listener(stamp_ns, outcome):  # a hook that fails once: a bug in a callback
+        if not raised:
+            raised.append(stamp_ns)
+            raise RuntimeError('listener bug')
+
+    h.node.add_frame_listener(listener)
+    h.publish_frame(1)
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['callback'] >= 1)
+    _frame, stamp = h.publish_frame(2)
+    assert h.wait(lambda r: any(conversions.stamp_to_ns(m.header.stamp) == stamp
+                                for m in r['depth']))
+    assert 'nanosec' in h.node.stats.snapshot().last_error or raised
+
+
+@pytest.mark.parametrize('with_message_filters', [False, True])
+def test_stamps_near_zero_pair_and_publish(harness, monkeypatch, with_message_filters):
+    """A simulator clock starting at 0: images stamped below slop_s (no negative times)."""
+    if with_message_filters:
+        from test_ros_units import _fake_message_filters
+        from promptda_ros.ros import perception_node
+        monkeypatch.setattr(perception_node, 'message_filters', _fake_message_filters())
+    h = harness({'slop_s': 0.05})
+    h.wait_matched()
+    stamps = []
+    for index, stamp in enumerate((10_000_000, 30_000_000)):  # 0.01 s and 0.03 s
+        stamps.append(h.publish_frame(index, stamp_ns=stamp)[1])
+        assert h.wait(lambda r, s=stamps[-1]: any(
+            conversions.stamp_to_ns(m.header.stamp) == s for m in r['depth']))
+    assert h.node.stats.snapshot().error_total == 0
+
+
+def test_time_jump_back_clears_caches_and_is_counted(harness):
+    h = harness({'diagnostics_period_s': 0.2})
+    h.wait_matched()
+    base = GEN.frame(0).stamp_ns
+    for index in range(2):
+        _frame, stamp = h.publish_frame(index, stamp_ns=base + 10**10 + index * 10**8)
+        assert h.wait(lambda r, s=stamp: any(conversions.stamp_to_ns(m.header.stamp) == s
+                                             for m in r['depth']))
+    published = []
+    for index in range(3):  # the bag loops: stamps go back by 10 s
+        _frame, stamp = h.publish_frame(index, stamp_ns=base + index * 10**8)
+        published.append(h.wait(lambda r, s=stamp: any(
+            conversions.stamp_to_ns(m.header.stamp) == s for m in r['depth'])))
+    assert all(published), published
+    assert h.node.stats.snapshot().time_jumps >= 1
+    assert h.wait(lambda r: r['diag'] and
+                  int(diagnostic_values(r['diag'][-1])['time_jumps_back']) >= 1)
+
+
+def test_lidar_frame_without_any_extrinsics_is_an_error_not_a_guess(harness):
+    h = harness({'extrinsics_source': 'auto', 'lidar_to_camera_translation': [0.0, 0.0, 0.0],
+                 'lidar_to_camera_rotation_xyzw': [0.0, 0.0, 0.0, 1.0]})
+    h.wait_matched()
+    h.publish_frame(0)
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['extrinsics'] >= 1)
+    time.sleep(0.3)
+    assert not h.received['depth']
+    assert 'no extrinsics' in h.node.stats.snapshot().tf_status
+
+
+def test_diagnostics_go_stale_when_input_stops(harness, monkeypatch):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from promptda_ros.ros import diagnostics
+    monkeypatch.setattr(diagnostics, 'STALE_AFTER_S', 0.5)
+    h = harness({'diagnostics_period_s': 0.2})
+    h.wait_matched()
+    assert h.wait(lambda r: r['diag'] and r['diag'][-1].status[0].level == DiagnosticStatus.WARN
+                  and 'waiting for images' in r['diag'][-1].status[0].message)
+    _frame, stamp = h.publish_frame(0)
+    assert h.wait(lambda r: r['depth'])
+    assert h.wait(lambda r: r['diag'][-1].status[0].level == DiagnosticStatus.STALE)
+    assert 'no image for' in h.received['diag'][-1].status[0].message

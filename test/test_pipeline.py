@@ -1,7 +1,7 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""The one frame pipeline: what ``promptda-eval`` scores is what the node publishes, bit for bit."""
+"""The one frame pipeline: what promptda-eval scores is what the node publishes, bit for bit."""
 
 import numpy as np
 import pytest
@@ -108,6 +108,6 @@ def test_eval_scores_exactly_the_depth_the_node_publishes(sample_bag, tmp_path, 
     frame = next(read_frames(sample_bag))
     config = PipelineConfig(prompt_height=48, prompt_width=64)
     prompt = prompt_from_points(frame.points_lidar, frame.T_cam_lidar, frame.camera, config)
-    direct = DepthPipeline(make_backend(backend)).predict(frame.rgb, frame.camera, prompt,
-                                                           config).depth_m
+    pipeline = DepthPipeline(make_backend(backend))
+    direct = pipeline.predict(frame.rgb, frame.camera, prompt, config).depth_m
     assert direct.tobytes() == published[frame.stamp_ns].tobytes()

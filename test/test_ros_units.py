@@ -20,7 +20,8 @@ from promptda_ros.ros.diagnostics import (diagnostic_array, diagnostic_values, P
 from promptda_ros.ros.params import (apply_changes, descriptor, PARAMETERS, PerceptionParams,
                                      SPECS)
 from promptda_ros.ros.perception_node import (check_cloud_header, check_image_header,
-                                              LatestSlot, RGB_ENCODINGS)
+                                              RGB_ENCODINGS)
+from promptda_ros.serving import LatestSlot
 from promptda_ros.pipeline import (cloud_arrays, DepthPipeline, prompt_from_depth,
                                    prompt_from_points)
 

@@ -39,6 +39,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
+from promptda_ros.serving import CallbackGuard, Rejected
 
 from .ros_common import (command_type, declare, joint_state_positions, make_command,
                          OUTPUT_TYPES, PROFILE_SPECS, ParamSpec, profile_from_params,
@@ -122,22 +123,32 @@ class PolicyNode(LifecycleNode):
         self.mode_counts = collections.Counter()  # Mode -> control ticks
         self.published = 0
 
+        # Every callback is guarded: an exception is counted under its kind and logged
+        # (throttled per kind); it never ends the node.
+        self.errors = collections.Counter()  # error kind -> count (diagnostics)
+        self._guard = CallbackGuard(self.get_logger(),
+                                    lambda kind, _message: self.errors.update([kind]))
+        guard = self._guard.wrap
         self._sensors = MutuallyExclusiveCallbackGroup()
         self._control = MutuallyExclusiveCallbackGroup()
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(Bool, 'estop', self._on_estop, reliable,
+        self.create_subscription(Bool, 'estop', guard('estop', self._on_estop), reliable,
                                  callback_group=self._control)
-        self.create_subscription(Bool, 'enable', self._on_enable_topic, reliable,
-                                 callback_group=self._control)
-        self.create_service(SetBool, '~/enable', self._on_enable_srv,
+        self.create_subscription(Bool, 'enable', guard('enable', self._on_enable_topic),
+                                 reliable, callback_group=self._control)
+        self.create_service(SetBool, '~/enable',
+                            guard('enable', self._on_enable_srv, _service_failed),
                             callback_group=self._control)
-        self.create_service(Trigger, '~/reset_estop', self._on_reset,
+        self.create_service(Trigger, '~/reset_estop',
+                            guard('estop', self._on_reset, _service_failed),
                             callback_group=self._control)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_published = 0
         self._diag_time = self._now_s()
-        self.create_timer(1.0, self._on_diagnostics, callback_group=self._sensors)
-        self.add_on_set_parameters_callback(self._on_params)
+        self.create_timer(1.0, guard('callback', self._on_diagnostics),
+                          callback_group=self._sensors)
+        self.add_on_set_parameters_callback(guard('callback', self._on_params,
+                                                  _params_failed))
         if p['autostart']:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
@@ -162,9 +173,9 @@ class PolicyNode(LifecycleNode):
                                         % (predictor.num_joints, self.profile.name,
                                            self.profile.num_joints))
                 predictor.warmup()
-        except (PromptDAError, OSError, RuntimeError) as exc:
-            self.configure_error = str(exc)
-            self.get_logger().error('configure failed: %s' % exc)
+        except Exception as exc:  # noqa: B902 - any failure is a clear configure failure
+            self.configure_error = str(exc) if isinstance(exc, PromptDAError) else repr(exc)
+            self.get_logger().error('configure failed: %s' % self.configure_error)
             return TransitionCallbackReturn.FAILURE
         self.predictor = predictor
         fps = float(p['action_fps']) or float(getattr(predictor, 'fps', 0.0) or 30.0)
@@ -181,12 +192,14 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to depth and joint states and start the control timer (still disabled)."""
+        guard = self._guard.wrap
         self._subs = [
-            self.create_subscription(Image, 'depth', self._on_depth, qos_profile_sensor_data,
-                                     callback_group=self._sensors),
-            self.create_subscription(JointState, 'joint_states', self._on_joints,
+            self.create_subscription(Image, 'depth', guard('bad_depth', self._on_depth),
+                                     qos_profile_sensor_data, callback_group=self._sensors),
+            self.create_subscription(JointState, 'joint_states',
+                                     guard('bad_joint_state', self._on_joints),
                                      qos_profile_sensor_data, callback_group=self._sensors)]
-        self._timer = self.create_timer(self.period, self._on_timer,
+        self._timer = self.create_timer(self.period, guard('control', self._on_timer),
                                         callback_group=self._control)
         self._active = True
         self.get_logger().info('active; DISABLED until enabled (~/enable)')
@@ -277,10 +290,9 @@ class PolicyNode(LifecycleNode):
     def _on_depth(self, msg: Image) -> None:
         try:
             depth = image_to_depth_m(msg)
+            stamp = self._stamp_s(msg.header)
         except PromptDAError as exc:
-            self.get_logger().error('bad depth image: %s' % exc, throttle_duration_sec=5.0)
-            return
-        stamp = self._stamp_s(msg.header)
+            raise Rejected('bad_depth', 'bad depth image: %s' % exc) from exc
         with self._lock:
             self._depth_stamp = stamp
             joint = None if self._joint is None else self._joint.copy()
@@ -306,7 +318,7 @@ class PolicyNode(LifecycleNode):
             scheduler.add_chunk(stamp_s, chunk)
 
     def _on_error(self, exc: BaseException) -> None:
-        self.get_logger().error('policy inference failed: %s' % exc, throttle_duration_sec=5.0)
+        self._guard.report('inference', exc)
 
     def _invalidate(self) -> None:
         with self._lock:
@@ -384,12 +396,15 @@ class PolicyNode(LifecycleNode):
                                             float('nan')),
                   'chunks_inferred': str(worker.completed if worker else 0),
                   'depth_frames_dropped': str(worker.dropped if worker else 0),
+                  'errors': str(sum(self.errors.values())),
                   'profile': self.profile.name}
         status = DiagnosticStatus(level=level, name='%s: policy' % self.get_name(),
                                   hardware_id=self.profile.name,
                                   message=mode.value if not values['reason'] else
                                   '%s: %s' % (mode.value, values['reason']),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        status.values.extend(KeyValue(key='errors.%s' % kind, value=str(count))
+                             for kind, count in sorted(self.errors.items()))
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(msg)
@@ -399,6 +414,19 @@ class PolicyNode(LifecycleNode):
         if self.worker is not None:
             self.worker.stop()
         super().destroy_node()
+
+
+def _service_failed(_request, response):
+    """Service response after an exception in the handler (logged and counted by the guard)."""
+    response.success = False
+    response.message = 'refused: internal error (see the node log)'
+    return response
+
+
+def _params_failed(_params):
+    """Parameter-change result after an exception in the handler."""
+    from rcl_interfaces.msg import SetParametersResult
+    return SetParametersResult(successful=False, reason='internal error (see the node log)')
 
 
 def main(argv: list[str] | None = None) -> int:

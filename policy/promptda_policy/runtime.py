@@ -3,6 +3,9 @@
 
 """Control-loop runtime: action-chunk scheduling and the inference worker (no ROS, no torch).
 
+The worker is the package's one latest-item worker (:mod:`promptda_ros.serving`), shared with
+the perception node.
+
 Timing model. An observation stamped ``t_obs`` yields a chunk of T actions; action ``k`` is the
 command for time ``t_obs + k / fps`` (``fps`` = the dataset rate the policy was trained at).
 Inference takes longer than one control period (~0.3 s on CPU at 480x640), so the first actions
@@ -16,12 +19,12 @@ contributes its action for t, weighted ``exp(-m * i)`` with i = 0 for the oldest
 
 from dataclasses import dataclass
 import threading
-import time
 from typing import Any, Callable
 
 import numpy as np
 
 from promptda_ros.core.errors import InputError
+from promptda_ros.serving import LatestWorker
 
 
 @dataclass
@@ -110,12 +113,13 @@ class ChunkScheduler:
         return (weights[:, None] * np.stack(rows)).sum(axis=0) / weights.sum()
 
 
-class InferenceWorker:
-    """Run a slow predictor in its own thread with a one-slot latest-observation buffer.
+class InferenceWorker(LatestWorker):
+    """The policy's use of the one latest-item worker (:class:`promptda_ros.serving.LatestWorker`).
 
-    ``submit`` never blocks: a newer observation replaces one that has not started yet, so
-    stale frames are dropped instead of queued. Results go to ``on_result(stamp_s, output)``;
-    exceptions raised by the predictor go to ``on_error(exc)`` and the worker keeps running.
+    ``submit(stamp_s, observation)`` never blocks: a newer observation replaces one that has not
+    started yet, so stale frames are dropped instead of queued. Results go to
+    ``on_result(stamp_s, output)``; exceptions raised by the predictor go to ``on_error(exc)``
+    and the worker keeps running.
 
     Args:
         predict: callable(observation) -> output, e.g. (T, J) action chunk.
@@ -125,56 +129,13 @@ class InferenceWorker:
 
     def __init__(self, predict: Callable[[Any], Any], on_result: Callable[[float, Any], None],
                  on_error: Callable[[BaseException], None]):
-        self._predict = predict
-        self._on_result = on_result
-        self._on_error = on_error
-        self._cond = threading.Condition()
-        self._slot = None
-        self._stop = False
-        self.dropped = 0
-        self.completed = 0
-        self.last_latency_s = float('nan')
-        self._thread = threading.Thread(target=self._run, name='policy-inference', daemon=True)
-
-    def start(self) -> None:
-        """Start the worker thread."""
-        self._thread.start()
+        super().__init__(lambda item: predict(item[1]),
+                         on_result=lambda item, output: on_result(item[0], output),
+                         on_error=lambda _item, exc: on_error(exc), name='policy-inference')
 
     def submit(self, stamp_s: float, observation: Any) -> None:
-        """Offer an observation (replaces a pending one; never blocks on inference)."""
-        with self._cond:
-            if self._slot is not None:
-                self.dropped += 1
-            self._slot = (float(stamp_s), observation)
-            self._cond.notify()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread and wait for the running inference to finish (up to timeout_s)."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._slot is None and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                stamp_s, observation = self._slot
-                self._slot = None
-            t0 = time.perf_counter()
-            try:
-                output = self._predict(observation)
-            except (ValueError, RuntimeError, TypeError, IndexError) as exc:
-                # Reported, not hidden: the node logs it and keeps holding position.
-                self._on_error(exc)
-                continue
-            self.last_latency_s = time.perf_counter() - t0
-            self.completed += 1
-            self._on_result(stamp_s, output)
+        """Offer an observation stamped ``stamp_s`` seconds (replaces a pending one)."""
+        self.put((float(stamp_s), observation))
 
 
 def order_joints(names: list, values: list, wanted: tuple) -> np.ndarray | None:

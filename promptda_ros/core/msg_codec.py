@@ -423,3 +423,98 @@ def ns_to_stamp(stamp_ns: int) -> tuple:
         raise InputError(f'stamp must be integer nanoseconds, got {stamp_ns!r}')
     sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
     return sec, nanosec
+
+
+# ---------------------------------------------------------------------------- header checks
+# What the perception node accepts: colour images, prompt depth images.
+RGB_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+PROMPT_ENCODINGS = ('16UC1', 'mono16', '32FC1')
+
+
+def header_stamp_ns(msg) -> int:
+    """Return the header stamp of a message in integer nanoseconds, validated like data.
+
+    Raises:
+        InputError: no header, ``nanosec`` outside [0, 1e9) (a buggy driver) or a negative time.
+    """
+    header = getattr(msg, 'header', None)
+    if header is None:
+        raise InputError(f'{type(msg).__name__} message has no header')
+    stamp = stamp_to_ns(header.stamp)
+    if stamp < 0:
+        raise InputError(f'header stamp is negative: {stamp} ns')
+    return stamp
+
+
+def check_image_header(msg, encodings: tuple = RGB_ENCODINGS) -> int:
+    """O(1) validation of an Image's metadata and stamp; return the stamp (integer ns).
+
+    Raises:
+        InputError: naming the problem (encoding, size, step, data length, stamp).
+    """
+    stamp = header_stamp_ns(msg)
+    encoding = str(_get(msg, 'encoding', 'Image'))
+    if encoding not in encodings:
+        raise InputError(f'unsupported image encoding {encoding!r}; expected one of '
+                         f'{list(encodings)}')
+    height, width = int(_get(msg, 'height', 'Image')), int(_get(msg, 'width', 'Image'))
+    if height == 0 or width == 0:
+        raise InputError(f'empty image ({width}x{height})')
+    base, channels = ENCODINGS[encoding]
+    row = width * channels * np.dtype(base).itemsize
+    step = int(_get(msg, 'step', 'Image'))
+    if step < row:
+        raise InputError(f'image step {step} < width * bytes per pixel = {row}')
+    size = len(_get(msg, 'data', 'Image'))
+    if size < step * height:
+        raise InputError(f'image data has {size} bytes, expected step * height = '
+                         f'{step * height}')
+    return stamp
+
+
+def check_compressed_header(msg) -> int:
+    """O(1) validation of a CompressedImage (stamp, non-empty data); return the stamp (ns)."""
+    stamp = header_stamp_ns(msg)
+    if len(_get(msg, 'data', 'CompressedImage')) == 0:
+        raise InputError('compressed image has no data')
+    return stamp
+
+
+def check_cloud_header(msg) -> int:
+    """O(1) validation of a PointCloud2's layout and stamp; return the stamp (integer ns).
+
+    Raises:
+        InputError: naming the problem (missing x/y/z, empty, too little data, stamp).
+    """
+    stamp = header_stamp_ns(msg)
+    names = {f.name for f in _get(msg, 'fields', 'PointCloud2')}
+    missing = {'x', 'y', 'z'} - names
+    if missing:
+        raise InputError(f'point cloud has no field(s) {sorted(missing)}')
+    width, height = int(msg.width), int(msg.height)
+    if width * height == 0:
+        raise InputError('point cloud is empty')
+    size = len(_get(msg, 'data', 'PointCloud2'))
+    if msg.point_step == 0 or size < msg.row_step * (height - 1) + msg.point_step * width:
+        raise InputError(f'point cloud data has {size} bytes, too few for '
+                         f'{width}x{height} points of {msg.point_step} bytes')
+    return stamp
+
+
+def decode_rgb(msg) -> np.ndarray:
+    """Decode an Image or a CompressedImage (has ``format``, no ``encoding``) to RGB.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+
+    Raises:
+        InputError: undecodable data or unsupported encoding.
+    """
+    if hasattr(msg, 'format') and not hasattr(msg, 'encoding'):
+        import cv2
+
+        bgr = cv2.imdecode(_bytes_of(msg.data, 'CompressedImage'), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f'cannot decode compressed image (format {msg.format!r})')
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return image_to_rgb(msg)

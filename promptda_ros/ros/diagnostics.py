@@ -16,8 +16,13 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 # Error kinds counted separately (each is a kind of bad input the node survives).
+# 'extrinsics': a sweep in another frame than the camera with neither tf2 nor configured static
+# extrinsics; 'callback': an unexpected exception caught in a callback (a bug, logged loudly).
 ERROR_KINDS = ('bad_image', 'bad_camera_info', 'bad_cloud', 'bad_prompt_image',
-               'prompt_too_sparse', 'size_mismatch', 'calibration', 'tf', 'inference')
+               'prompt_too_sparse', 'size_mismatch', 'calibration', 'tf', 'extrinsics',
+               'inference', 'callback', 'configure')
+STALE_AFTER_S = 2.0
+"""No image for this long (s) after some arrived: the status goes STALE."""
 
 
 @dataclass
@@ -38,6 +43,8 @@ class StatsSnapshot:
     lidar_age_ms: float = float('nan')
     tf_status: str = 'n/a'
     last_error: str = ''
+    time_jumps: int = 0
+    image_age_s: float = float('nan')
 
     @property
     def error_total(self) -> int:
@@ -54,6 +61,7 @@ class PerceptionStats:
         self._out_times: deque[float] = deque(maxlen=window)
         self._latency: deque[float] = deque(maxlen=window)
         self._network: deque[float] = deque(maxlen=window)
+        self._last_image: float | None = None
 
     def set_state(self, state: str, backend: str | None = None) -> None:
         """Record the lifecycle state (and the backend name once loaded)."""
@@ -66,6 +74,12 @@ class PerceptionStats:
         """Count one camera frame that reached the node."""
         with self._lock:
             self._snap.images_in += 1
+            self._last_image = time.monotonic()
+
+    def time_jump(self) -> None:
+        """Count one jump back in time of the input stamps (bag loop, simulator reset)."""
+        with self._lock:
+            self._snap.time_jumps += 1
 
     def dropped(self, count: int = 1) -> None:
         """Count frames replaced in the one-slot buffer before inference (stale frames)."""
@@ -105,6 +119,8 @@ class PerceptionStats:
         now = time.monotonic()
         with self._lock:
             snap = StatsSnapshot(**{**self._snap.__dict__, 'errors': dict(self._snap.errors)})
+            if self._last_image is not None:
+                snap.image_age_s = now - self._last_image
             times = list(self._out_times)
             if len(times) >= 2:
                 period = max(times[-1] - times[0], 1e-9) / (len(times) - 1)
@@ -117,6 +133,8 @@ class PerceptionStats:
 
 
 def _level(snap: StatsSnapshot, previous: StatsSnapshot | None) -> tuple[bytes, str]:
+    if snap.state == 'unconfigured' and snap.last_error.startswith('configure: '):
+        return DiagnosticStatus.ERROR, f'configure failed: {snap.last_error[11:]}'
     if snap.state != 'active':
         return DiagnosticStatus.WARN, f'node is {snap.state}'
     if previous is not None:
@@ -126,7 +144,12 @@ def _level(snap: StatsSnapshot, previous: StatsSnapshot | None) -> tuple[bytes, 
         if snap.images_in > previous.images_in and snap.frames_out == previous.frames_out:
             return DiagnosticStatus.WARN, 'images received but no depth published'
     if snap.images_in == 0:
-        return DiagnosticStatus.OK, 'waiting for images'
+        return DiagnosticStatus.WARN, 'waiting for images: none received yet'
+    if snap.image_age_s > STALE_AFTER_S:
+        return DiagnosticStatus.STALE, (f'no image for {snap.image_age_s:.1f} s '
+                                        f'({snap.frames_out} depth frames published so far)')
+    if snap.frames_out == 0:
+        return DiagnosticStatus.WARN, 'images received but no depth published yet'
     return DiagnosticStatus.OK, f'publishing depth at {snap.rate_hz:.1f} Hz'
 
 
@@ -161,6 +184,8 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         'unpaired_frames': str(snap.unpaired),
         'errors': str(snap.error_total),
         'last_error': snap.last_error,
+        'time_jumps_back': str(snap.time_jumps),
+        'image_age_s': _fmt(snap.image_age_s, 2),
     }
     values.update({f'errors.{kind}': str(count) for kind, count in sorted(snap.errors.items())})
     status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,

@@ -9,36 +9,35 @@ Data flow (all topic names relative, remap them in launch)::
     camera_info ───┼─> pair: nearest camera_info, nearest ──>│   depth/camera_info  (scaled)
     lidar/points ──┘   LiDAR sweep within slop_s  │          ├─> depth/points       organized
      (or prompt_depth)                            v          └─> prompt/image       (debug)
-                                      one-slot latest-frame buffer
-                                      -> inference worker thread
-                                         (prompt -> backend -> outputs)
+                                 latest-frame worker (promptda_ros.serving)
+                                 -> frame pipeline (promptda_ros.pipeline)
 
+This module is lifecycle and wiring only: header checks and decoding are in
+:mod:`promptda_ros.core.msg_codec`, pairing in :mod:`promptda_ros.core.sync`, the frame pipeline
+in :mod:`promptda_ros.pipeline`, the worker and the callback guard in :mod:`promptda_ros.serving`.
 The executor only caches messages and hands complete frames to the worker; a newer frame replaces
-a waiting one (counted as dropped), so latency stays bounded when inference is slower than the
-camera.  ``message_filters`` (LiDAR cache) and ``tf2_ros`` (extrinsics) are used when installed;
-without them the core ``NearestSweepCache`` and static extrinsics parameters do the same job.
+a waiting one (counted as dropped). Every callback is guarded: a bad input is counted under its
+error kind and logged (throttled per kind); nothing a message carries can end the node.
+``message_filters`` (LiDAR subscription) and ``tf2_ros`` (extrinsics) are used when installed.
 """
 
 import argparse
-from collections import deque
 from dataclasses import dataclass
 import sys
 import threading
 import time
-import traceback
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import ClockType
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from rclpy.clock import ClockType
 from rclpy.time import Time
 from rclpy.utilities import remove_ros_args
 from rcl_interfaces.msg import SetParametersResult
@@ -48,14 +47,17 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from promptda_ros.backends import make_backend
 from promptda_ros.core import msg_codec
 from promptda_ros.core.camera import PinholeCamera
-from promptda_ros.core.errors import CalibrationError, InputError, PromptDAError, PromptError
-from promptda_ros.core.sync import NearestSweepCache
+from promptda_ros.core.errors import CalibrationError, PromptDAError, PromptError
+from promptda_ros.core.msg_codec import (check_cloud_header, check_image_header, PROMPT_ENCODINGS,
+                                         RGB_ENCODINGS)
+from promptda_ros.core.sync import NearestSweepCache, select_nearest, StampCache
 from promptda_ros.core.transforms import make_transform
+from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
+                                   prompt_from_points)
 from promptda_ros.ros import conversions
 from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
-from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
-                                   prompt_from_points)
+from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
 
 try:  # optional: a ROS 2 installation provides them, PyPI does not
     import message_filters
@@ -66,42 +68,14 @@ try:
 except ImportError:
     tf2_ros = None
 
+__all__ = ['PerceptionNode', 'main', 'check_image_header', 'check_cloud_header', 'RGB_ENCODINGS',
+           'PROMPT_ENCODINGS', 'CoreSweepSource', 'FilterSweepSource']
+
 NODE_NAME = 'promptda_perception'
-RGB_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
-PROMPT_ENCODINGS = ('16UC1', 'mono16', '32FC1')
-BYTES_PER_PIXEL = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1, '16UC1': 2,
-                   'mono16': 2, '32FC1': 4}
 MAX_PENDING_IMAGES = 4
 LOG_THROTTLE_S = 2.0
-
-
-def check_image_header(msg, encodings: tuple[str, ...]) -> None:
-    """Cheap O(1) validation of an Image's metadata; raises InputError naming the problem."""
-    if msg.encoding not in encodings:
-        raise InputError(f'unsupported image encoding {msg.encoding!r}; expected one of '
-                         f'{list(encodings)}')
-    if msg.height == 0 or msg.width == 0:
-        raise InputError(f'empty image ({msg.width}x{msg.height})')
-    row = msg.width * BYTES_PER_PIXEL[msg.encoding]
-    if msg.step < row:
-        raise InputError(f'image step {msg.step} < width * bytes per pixel = {row}')
-    if len(msg.data) < msg.step * msg.height:
-        raise InputError(f'image data has {len(msg.data)} bytes, expected step * height = '
-                         f'{msg.step * msg.height}')
-
-
-def check_cloud_header(msg) -> None:
-    """Cheap O(1) validation of a PointCloud2's layout; raises InputError naming the problem."""
-    names = {f.name for f in msg.fields}
-    missing = {'x', 'y', 'z'} - names
-    if missing:
-        raise InputError(f'point cloud has no field(s) {sorted(missing)}')
-    if msg.width * msg.height == 0:
-        raise InputError('point cloud is empty')
-    if msg.point_step == 0 or len(msg.data) < msg.row_step * (msg.height - 1) + \
-            msg.point_step * msg.width:
-        raise InputError(f'point cloud data has {len(msg.data)} bytes, too few for '
-                         f'{msg.width}x{msg.height} points of {msg.point_step} bytes')
+CAMERA_INFO_CACHE = 10
+_ANY_TIME_NS = 1 << 62  # camera_info pairing: the nearest one, however far
 
 
 @dataclass
@@ -110,6 +84,7 @@ class FrameJob:
 
     Attributes:
         image: Image or CompressedImage message.
+        stamp_ns: its header stamp, integer ns.
         camera: intrinsics matched by stamp.
         prompt_msg: PointCloud2 (prompt_source 'points') or Image (prompt_source 'depth_image').
         prompt_stamp_ns: header stamp of ``prompt_msg``.
@@ -117,116 +92,95 @@ class FrameJob:
     """
 
     image: Any
+    stamp_ns: int
     camera: PinholeCamera
     prompt_msg: Any
     prompt_stamp_ns: int
     received: float
 
-    @property
-    def stamp_ns(self) -> int:
-        """Image stamp, integer ns."""
-        return conversions.stamp_to_ns(self.image.header.stamp)
-
-
-class LatestSlot:
-    """One-slot buffer: ``put`` replaces a waiting item (returning it), ``take`` blocks."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item = None
-        self._closed = False
-
-    def put(self, item) -> Any:
-        """Store ``item``; return the item it replaced (a dropped frame) or None."""
-        with self._cond:
-            replaced, self._item = self._item, item
-            self._cond.notify()
-            return replaced
-
-    def take(self, timeout: float | None = None) -> Any:
-        """Return the waiting item, waiting up to ``timeout`` s; None when closed or timed out."""
-        with self._cond:
-            if self._item is None and not self._closed:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return None if self._closed else item
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close`` was called."""
-        return self._closed
-
-    def close(self) -> Any:
-        """Wake the consumer for good; return the item still waiting (or None)."""
-        with self._cond:
-            self._closed = True
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
-
 
 class CoreSweepSource:
-    """LiDAR / prompt-image cache on the core NearestSweepCache (integer ns stamps)."""
+    """LiDAR sweeps / prompt images kept for pairing by the core cache (:mod:`core.sync`).
+
+    Args:
+        node: the node creating the subscription.
+        msg_type, topic, qos, group: the subscription.
+        capacity: messages kept (the oldest inserted goes first, as in message_filters.Cache).
+        slop_ns: pairing tolerance, integer ns.
+        accept: ``accept(msg) -> stamp_ns``: validates a message (raises :class:`Rejected`).
+        on_cached: called after a message was stored.
+        guard: wraps the subscription callback (None: unguarded, for tests).
+        on_jump: called when a stamp jumped back in time (the cache was cleared).
+    """
 
     def __init__(self, node, msg_type, topic: str, qos, group, capacity: int, slop_ns: int,
-                 accept: Callable[[Any], bool], on_cached: Callable[[], None]) -> None:
-        self._capacity = capacity
+                 accept: Callable[[Any], Any], on_cached: Callable[[], None],
+                 guard: CallbackGuard | None = None,
+                 on_jump: Callable[[], None] | None = None) -> None:
+        self._node = node
         self._cache = NearestSweepCache(slop_ns, capacity)
         self._accept = accept
         self._on_cached = on_cached
-        self._node = node
-        self._sub = node.create_subscription(
-            msg_type, topic, self._callback, qos, callback_group=group,
+        self._on_jump = on_jump
+        callback = self._callback if guard is None else guard.wrap('callback', self._callback)
+        self._sub = self._subscribe(node, msg_type, topic, qos, group, callback)
+
+    def _subscribe(self, node, msg_type, topic, qos, group, callback):
+        return node.create_subscription(
+            msg_type, topic, callback, qos, callback_group=group,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     def _callback(self, msg) -> None:
-        if self._accept(msg):
-            self._cache.add(conversions.stamp_to_ns(msg.header.stamp), msg)
-            self._on_cached()
+        stamp = self._accept(msg)
+        if isinstance(stamp, bool):  # an accept() that answers yes / no
+            if not stamp:
+                return
+            stamp = msg_codec.header_stamp_ns(msg)
+        if self._cache.add(int(stamp), msg) and self._on_jump is not None:
+            self._on_jump()
+        self._on_cached()
 
     def set_slop(self, slop_ns: int) -> None:
-        """Change the pairing slop (the cache restarts empty)."""
-        self._cache = NearestSweepCache(slop_ns, self._capacity)
+        """Change the pairing slop for the next match (cached messages stay)."""
+        self._cache.set_slop(slop_ns)
 
-    def match(self, stamp_ns: int) -> tuple[int, Any] | None:
-        """Return (stamp_ns, msg) of the nearest cached message within slop, or None."""
+    def note_image(self, stamp_ns: int) -> bool:
+        """Record an arriving image; True when its stamp jumped back (cache trimmed)."""
+        return self._cache.note_image(stamp_ns)
+
+    def match(self, stamp_ns: int):
+        """Return ``Match(stamp_ns, msg)`` (indexable as a pair) within slop, or None."""
         return self._cache.match(stamp_ns)
+
+    def clear(self) -> None:
+        """Drop every cached message."""
+        self._cache.clear()
+
+    @property
+    def jumps_back(self) -> int:
+        """Jumps back in time detected so far."""
+        return self._cache.jumps_back
 
     def destroy(self) -> None:
         """Destroy the subscription."""
         self._node.destroy_subscription(self._sub)
 
 
-class FilterSweepSource:
-    """The same cache through message_filters (Subscriber -> Cache), used when it is installed."""
+class FilterSweepSource(CoreSweepSource):
+    """The same, subscribed through ``message_filters.Subscriber`` (when it is installed).
 
-    def __init__(self, node, msg_type, topic: str, qos, group, capacity: int, slop_ns: int,
-                 accept: Callable[[Any], bool], on_cached: Callable[[], None]) -> None:
-        self._node = node
-        self._slop_ns = slop_ns
-        self._sub = message_filters.Subscriber(
+    The sweeps are kept by the core cache, which implements ``message_filters.Cache``'s storage
+    (arrival order, the oldest inserted evicted) and the one selection rule; so pairing is the
+    same with or without message_filters (code that keeps its own ``message_filters.Cache``
+    pairs with :func:`promptda_ros.core.sync.match_filter_cache`, the same rule).
+    """
+
+    def _subscribe(self, node, msg_type, topic, qos, group, callback):
+        sub = message_filters.Subscriber(
             node, msg_type, topic, qos_profile=qos, callback_group=group,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
-        self._valid = message_filters.SimpleFilter()
-        self._sub.registerCallback(lambda msg: accept(msg) and self._valid.signalMessage(msg))
-        self._cache = message_filters.Cache(self._valid, capacity)
-        self._cache.registerCallback(lambda _msg: on_cached())
-
-    def set_slop(self, slop_ns: int) -> None:
-        """Change the pairing slop."""
-        self._slop_ns = slop_ns
-
-    def match(self, stamp_ns: int) -> tuple[int, Any] | None:
-        """Return (stamp_ns, msg) of the nearest cached message within slop (ties -> newer)."""
-        msgs = self._cache.getInterval(_ros_time(stamp_ns - self._slop_ns),
-                                       _ros_time(stamp_ns + self._slop_ns))
-        best = None
-        for msg in msgs:
-            ns = conversions.stamp_to_ns(msg.header.stamp)
-            key = (abs(ns - stamp_ns), -ns)
-            if best is None or key < best[0]:
-                best = (key, ns, msg)
-        return None if best is None else (best[1], best[2])
+        sub.registerCallback(callback)
+        return sub
 
     def destroy(self) -> None:
         """Destroy the subscription."""
@@ -237,29 +191,33 @@ class PerceptionNode(LifecycleNode):
     """PromptDA perception as a ROS 2 lifecycle node (see module docstring for the data flow)."""
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
+        """Declare the parameters; with ``autostart`` configure and activate."""
         super().__init__(node_name, **kwargs)
         self.params: PerceptionParams = declare_parameters(self)
         self.stats = PerceptionStats()
+        self.configure_error = ''
+        self._guard = CallbackGuard(self.get_logger(), self.stats.error, LOG_THROTTLE_S)
         self._listeners: list[Callable[[int, str], None]] = []
         self._pipeline: DepthPipeline | None = None
-        self._slot: LatestSlot | None = None
-        self._worker: threading.Thread | None = None
+        self._worker: LatestWorker | None = None
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._input_lock = threading.RLock()  # input callbacks vs. lifecycle transitions
-        self.configure_error = ''
         self._subs: list[Any] = []
-        self._sweeps: CoreSweepSource | FilterSweepSource | None = None
-        self._camera_infos: deque[tuple[int, PinholeCamera]] = deque(maxlen=10)
-        self._pending: deque[tuple[Any, float]] = deque()
+        self._sweeps: CoreSweepSource | None = None
+        self._camera_infos = StampCache(CAMERA_INFO_CACHE)
+        self._pending: list[tuple[Any, int, float]] = []  # (image, stamp ns, received)
         self._pubs: dict[str, Any] = {}
         self._tf_buffer = None
         self._tf_listener = None
         self._previous_snapshot = None
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diag_timer = self.create_timer(self.params.diagnostics_period_s,
-                                             self._publish_diagnostics,
-                                             callback_group=MutuallyExclusiveCallbackGroup())
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._diag_timer = self.create_timer(
+            self.params.diagnostics_period_s,
+            self._guard.wrap('callback', self._publish_diagnostics),
+            callback_group=MutuallyExclusiveCallbackGroup())
+        self.add_on_set_parameters_callback(self._guard.wrap(
+            'callback', self._on_set_parameters,
+            lambda _params: SetParametersResult(successful=False, reason='internal error')))
         if self.params.autostart:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
@@ -274,31 +232,55 @@ class PerceptionNode(LifecycleNode):
         """
         self._listeners.append(listener)
 
+    def output_subscription_count(self, output: str) -> int:
+        """Return how many subscribers ``output`` has ('depth', 'info', 'points', 'prompt').
+
+        0 while the node is not configured (the publishers do not exist then).
+        """
+        pub = self._pubs.get(output)
+        return 0 if pub is None else pub.get_subscription_count()
+
+    def release(self) -> None:
+        """Stop the inputs and the worker, destroy the publishers and release the backend."""
+        self._stop_inputs()
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs = {}
+        self._pipeline = None
+        if self._tf_listener is not None and hasattr(self._tf_listener, 'unregister'):
+            self._tf_listener.unregister()  # destroys its /tf and /tf_static subscriptions
+        self._tf_listener, self._tf_buffer = None, None
+
+    def _warn(self, kind: str, message: str) -> None:
+        """Log a warning, throttled per kind (not an error count)."""
+        if self._guard.throttle.allow(kind):
+            self.get_logger().warning(message)
+
     def _notify(self, stamp_ns: int, outcome: str) -> None:
         for listener in list(self._listeners):
             listener(stamp_ns, outcome)
 
-    def _reject(self, kind: str, error: Exception, stamp_ns: int | None = None) -> None:
-        self.stats.error(kind, str(error))
-        self.get_logger().warning(f'{kind}: {error}', throttle_duration_sec=LOG_THROTTLE_S)
-        if stamp_ns is not None:
-            self._notify(stamp_ns, f'error:{kind}')
-
     # -- lifecycle --------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load and warm up the backend, set up extrinsics and publishers."""
+        """Load and warm up the backend, set up extrinsics and publishers.
+
+        Any failure, of any type, ends in FAILURE with the reason logged and kept in
+        :attr:`configure_error` (``main`` then exits non-zero).
+        """
         params = self.params
         self.configure_error = ''
         try:
+            if params.extrinsics_source == 'tf' and tf2_ros is None:
+                raise PromptDAError("extrinsics_source 'tf' needs tf2_ros, which is not "
+                                    "installed; use 'static' or 'auto'")
             backend = make_backend(params.backend, **params.backend_options())
             pipeline = DepthPipeline(backend)
             warm_camera = PinholeCamera.from_intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
             warm_s = pipeline.warm_up(warm_camera, params.pipeline)
-        except (PromptDAError, OSError, ImportError) as error:
-            return self._configure_failed(f'backend {params.backend!r}: {error}')
-        if params.extrinsics_source == 'tf' and tf2_ros is None:
-            return self._configure_failed("extrinsics_source 'tf' needs tf2_ros, which is not "
-                                          "installed; use 'static' or 'auto'")
+        except Exception as error:  # noqa: B902 - any failure is a clear configure failure
+            what = 'tf2_ros' if 'tf2_ros' in str(error) else f'backend {params.backend!r}'
+            reason = str(error) if isinstance(error, PromptDAError) else repr(error)
+            return self._configure_failed(f'{what}: {reason}')
         if params.extrinsics_source != 'static' and tf2_ros is not None:
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
@@ -317,6 +299,8 @@ class PerceptionNode(LifecycleNode):
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
         self.configure_error = reason
+        self.stats.set_state('unconfigured')
+        self.stats.error('configure', reason)
         self.get_logger().error(f'configure failed: {reason}')
         return TransitionCallbackReturn.FAILURE
 
@@ -325,56 +309,47 @@ class PerceptionNode(LifecycleNode):
         params = self.params
         reliable = params.sensor_qos == 'reliable'
         overrides = QoSOverridingOptions.with_default_policies()
-        self._slot = LatestSlot()
-        self._worker = threading.Thread(target=self._work, args=(self._slot,),
-                                        name='promptda_inference', daemon=True)
+        self._worker = LatestWorker(self._process, on_error=self._on_frame_error,
+                                    name='promptda_inference')
         self._worker.start()
+        on_image = self._guard.wrap('callback', self._on_image)
         if params.image_transport == 'compressed':
             image_sub = self.create_subscription(
-                CompressedImage, 'image/compressed', self._on_image, _qos(reliable),
+                CompressedImage, 'image/compressed', on_image, _qos(reliable),
                 callback_group=self._input_group, qos_overriding_options=overrides)
         else:
             image_sub = self.create_subscription(
-                Image, 'image', self._on_image, _qos(reliable), callback_group=self._input_group,
+                Image, 'image', on_image, _qos(reliable), callback_group=self._input_group,
                 qos_overriding_options=overrides)
         info_sub = self.create_subscription(
-            CameraInfo, 'camera_info', self._on_camera_info, _qos(reliable),
-            callback_group=self._input_group, qos_overriding_options=overrides)
+            CameraInfo, 'camera_info', self._guard.wrap('callback', self._on_camera_info),
+            _qos(reliable), callback_group=self._input_group, qos_overriding_options=overrides)
         self._subs = [image_sub, info_sub]
         source_cls = FilterSweepSource if message_filters is not None else CoreSweepSource
         slop_ns = int(round(params.slop_s * 1e9))
         if params.prompt_source == 'points':
-            self._sweeps = source_cls(self, PointCloud2, 'lidar/points', _qos(reliable),
-                                      self._input_group,
-                                      params.lidar_cache_size, slop_ns, self._on_sweep,
-                                      self._dispatch)
+            msg_type, topic, accept = PointCloud2, 'lidar/points', self._accept_sweep
         else:
-            self._sweeps = source_cls(self, Image, 'prompt_depth', _qos(reliable),
-                                      self._input_group,
-                                      params.lidar_cache_size, slop_ns,
-                                      self._on_prompt_image, self._dispatch)
+            msg_type, topic, accept = Image, 'prompt_depth', self._accept_prompt_image
+        self._sweeps = source_cls(self, msg_type, topic, _qos(reliable), self._input_group,
+                                  params.lidar_cache_size, slop_ns, accept, self._dispatch,
+                                  guard=self._guard, on_jump=self._on_time_jump)
         self.stats.set_state('active')
         return super().on_activate(state)
 
     def _stop_inputs(self) -> None:
         with self._input_lock:
-            self._stop_inputs_locked()
-        if self._worker is not None:
-            self._worker.join()
-        self._worker = None
-
-    def _stop_inputs_locked(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-        if self._sweeps is not None:
-            self._sweeps.destroy()
-            self._sweeps = None
-        self._pending.clear()
-        self._camera_infos.clear()
-        if self._slot is not None:
-            self._slot.close()
-        self._slot = None
+            for sub in self._subs:
+                self.destroy_subscription(sub)
+            self._subs = []
+            if self._sweeps is not None:
+                self._sweeps.destroy()
+                self._sweeps = None
+            self._pending.clear()
+            self._camera_infos.clear()
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and stop the worker (publishers stop with the lifecycle)."""
@@ -382,31 +357,21 @@ class PerceptionNode(LifecycleNode):
         self.stats.set_state('inactive')
         return super().on_deactivate(state)
 
-    def _release(self) -> None:
-        self._stop_inputs()
-        for pub in self._pubs.values():
-            self.destroy_lifecycle_publisher(pub)
-        self._pubs = {}
-        self._pipeline = None
-        if self._tf_listener is not None and hasattr(self._tf_listener, 'unregister'):
-            self._tf_listener.unregister()  # destroys its /tf and /tf_static subscriptions
-        self._tf_listener, self._tf_buffer = None, None
-
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the backend and publishers."""
-        self._release()
+        self.release()
         self.stats.set_state('unconfigured', '')
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything."""
-        self._release()
+        self.release()
         self.stats.set_state('finalized')
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything and go back to unconfigured."""
-        self._release()
+        self.release()
         self.stats.set_state('unconfigured', '')
         return TransitionCallbackReturn.SUCCESS
 
@@ -421,121 +386,128 @@ class PerceptionNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(error))
         slop_changed = updated.slop_s != self.params.slop_s
         self.params = updated
-        if slop_changed and self._sweeps is not None:
-            self._sweeps.set_slop(int(round(updated.slop_s * 1e9)))
+        sweeps = self._sweeps
+        if slop_changed and sweeps is not None:
+            sweeps.set_slop(int(round(updated.slop_s * 1e9)))
         return SetParametersResult(successful=True)
 
-    # -- input callbacks (executor thread, one mutually exclusive group) --------------------------
+    # -- input callbacks (executor thread, one mutually exclusive group, all guarded) -------------
     def _on_image(self, msg) -> None:
         received = time.monotonic()
         self.stats.image_received()
         try:
             if isinstance(msg, Image):
-                check_image_header(msg, RGB_ENCODINGS)
-            elif len(msg.data) == 0:
-                raise InputError('compressed image has no data')
-        except InputError as error:
-            self._reject('bad_image', error, conversions.stamp_to_ns(msg.header.stamp))
-            return
+                stamp = check_image_header(msg, RGB_ENCODINGS)
+            else:
+                stamp = msg_codec.check_compressed_header(msg)
+        except PromptDAError as error:
+            raise Rejected('bad_image', error) from error
         with self._input_lock:
-            self._pending.append((msg, received))
+            sweeps = self._sweeps
+            if sweeps is not None and sweeps.note_image(stamp):
+                self._time_jumped(stamp)
+            self._pending.append((msg, stamp, received))
             self._dispatch()
-            waiting = any(pending is msg for pending, _received in self._pending)
+            waiting = any(pending is msg for pending, _stamp, _received in self._pending)
         if waiting:
-            self._notify(conversions.stamp_to_ns(msg.header.stamp), 'pending')
+            self._notify(stamp, 'pending')
 
     def _on_camera_info(self, msg) -> None:
-        try:
+        with rejecting('bad_camera_info'):
+            stamp = msg_codec.header_stamp_ns(msg)
             camera = msg_codec.camera_info_to_camera(msg)
             camera.validate()
-        except PromptDAError as error:
-            self._reject('bad_camera_info', error)
-            return
         with self._input_lock:
-            self._camera_infos.append((conversions.stamp_to_ns(msg.header.stamp), camera))
+            self._camera_infos.add(stamp, camera)
             self._dispatch()
 
-    def _on_sweep(self, msg) -> bool:
-        try:
-            check_cloud_header(msg)
-        except InputError as error:
-            self._reject('bad_cloud', error)
-            return False
-        return True
+    def _accept_sweep(self, msg) -> int:
+        with rejecting('bad_cloud'):
+            return check_cloud_header(msg)
 
-    def _on_prompt_image(self, msg) -> bool:
-        try:
-            check_image_header(msg, PROMPT_ENCODINGS)
-        except InputError as error:
-            self._reject('bad_prompt_image', error)
-            return False
-        return True
+    def _accept_prompt_image(self, msg) -> int:
+        with rejecting('bad_prompt_image'):
+            return check_image_header(msg, PROMPT_ENCODINGS)
+
+    def _on_time_jump(self) -> None:
+        """Count and log a jump back in time of the input stamps (the sweep cache was cleared)."""
+        self.stats.time_jump()
+        self._warn('time_jump', 'input stamps jumped back in time (bag loop / simulator '
+                   'reset): pairing caches cleared')
+
+    def _time_jumped(self, stamp_ns: int) -> None:
+        """Drop the pending frames and camera_infos of the timeline before an image jumped back."""
+        limit = stamp_ns + int(round(self.params.slop_s * 1e9))
+        self._camera_infos.keep(lambda stamp: stamp <= limit)
+        for msg, stamp, _received in self._pending:
+            self.stats.unpaired()
+            self._notify(stamp, 'unpaired')
+        self._pending.clear()
+        self._on_time_jump()
 
     def _nearest_camera(self, stamp_ns: int) -> PinholeCamera | None:
-        if not self._camera_infos:
-            return None
-        return min(self._camera_infos, key=lambda item: (abs(item[0] - stamp_ns), -item[0]))[1]
+        match = select_nearest(self._camera_infos.entries(), stamp_ns, _ANY_TIME_NS)
+        return None if match is None else match.item
 
     def _dispatch(self) -> None:
         """Hand the newest complete frame to the worker; older pending frames are unpaired."""
         with self._input_lock:
-            if self._sweeps is not None and self._slot is not None:
-                self._dispatch_locked()
+            if self._sweeps is not None and self._worker is not None:
+                self._dispatch_locked(self._sweeps, self._worker)
 
-    def _dispatch_locked(self) -> None:
+    def _dispatch_locked(self, sweeps: CoreSweepSource, worker: LatestWorker) -> None:
         ready = None
         for index in range(len(self._pending) - 1, -1, -1):
-            msg, received = self._pending[index]
-            stamp_ns = conversions.stamp_to_ns(msg.header.stamp)
-            camera = self._nearest_camera(stamp_ns)
-            match = self._sweeps.match(stamp_ns) if camera is not None else None
+            msg, stamp, received = self._pending[index]
+            camera = self._nearest_camera(stamp)
+            match = sweeps.match(stamp) if camera is not None else None
             if match is not None:
-                ready = (index, FrameJob(msg, camera, match[1], match[0], received))
+                ready = (index, FrameJob(msg, stamp, camera, match[1], match[0], received))
                 break
         if ready is not None:
             index, job = ready
-            for _ in range(index):
-                stale, _received = self._pending.popleft()
+            for _msg, stale, _received in self._pending[:index]:
                 self.stats.unpaired()
-                self._notify(conversions.stamp_to_ns(stale.header.stamp), 'unpaired')
-            self._pending.popleft()
-            replaced = self._slot.put(job)
+                self._notify(stale, 'unpaired')
+            del self._pending[:index + 1]
+            replaced = worker.put(job)
             self._notify(job.stamp_ns, 'queued')
             if replaced is not None:
                 self.stats.dropped()
                 self._notify(replaced.stamp_ns, 'dropped')
         while len(self._pending) > MAX_PENDING_IMAGES:
-            stale, _received = self._pending.popleft()
+            _msg, stale, _received = self._pending.pop(0)
             self.stats.unpaired()
-            self._notify(conversions.stamp_to_ns(stale.header.stamp), 'unpaired')
-            self.get_logger().warning(
-                f'no LiDAR sweep / camera_info within slop_s={self.params.slop_s} s of an '
-                'image; dropping it', throttle_duration_sec=LOG_THROTTLE_S)
+            self._notify(stale, 'unpaired')
+            self._warn('unpaired', f'no LiDAR sweep / camera_info within slop_s='
+                       f'{self.params.slop_s} s of an image; dropping it')
 
     # -- inference worker -------------------------------------------------------------------------
-    def _work(self, slot: LatestSlot) -> None:
-        while True:
-            job = slot.take(timeout=0.5)
-            if job is None:
-                if slot.closed:
-                    return
-                continue
-            try:
-                self._process(job)
-            except PromptDAError as error:  # already classified by _process
-                self._reject(getattr(error, 'kind', 'inference'), error, job.stamp_ns)
-            except Exception as error:  # a bug must not kill the node: log it loudly, count it
-                self.stats.error('inference', repr(error))
-                self.get_logger().error(f'inference failed: {error!r}\n{traceback.format_exc()}',
-                                        throttle_duration_sec=LOG_THROTTLE_S)
-                self._notify(job.stamp_ns, 'error:inference')
+    def _on_frame_error(self, job: FrameJob, error: BaseException) -> None:
+        kind = self._guard.report('inference', error)
+        self._notify(job.stamp_ns, f'error:{kind}')
 
     def _extrinsics_mode(self) -> str:
-        return 'tf2' if self._tf_buffer is not None else 'static parameters'
+        if self._tf_buffer is not None:
+            return 'tf2'
+        if self.params.extrinsics_source == 'static':
+            return 'static parameters'
+        return 'static parameters if set, else none (frames must match)'
+
+    def _static_extrinsics_set(self) -> bool:
+        params, default = self.params, PerceptionParams()
+        return params.extrinsics_source == 'static' or \
+            params.lidar_to_camera_translation != default.lidar_to_camera_translation or \
+            params.lidar_to_camera_rotation_xyzw != default.lidar_to_camera_rotation_xyzw
 
     def _extrinsics(self, cloud_frame: str, camera_frame: str, stamp_ns: int
                     ) -> np.ndarray | None:
-        """Return T_cam_lidar (4, 4) float64, or None when the frames are equal."""
+        """Return T_cam_lidar (4, 4) float64, or None when the frames are equal.
+
+        Raises:
+            Rejected: 'tf' when the tf2 lookup fails, 'extrinsics' when the frames differ and
+                neither tf2 nor explicitly set static extrinsics give the transform.
+        """
         if cloud_frame == camera_frame:
             self.stats.tf_status('same frame')
             return None
@@ -547,65 +519,56 @@ class PerceptionNode(LifecycleNode):
                     timeout=Duration(nanoseconds=int(params.tf_timeout_s * 1e9)))
             except tf2_ros.TransformException as error:
                 self.stats.tf_status(f'lookup failed: {error}')
-                raise _classified(CalibrationError(
-                    f'no transform {cloud_frame} -> {camera_frame}: {error}'), 'tf')
+                raise Rejected('tf', CalibrationError(
+                    f'no transform {cloud_frame} -> {camera_frame}: {error}')) from None
             t, q = tf.transform.translation, tf.transform.rotation
             self.stats.tf_status(f'tf2 {cloud_frame} -> {camera_frame}')
             return make_transform([t.x, t.y, t.z], [q.x, q.y, q.z, q.w])
+        if not self._static_extrinsics_set():
+            self.stats.tf_status(f'no extrinsics {cloud_frame} -> {camera_frame}')
+            raise Rejected('extrinsics', f'LiDAR frame {cloud_frame!r} differs from the camera '
+                           f'frame {camera_frame!r} and no transform is known: tf2_ros is not '
+                           'installed and lidar_to_camera_* are not set (set them, or '
+                           "extrinsics_source: 'static' for an identity)")
         self.stats.tf_status(f'static {cloud_frame} -> {camera_frame}')
         return make_transform(params.lidar_to_camera_translation,
                               params.lidar_to_camera_rotation_xyzw)
 
-    def _decode_rgb(self, msg) -> np.ndarray:
-        """Return (H, W, 3) uint8 RGB from an Image or CompressedImage."""
-        if isinstance(msg, CompressedImage):
-            bgr = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise InputError(f'cannot decode compressed image (format {msg.format!r})')
-            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return msg_codec.image_to_rgb(msg)
-
     def _process(self, job: FrameJob) -> None:
+        """Run one frame through the pipeline and publish (worker thread)."""
         params = self.params
+        config = params.pipeline
         pipeline = self._pipeline
         if pipeline is None:
             return
         header = job.image.header
-        try:
-            rgb = self._decode_rgb(job.image)
-        except PromptDAError as error:
-            raise _classified(error, 'bad_image')
-        try:
+        with rejecting('bad_image'):
+            rgb = msg_codec.decode_rgb(job.image)
+        with rejecting('size_mismatch'):
             check_rgb(rgb, job.camera)
-        except InputError as error:
-            raise _classified(error, 'size_mismatch')
         if params.prompt_source == 'points':
-            try:
+            with rejecting('bad_cloud'):
                 points = msg_codec.cloud_to_xyz(job.prompt_msg)
-            except PromptDAError as error:
-                raise _classified(error, 'bad_cloud')
             T_cam_lidar = self._extrinsics(job.prompt_msg.header.frame_id, header.frame_id,
                                            job.prompt_stamp_ns)
-            try:
-                prompt = prompt_from_points(points, T_cam_lidar, job.camera, params.pipeline)
-            except PromptError as error:
-                raise _classified(error, 'prompt_too_sparse')
-            except CalibrationError as error:
-                raise _classified(error, 'calibration')
+            # Innermost first: the specific kinds, then any other input error of the cloud.
+            with rejecting('bad_cloud'), rejecting('calibration', (CalibrationError,)), \
+                    rejecting('prompt_too_sparse', (PromptError,)):
+                prompt = prompt_from_points(points, T_cam_lidar, job.camera, config)
         else:
-            try:
+            with rejecting('bad_prompt_image'):
                 prompt_m = msg_codec.image_to_depth_m(job.prompt_msg)
-            except PromptDAError as error:
-                raise _classified(error, 'bad_prompt_image')
-            try:
-                prompt = prompt_from_depth(prompt_m, params.pipeline)
-            except PromptError as error:
-                raise _classified(error, 'prompt_too_sparse')
-        try:
-            result = pipeline.predict(rgb, job.camera, prompt, params.pipeline)
-        except PromptDAError as error:
-            raise _classified(error, 'inference')
+            with rejecting('bad_prompt_image'), rejecting('prompt_too_sparse', (PromptError,)):
+                prompt = prompt_from_depth(prompt_m, config)
+        with rejecting('inference'):
+            result = pipeline.predict(rgb, job.camera, prompt, config)
+        self._publish(job, header, rgb, prompt, result)
+
+    def _publish(self, job: FrameJob, header, rgb: np.ndarray, prompt, result) -> None:
+        params = self.params
         pubs = self._pubs
+        if not pubs:
+            return
         pubs['depth'].publish(conversions.depth_image_msg(result.depth_m, header))
         pubs['info'].publish(conversions.camera_info_msg(result.camera, header))
         if params.publish_points and pubs['points'].get_subscription_count() > 0:
@@ -643,14 +606,8 @@ def _qos(reliable: bool) -> QoSProfile:
 
 
 def _ros_time(stamp_ns: int) -> Time:
-    """Return integer ns as an rclpy Time of the ROS clock (the clock type of message stamps)."""
-    return Time(nanoseconds=int(stamp_ns), clock_type=ClockType.ROS_TIME)
-
-
-def _classified(error: PromptDAError, kind: str) -> PromptDAError:
-    """Tag an error with the diagnostics error kind it is counted under."""
-    error.kind = kind
-    return error
+    """Return integer ns (>= 0, validated at the input) as an rclpy Time of the ROS clock."""
+    return Time(nanoseconds=max(int(stamp_ns), 0), clock_type=ClockType.ROS_TIME)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -691,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if node is not None:
-            node._release()
+            node.release()
             node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -388,8 +388,8 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
             executor.add_node(player)
             spin_thread = threading.Thread(target=executor.spin, daemon=True)
             spin_thread.start()
-            _wait_for_graph(list(publishers.values()), [node._pubs['depth'], node._pubs['info']]
-                            + ([node._pubs['points']] if record_points else []), timeout_s)
+            _wait_for_graph(list(publishers.values()), node,
+                            ('depth', 'info') + (('points',) if record_points else ()), timeout_s)
             all_connections = reader.connections if copy_inputs else connections
             bar = tqdm(total=n_images, unit='frame', disable=not progress, file=sys.stderr)
             slop_ns = int(node.params.slop_s * 1e9)
@@ -453,7 +453,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                 never_paired = sum(1 for o in recorder.outcomes.values() if o == 'pending')
             executor.shutdown(timeout_sec=1.0)
             spin_thread.join(timeout=5.0)
-            node._release()
+            node.release()
         snap = node.stats.snapshot()
         end = time.monotonic()
         stream_start = end if stream_start is None else stream_start
@@ -471,10 +471,11 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         rclpy.try_shutdown(context=context)
 
 
-def _wait_for_graph(inputs: list, outputs: list, timeout_s: float) -> None:
+def _wait_for_graph(inputs: list, node, outputs: tuple, timeout_s: float) -> None:
     """Wait until the node subscribes to the player and the recorder to the node."""
     deadline = time.monotonic() + timeout_s
-    while any(pub.get_subscription_count() == 0 for pub in inputs + outputs):
+    while any(pub.get_subscription_count() == 0 for pub in inputs) or \
+            any(node.output_subscription_count(key) == 0 for key in outputs):
         if time.monotonic() > deadline:
             raise InputError('the player, perception node and recorder did not connect '
                              f'within {timeout_s} s')

@@ -1,0 +1,97 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The callback guard, the typed rejection and the one latest-item worker of both nodes."""
+
+import collections
+import threading
+import time
+
+import pytest
+
+from promptda_ros.core.errors import InputError, PromptError
+from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
+
+
+class Logger:
+    """Records what a node logger would print."""
+
+    def __init__(self):
+        self.lines = []
+
+    def warning(self, text):
+        self.lines.append(('warning', text))
+
+    def error(self, text):
+        self.lines.append(('error', text))
+
+
+def test_guard_counts_by_kind_throttles_per_kind_and_returns_the_fallback():
+    logger, counts = Logger(), collections.Counter()
+    guard = CallbackGuard(logger, lambda kind, _message: counts.update([kind]), throttle_s=60.0)
+
+    def bad_image(_msg):
+        raise Rejected('bad_image', 'unsupported encoding')
+
+    def bad_cloud(_msg):
+        raise Rejected('bad_cloud', 'no z field')
+
+    def bug(_request, _response):
+        raise ZeroDivisionError('a bug')
+
+    for _ in range(3):
+        assert guard.wrap('callback', bad_image)('msg') is None
+    assert guard.wrap('callback', bad_cloud)('msg') is None  # logged: another kind
+    assert guard.wrap('service', bug, lambda req, resp: resp)('req', 'resp') == 'resp'
+    assert counts == {'bad_image': 3, 'bad_cloud': 1, 'service': 1}
+    assert [level for level, _text in logger.lines] == ['warning', 'warning', 'error']
+    assert 'bad_cloud: no z field' in logger.lines[1][1]
+    assert 'ZeroDivisionError' in logger.lines[2][1] and 'Traceback' in logger.lines[2][1]
+    assert guard.wrap('callback', lambda x: x + 1)(1) == 2
+
+
+def test_rejecting_types_errors_with_the_innermost_kind_first():
+    with pytest.raises(Rejected) as info:
+        with rejecting('bad_cloud'), rejecting('prompt_too_sparse', (PromptError,)):
+            raise PromptError('too few cells')
+    assert info.value.kind == 'prompt_too_sparse' and 'too few' in str(info.value)
+    with pytest.raises(Rejected) as info:
+        with rejecting('bad_cloud'), rejecting('prompt_too_sparse', (PromptError,)):
+            raise InputError('bad layout')
+    assert info.value.kind == 'bad_cloud'
+    with pytest.raises(KeyError):  # not an input error: a bug, left to the guard
+        with rejecting('bad_cloud'):
+            raise KeyError('x')
+
+
+def test_latest_worker_drops_stale_items_and_survives_errors():
+    gate = threading.Event()
+    results, errors = [], []
+
+    def process(item):
+        gate.wait(5.0)
+        if item == 'bad':
+            raise ValueError('bad item')
+        return item * 2
+
+    worker = LatestWorker(process, lambda item, out: results.append((item, out)),
+                          lambda item, exc: errors.append((item, exc)))
+    worker.start()
+    assert worker.put(1) is None
+    time.sleep(0.1)  # 1 is running
+    assert worker.put(2) is None
+    assert worker.put(3) == 2  # 2 replaced before it started
+    gate.set()
+    deadline = time.monotonic() + 5.0
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.put('bad')
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.put(5)
+    while len(results) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.stop() is None
+    assert results == [(1, 2), (3, 6), (5, 10)]
+    assert worker.dropped == 1 and worker.completed == 3
+    assert errors[0][0] == 'bad' and 'bad item' in str(errors[0][1])
