@@ -50,6 +50,8 @@ setup(
             'promptda-replay = promptda_ros.ros.replay:main',
             'promptda-demo = promptda_ros.demo:main',
             'promptda-eval = promptda_ros.eval.cli:main',
+            'promptda-train = promptda_ros.train.cli:train_main',
+            'promptda-simulate-lidar = promptda_ros.train.cli:simulate_lidar_main',
             'promptda-policy-record = promptda_policy.recorder:main',
             'promptda-policy-train = promptda_policy.train:main',
             'promptda-policy-eval = promptda_policy.train:eval_main',
