@@ -86,12 +86,14 @@ class SimGraph:
         real_time_factor: sim seconds per wall second (0 = as fast as possible).
         namespace: namespace of every node.
         task: task string stored with recorded episodes.
+        depth_hw: (h, w) px of the depth the policy / recorder gets (perception
+            ``output_size``, or the camera size for 'true'); None = the camera's 120x160.
     """
 
     def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
                  expert: bool = False, record_root: str | None = None,
                  checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
-                 task: str = 'put the object into the box') -> None:
+                 task: str = 'put the object into the box', depth_hw: tuple | None = None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
@@ -107,8 +109,11 @@ class SimGraph:
         sim_time = Parameter('use_sim_time', value=True)
         self.nodes = []
         self.context = context
-        self.sim = SimNode(context=context, namespace=namespace, parameter_overrides=[
-            Parameter('real_time_factor', value=float(real_time_factor))])
+        sim_params = [Parameter('real_time_factor', value=float(real_time_factor))]
+        if depth_hw is not None and depth_source == 'true':
+            sim_params += [Parameter('camera_height', value=int(depth_hw[0])),
+                           Parameter('camera_width', value=int(depth_hw[1]))]
+        self.sim = SimNode(context=context, namespace=namespace, parameter_overrides=sim_params)
         self.nodes.append(self.sim)
         self.perception = None
         self.depth_topic = 'depth/true'
@@ -125,6 +130,8 @@ class SimGraph:
                 Parameter('prompt_height', value=int(self.sim.params['lidar_rows'])),
                 Parameter('prompt_width', value=int(self.sim.params['lidar_columns'])),
                 Parameter('publish_points', value=False)]
+            if depth_hw is not None:
+                overrides.append(Parameter('output_size', value=[int(v) for v in depth_hw]))
             self.perception = PerceptionNode(context=context, namespace=namespace,
                                              parameter_overrides=overrides)
             self.nodes.append(self.perception)
@@ -419,6 +426,8 @@ def record_main(argv: list[str] | None = None) -> int:
     p.add_argument('--depth', default='default', choices=DEPTH_SOURCES[:3],
                    help='depth the recorder stores: the simulator\'s true depth or a '
                         'perception backend on the LiDAR (%(default)s)')
+    p.add_argument('--depth-size', default='60x80',
+                   help='HxW px of the recorded depth (%(default)s; the camera is 120x160)')
     p.add_argument('--seed', type=int, default=100, help='first seed (%(default)s)')
     p.add_argument('--real-time-factor', type=float, default=1.0,
                    help='sim s per wall s, 0 = as fast as possible (%(default)s)')
@@ -433,9 +442,16 @@ def record_main(argv: list[str] | None = None) -> int:
             raise InputError('--episodes must be >= 1')
         if os.path.exists(args.root):
             raise InputError('dataset directory %s already exists; choose a new one' % args.root)
+        try:
+            depth_hw = tuple(int(v) for v in args.depth_size.lower().split('x'))
+            if len(depth_hw) != 2 or min(depth_hw) < 16:
+                raise ValueError
+        except ValueError:
+            raise InputError('--depth-size must be HxW with sides >= 16 px, got %r'
+                             % args.depth_size)
         context = _init('promptda-sim-record', ros_args, None)
         graph = SimGraph(context, depth_source=args.depth, expert=True, record_root=args.root,
-                         real_time_factor=args.real_time_factor)
+                         real_time_factor=args.real_time_factor, depth_hw=depth_hw)
         graph.wait_depth()
         cells = [(o, q) for o in objects for q in positions]
         wins = 0
