@@ -346,3 +346,33 @@ def test_filter_and_core_sweep_sources_pair_the_same(monkeypatch):
     for source in sources:
         source.set_slop(10_000_000)
     assert sources[1].match(1_415_000_000) is None
+
+
+# -- one parameter-spec system for every node ---------------------------------------------------
+def test_one_spec_system_read_only_unless_marked_and_frozen_params():
+    import dataclasses
+
+    from promptda_policy.policy_node import POLICY_SPECS, PolicyParams
+    from promptda_policy.recorder import RECORDER_SPECS
+    from promptda_ros.ros.params import changeable, ParamSpec, params_class
+
+    for spec in (*PARAMETERS, *POLICY_SPECS, *RECORDER_SPECS):
+        assert type(spec) is ParamSpec, spec.name  # one class, one default
+    assert ParamSpec('x', 1.0, 'd').read_only
+    assert not changeable(ParamSpec('x', 1.0, 'd'))[0].read_only
+    ranged = ParamSpec('rate', 30.0, 'Hz', float_range=(1.0, 100.0))
+    assert (ranged.low, ranged.high) == (1.0, 100.0)
+    desc = descriptor(ranged)
+    assert desc.read_only and desc.floating_point_range[0].to_value == 100.0
+    assert not SPECS['slop_s'].read_only and SPECS['backend'].read_only
+    by_name = {spec.name: spec for spec in POLICY_SPECS}
+    assert not by_name['max_depth_age_s'].read_only and by_name['policy_path'].read_only
+    params = PolicyParams.from_mapping({'control_rate_hz': 15.0, 'joint_names': ['a', 'b']})
+    assert params['control_rate_hz'] == params.control_rate_hz == 15.0
+    assert params.joint_names == ('a', 'b') and params.autostart is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.control_rate_hz = 1.0
+    with pytest.raises(InputError, match='unknown'):
+        PolicyParams.from_mapping({'no_such': 1})
+    Demo = params_class('Demo', (ParamSpec('a', 1, 'n'),))
+    assert Demo().as_dict() == {'a': 1}

@@ -25,6 +25,7 @@ never waits for inference. The node starts disabled.
 
 import argparse
 import collections
+import dataclasses
 import sys
 import threading
 
@@ -42,8 +43,8 @@ from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 from promptda_ros.serving import CallbackGuard, Rejected
 
 from .ros_common import (command_type, declare, joint_state_positions, make_command,
-                         OUTPUT_TYPES, PROFILE_SPECS, ParamSpec, profile_from_params,
-                         run_node_cli, split_ros_args)
+                         OUTPUT_TYPES, params_class, PROFILE_SPECS, ParamSpec,
+                         profile_from_params, run_node_cli, split_ros_args)
 from .runtime import ChunkScheduler, InferenceWorker
 from .safety import Mode, SafetyConfig, SafetyFilter
 
@@ -77,6 +78,9 @@ POLICY_SPECS = PROFILE_SPECS + (
               '(nearest neighbour) instead of rejecting it'),
 )
 
+PolicyParams = params_class('PolicyParams', POLICY_SPECS)
+"""The policy node's parameters: a frozen dataclass with one field per ``POLICY_SPECS`` entry."""
+
 
 class PolicyNode(LifecycleNode):
     """Depth ACT policy as a ROS 2 lifecycle node; see the module docstring.
@@ -90,7 +94,7 @@ class PolicyNode(LifecycleNode):
 
     def __init__(self, predictor=None, **kwargs):
         super().__init__(NODE_NAME, **kwargs)
-        p = declare(self, POLICY_SPECS)
+        p = PolicyParams.from_mapping(declare(self, POLICY_SPECS))
         self.params = p
         self.profile = profile_from_params(p)
         if p['output_type'] not in OUTPUT_TYPES:
@@ -274,6 +278,7 @@ class PolicyNode(LifecycleNode):
                                                        cfg.max_tracking_error_rad))
             except PromptDAError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
+            self.params = dataclasses.replace(self.params, **updates)
         return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- callbacks

@@ -34,8 +34,9 @@ from trajectory_msgs.msg import JointTrajectory
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 
-from .ros_common import (command_positions, declare, joint_state_positions, PROFILE_SPECS,
-                         ParamSpec, profile_from_params, run_node_cli, split_ros_args)
+from .ros_common import (command_positions, declare, joint_state_positions, params_class,
+                         PROFILE_SPECS, ParamSpec, profile_from_params, run_node_cli,
+                         split_ros_args)
 
 NODE_NAME = 'promptda_policy_recorder'
 ACTION_TYPES = {'trajectory': JointTrajectory, 'array': Float64MultiArray}
@@ -60,13 +61,16 @@ RECORDER_SPECS = PROFILE_SPECS + (
     ParamSpec('image_writer_threads', 2, 'threads writing depth frames', int_range=(0, 64)),
 )
 
+RecorderParams = params_class('RecorderParams', RECORDER_SPECS)
+"""The recorder's parameters: a frozen dataclass with one field per ``RECORDER_SPECS`` entry."""
+
 
 class RecorderNode(Node):
     """Teleop demonstration recorder; see the module docstring."""
 
     def __init__(self, **kwargs):
         super().__init__(NODE_NAME, **kwargs)
-        p = declare(self, RECORDER_SPECS)
+        p = RecorderParams.from_mapping(declare(self, RECORDER_SPECS))
         self.params = p
         self.profile = profile_from_params(p)
         if not p['root']:

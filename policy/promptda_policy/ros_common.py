@@ -1,59 +1,30 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""ROS glue shared by the recorder and the policy node: parameters, profiles, messages."""
+"""ROS glue shared by the recorder and the policy node: parameters, profiles, messages.
 
-from dataclasses import dataclass
+Parameters are declared through the package's one spec system
+(:mod:`promptda_ros.ros.params`: :class:`ParamSpec`, :func:`declare`, :func:`params_class`),
+re-exported here for the policy's nodes.
+"""
+
 import sys
-from typing import Any
 
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.parameter import Parameter
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.ros.params import declare, params_class, ParamSpec
+
+__all__ = ['declare', 'params_class', 'ParamSpec', 'PROFILE_SPECS', 'profile_from_params',
+           'joint_state_positions', 'command_positions', 'make_command', 'command_type',
+           'split_ros_args', 'run_node_cli', 'OUTPUT_TYPES']
 
 from .profiles import ArmProfile, DEFAULT_MAX_VELOCITY, get_profile, make_profile
 from .runtime import order_joints
 
 OUTPUT_TYPES = ('trajectory', 'array')
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One declared parameter: name, default, description (with units), range, read-only."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = True
-    float_range: tuple | None = None
-    int_range: tuple | None = None
-
-
-def declare(node, specs) -> dict:
-    """Declare parameters with descriptors; return {name: value}."""
-    values = {}
-    for spec in specs:
-        desc = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
-        if spec.float_range is not None:
-            desc.floating_point_range = [FloatingPointRange(
-                from_value=float(spec.float_range[0]), to_value=float(spec.float_range[1]))]
-        if spec.int_range is not None:
-            desc.integer_range = [IntegerRange(from_value=int(spec.int_range[0]),
-                                               to_value=int(spec.int_range[1]), step=1)]
-        if isinstance(spec.default, list) and not spec.default:
-            # An empty list has no type; declare it as a typed array.
-            kind = (Parameter.Type.STRING_ARRAY if spec.name.endswith('names')
-                    else Parameter.Type.DOUBLE_ARRAY)
-            param = node.declare_parameter(spec.name, kind, desc)
-            values[spec.name] = list(param.value) if param.value is not None else []
-        else:
-            param = node.declare_parameter(spec.name, spec.default, desc)
-            values[spec.name] = param.value
-    return values
 
 
 PROFILE_SPECS = (
@@ -68,13 +39,17 @@ PROFILE_SPECS = (
 )
 
 
-def profile_from_params(values: dict) -> ArmProfile:
-    """Build the arm profile from declared parameter values (raises InputError)."""
+def profile_from_params(values) -> ArmProfile:
+    """Build the arm profile from declared parameter values (a dict or a params dataclass).
+
+    Raises:
+        InputError: an unknown profile or inconsistent generic joints.
+    """
     vel = [float(v) for v in values['max_velocity']]
     vel_arg = vel[0] if len(vel) == 1 else vel
     if values['profile'] == 'generic':
-        return make_profile('generic', values['joint_names'], values['joint_lower'],
-                            values['joint_upper'], vel_arg)
+        return make_profile('generic', list(values['joint_names']), list(values['joint_lower']),
+                            list(values['joint_upper']), vel_arg)
     return get_profile(values['profile'], vel_arg)
 
 

@@ -1,20 +1,27 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Parameters of the perception node: one table, ROS descriptors, a frozen validated dataclass.
+"""Node parameters: one spec system for every node, and the perception node's parameters.
 
-Every parameter is declared once from ``PARAMETERS`` (with a description giving units, a range
-where numeric, and ``read_only`` where a change needs a restart of the node).  The values are read
-into :class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the
-project's exceptions naming the offending parameter.  Run-time changes are validated by building
-a new :class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
+The one mechanism (used by the perception node, the policy node, the recorder and the simulator
+nodes): a table of :class:`ParamSpec` (description with units, a range where numeric, choices
+where an enumeration; **read-only unless marked** ``read_only=False``, i.e. unless the node
+handles a run-time change), declared by :func:`declare` with ROS descriptors, read into a frozen
+dataclass per node (:class:`PerceptionParams` here, hand-written with validation; or one made
+from the table by :func:`params_class`).
+
+Perception: every parameter is declared once from ``PARAMETERS``.  The values are read into
+:class:`PerceptionParams`, which validates itself in ``__post_init__`` and raises the project's
+exceptions naming the offending parameter.  Run-time changes are validated by building a new
+:class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
 """
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field as dc_field, fields, InitVar, make_dataclass, replace
 import math
 from typing import Any, Mapping, Sequence
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.parameter import Parameter
 
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.prompt import FILL_METHODS
@@ -39,19 +46,35 @@ class ParamSpec:
         name: parameter name (flat, as in ``config/perception.yaml``).
         default: default value; its Python type fixes the ROS parameter type.
         description: one line with units.
-        read_only: True when a change needs a restart (declared read-only).
+        read_only: declared read-only (the default): a change needs a restart. Only
+            parameters the node applies at run time say ``read_only=False``.
         low: lower bound for int/float parameters (inclusive), or None.
         high: upper bound for int/float parameters (inclusive), or None.
         choices: allowed values for string parameters, or None for free text.
+        float_range, int_range: ``(low, high)`` in one argument (sets ``low`` / ``high``).
     """
 
     name: str
     default: Any
     description: str
-    read_only: bool = False
+    read_only: bool = True
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] | None = None
+    float_range: InitVar[tuple | None] = None
+    int_range: InitVar[tuple | None] = None
+
+    def __post_init__(self, float_range: tuple | None, int_range: tuple | None) -> None:
+        """Take ``(low, high)`` from ``float_range`` / ``int_range`` when given."""
+        bounds = float_range if float_range is not None else int_range
+        if bounds is not None:
+            object.__setattr__(self, 'low', bounds[0])
+            object.__setattr__(self, 'high', bounds[1])
+
+
+def changeable(*specs: ParamSpec) -> tuple[ParamSpec, ...]:
+    """Mark specs as applied at run time (``read_only=False``)."""
+    return tuple(replace(spec, read_only=False) for spec in specs)
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -88,34 +111,37 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('autostart', True, 'configure and activate the lifecycle node on start-up',
               read_only=True),
     # -- changeable at run time -------------------------------------------------------------------
-    ParamSpec('output_size', [0, 0], 'output depth size [height, width] px; [0, 0] = input '
-              'image size (depth/camera_info is scaled to match)'),
-    ParamSpec('slop_s', 0.05, 'max |image stamp - LiDAR stamp| for pairing, s', low=0.0,
-              high=1.0),
-    ParamSpec('prompt_height', _PIPELINE.prompt_height, 'height of the LiDAR prompt grid, px',
-              low=8, high=4096),
-    ParamSpec('prompt_width', _PIPELINE.prompt_width, 'width of the LiDAR prompt grid, px',
-              low=8, high=4096),
-    ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'knn', 'morph' "
-              "or 'none'", choices=PROMPT_FILLS),
-    ParamSpec('min_depth', _PIPELINE.min_depth, 'minimum valid depth (prompt and output), m',
-              low=0.0, high=1000.0),
-    ParamSpec('max_depth', _PIPELINE.max_depth, 'maximum valid depth (prompt and output), m',
-              low=0.0, high=1000.0),
-    ParamSpec('min_prompt_coverage', _PIPELINE.min_prompt_coverage, 'minimum fraction of prompt '
-              'cells with a LiDAR return; sparser frames are rejected', low=0.0, high=1.0),
-    ParamSpec('publish_points', True, 'publish depth/points (only computed while subscribed)'),
-    ParamSpec('points_rgb', True, 'depth/points carries packed rgb (xyzrgb) instead of xyz'),
-    ParamSpec('points_decimation', 1, 'keep every n-th row and column in depth/points',
-              low=1, high=64),
-    ParamSpec('points_max_range', 0.0, 'drop (NaN) points farther than this from the camera, m; '
-              '0 = no limit', low=0.0, high=1000.0),
-    ParamSpec('publish_prompt', False, 'publish the filled prompt on prompt/image (32FC1 m)'),
-    ParamSpec('lidar_to_camera_translation', [0.0, 0.0, 0.0], 'static extrinsics: position of '
-              'the LiDAR frame in the camera optical frame [x, y, z], m'),
-    ParamSpec('lidar_to_camera_rotation_xyzw', [0.0, 0.0, 0.0, 1.0], 'static extrinsics: '
-              'rotation LiDAR frame -> camera optical frame, quaternion [x, y, z, w]'),
-    ParamSpec('tf_timeout_s', 0.05, 'tf2 lookup timeout, s', low=0.0, high=5.0),
+    *changeable(
+        ParamSpec('output_size', [0, 0], 'output depth size [height, width] px; [0, 0] = input '
+                  'image size (depth/camera_info is scaled to match)'),
+        ParamSpec('slop_s', 0.05, 'max |image stamp - LiDAR stamp| for pairing, s', low=0.0,
+                  high=1.0),
+        ParamSpec('prompt_height', _PIPELINE.prompt_height, 'height of the LiDAR prompt grid, '
+                  'px', low=8, high=4096),
+        ParamSpec('prompt_width', _PIPELINE.prompt_width, 'width of the LiDAR prompt grid, px',
+                  low=8, high=4096),
+        ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'knn', "
+                  "'morph' or 'none'", choices=PROMPT_FILLS),
+        ParamSpec('min_depth', _PIPELINE.min_depth, 'minimum valid depth (prompt and output), m',
+                  low=0.0, high=1000.0),
+        ParamSpec('max_depth', _PIPELINE.max_depth, 'maximum valid depth (prompt and output), m',
+                  low=0.0, high=1000.0),
+        ParamSpec('min_prompt_coverage', _PIPELINE.min_prompt_coverage, 'minimum fraction of '
+                  'prompt cells with a LiDAR return; sparser frames are rejected', low=0.0,
+                  high=1.0),
+        ParamSpec('publish_points', True, 'publish depth/points (only computed while subscribed)'),
+        ParamSpec('points_rgb', True, 'depth/points carries packed rgb (xyzrgb) instead of xyz'),
+        ParamSpec('points_decimation', 1, 'keep every n-th row and column in depth/points',
+                  low=1, high=64),
+        ParamSpec('points_max_range', 0.0, 'drop (NaN) points farther than this from the camera, '
+                  'm; 0 = no limit', low=0.0, high=1000.0),
+        ParamSpec('publish_prompt', False, 'publish the filled prompt on prompt/image (32FC1 m)'),
+        ParamSpec('lidar_to_camera_translation', [0.0, 0.0, 0.0], 'static extrinsics: position of '
+                  'the LiDAR frame in the camera optical frame [x, y, z], m'),
+        ParamSpec('lidar_to_camera_rotation_xyzw', [0.0, 0.0, 0.0, 1.0], 'static extrinsics: '
+                  'rotation LiDAR frame -> camera optical frame, quaternion [x, y, z, w]'),
+        ParamSpec('tf_timeout_s', 0.05, 'tf2 lookup timeout, s', low=0.0, high=5.0),
+    ),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -288,14 +314,52 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     return desc
 
 
+def declare(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
+    """Declare every spec on ``node`` with its descriptor; return ``{name: value}``.
+
+    An empty-list default has no ROS type: it is declared as a string array when the name ends
+    with ``names``, else as a double array.
+    """
+    values = {}
+    for spec in specs:
+        desc = descriptor(spec)
+        if isinstance(spec.default, list) and not spec.default:
+            kind = (Parameter.Type.STRING_ARRAY if spec.name.endswith('names')
+                    else Parameter.Type.DOUBLE_ARRAY)
+            param = node.declare_parameter(spec.name, kind, desc)
+            values[spec.name] = list(param.value) if param.value is not None else []
+        else:
+            param = node.declare_parameter(spec.name, spec.default, desc)
+            values[spec.name] = param.value
+    return values
+
+
+def params_class(name: str, specs: Sequence[ParamSpec]) -> type:
+    """Return a frozen dataclass with one field per spec (arrays as tuples).
+
+    Its instances also answer ``params['name']`` and ``as_dict()``; build one from declared
+    values with ``cls.from_mapping(values)``.
+    """
+    def from_mapping(cls, values: Mapping[str, Any]):
+        unknown = sorted(set(values) - {spec.name for spec in specs})
+        if unknown:
+            raise InputError(f'unknown {name} parameter(s): {", ".join(unknown)}')
+        return cls(**{key: _plain(value) for key, value in values.items()})
+
+    namespace = {
+        '__getitem__': lambda self, key: getattr(self, key),
+        'as_dict': lambda self: {f.name: getattr(self, f.name) for f in fields(self)},
+        'from_mapping': classmethod(from_mapping),
+        '__doc__': f'Parameters of the {name} node (frozen; see its ParamSpec table).',
+    }
+    return make_dataclass(name, [(spec.name, Any, dc_field(default=_plain(spec.default)))
+                                 for spec in specs], frozen=True, namespace=namespace)
+
+
 def declare_parameters(node: Any, specs: Sequence[ParamSpec] = PARAMETERS) -> PerceptionParams:
     """Declare every parameter on ``node`` and return the validated values.
 
     Raises:
         InputError / CalibrationError: when the given values (e.g. from a params file) are invalid.
     """
-    values = {}
-    for spec in specs:
-        param = node.declare_parameter(spec.name, spec.default, descriptor(spec))
-        values[spec.name] = param.value
-    return PerceptionParams.from_mapping(values)
+    return PerceptionParams.from_mapping(declare(node, specs))
