@@ -43,7 +43,6 @@ def test_stats_and_valid_prompt():
     (lambda p: p.__setitem__((0, 0), np.inf), 'infinite'),
     (lambda p: p.__setitem__((0, 0), -1.0), 'negative'),
     (lambda p: p.fill(0.0), 'too few valid cells: 0 of'),
-    (lambda p: p.__setitem__(slice(None), np.where(p > 0, 3.0, 0.0)), r'max \(3.0000 m\) <= min'),
 ])
 def test_bad_prompts_raise_prompt_error(edit, fragment):
     sparse, _, _ = _sparse_plane()
@@ -167,9 +166,10 @@ def test_build_prompt_end_to_end():
         assert stats.n_valid == np.count_nonzero(sparse)
         if method != 'none':
             assert np.all(filled >= stats.min_m - 1e-5) and np.all(filled <= stats.max_m + 1e-5)
-    with pytest.raises(PromptError, match='max'):
-        flat = pts.copy()
-        flat[:, 2] = 3.0
-        build_prompt(flat, cam, (48, 64))
+    # A flat wall (every cell at one depth) is a valid prompt.
+    flat = pts.copy()
+    flat[:, 2] = 3.0
+    filled, _, stats = build_prompt(flat, cam, (48, 64))
+    assert stats.min_m == stats.max_m == 3.0 and np.all(filled == np.float32(3.0))
     with pytest.raises(InputError, match='fill method'):
         build_prompt(pts, cam, (48, 64), fill='bogus')

@@ -99,8 +99,12 @@ def validate_prompt(prompt_m, min_valid_fraction: float = 0.001,
     Returns:
         :class:`PromptStats` of the prompt.
 
+    A constant prompt (``max == min``: a flat wall, which 16UC1 quantises to one millimetre
+    value) is valid: the weights-free backends return it as it is and the network path guards
+    its min/max normalisation (:func:`promptda_ros.model.processing.prepare_prompt`).
+
     Raises:
-        PromptError: NaN, Inf or negative values, too few valid cells, or ``max <= min``.
+        PromptError: NaN, Inf or negative values, or too few valid cells.
         InputError: not a 2-D numeric array.
     """
     prompt = _as_prompt(prompt_m)
@@ -121,10 +125,6 @@ def validate_prompt(prompt_m, min_valid_fraction: float = 0.001,
         raise PromptError(
             f'prompt has too few valid cells: {stats.n_valid} of {prompt.size} '
             f'({100.0 * stats.valid_fraction:.3f} %), need at least {needed}')
-    if not stats.max_m > stats.min_m:
-        raise PromptError(
-            f'prompt depth range is empty: max ({stats.max_m:.4f} m) <= min '
-            f'({stats.min_m:.4f} m); the network min/max-normalises the prompt')
     return stats
 
 

@@ -8,21 +8,24 @@
   mean / std. The official model applies exactly this normalisation inside its forward.
 * Prompt: (h, w) float32 metres with 0 = no measurement, at any resolution (the network resizes it
   per fusion block) -> holes filled (KNN k=4 by default) -> validated (PromptError) -> tensor.
-  A *constant* prompt (every valid cell at the same depth) is accepted as degenerate: the network
-  then returns that constant depth (see :mod:`promptda_ros.model.hf_adapter`), never NaN.
+  A *constant* prompt (every valid cell at the same depth: a flat wall) is valid. The network
+  min/max-normalises the prompt, ``(p - min) / (max - min)``, which the official code evaluates
+  to NaN when ``max == min``; as transformers' PromptDepthAnythingImageProcessor does,
+  :func:`guard_constant_prompt` then raises the first row by ``CONSTANT_PROMPT_EPS_M`` (1e-6 m),
+  so the network sees a tiny but non-zero range and returns about that constant depth. A prompt
+  with any non-zero range is left as it is.
 * Output: (h', w') metres -> bilinear to the output size (camera resolution by default),
   clamped to [min_depth, max_depth]; non-finite values -> NaN.
 """
 
 from dataclasses import dataclass
-import math
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.core.prompt import fill_prompt, prompt_stats, PromptStats, validate_prompt
+from promptda_ros.core.prompt import fill_prompt, validate_prompt
 from promptda_ros.model.config import IMAGENET_MEAN, IMAGENET_STD, PATCH_SIZE
 
 RGB_ENCODINGS = {'rgb8': (3, False), 'bgr8': (3, True), 'rgba8': (4, False), 'bgra8': (4, True)}
@@ -193,9 +196,39 @@ class ImageNormaliser:
         return (x - self.mean) / self.std
 
 
+CONSTANT_PROMPT_EPS_M = 1e-6
+"""Added to the first row of a constant prompt (metres), as transformers' processor does."""
+
+
+def guard_constant_prompt(prompt_m: np.ndarray) -> np.ndarray:
+    """Give a dense constant prompt a tiny range so that min/max normalisation stays finite.
+
+    transformers' PromptDepthAnythingImageProcessor adds 1e-6 m to ``depth[0, 0]`` of a
+    constant prompt; its maps are channel-first (1, H, W) there, so that is the whole first
+    row. This does the same, so a constant prompt reaches the network exactly as it does
+    through transformers.
+
+    Args:
+        prompt_m: (h, w) float32 metres, dense (filled).
+
+    Returns:
+        (h, w) float32 metres: ``prompt_m`` itself when ``max > min``, else a copy whose first
+        row is raised by ``CONSTANT_PROMPT_EPS_M`` (by one float32 step where 1e-6 m is below
+        float32 resolution, from 8 m up).
+    """
+    prompt = np.asarray(prompt_m, dtype=np.float32)
+    if prompt.size == 0 or float(prompt.max()) > float(prompt.min()):
+        return prompt
+    out = prompt.copy()
+    value = out[0, 0]
+    bumped = np.float32(value + np.float32(CONSTANT_PROMPT_EPS_M))
+    out[0, :] = bumped if bumped > value else np.nextafter(value, np.float32(np.inf))
+    return out
+
+
 def prepare_prompt(prompt_m, fill: str = 'knn', min_valid_fraction: float = 0.001,
                    min_valid: int = 16) -> tuple:
-    """Validate and fill a prompt.
+    """Validate, fill and guard a prompt for the network.
 
     Args:
         prompt_m: (h, w) float32 metres, 0 = no measurement.
@@ -204,20 +237,17 @@ def prepare_prompt(prompt_m, fill: str = 'knn', min_valid_fraction: float = 0.00
         min_valid: minimum number of valid cells.
 
     Returns:
-        filled: (h, w) float32 metres, dense.
+        filled: (h, w) float32 metres, dense; a constant prompt gets the tiny range of
+            :func:`guard_constant_prompt`.
         stats: :class:`PromptStats` of the input prompt.
 
     Raises:
         PromptError: NaN / Inf / negative values, too few valid cells, or holes left with
-            ``fill='none'``. A constant prompt is accepted (degenerate, see module docstring).
+            ``fill='none'``. A constant prompt is valid (see the module docstring).
     """
+    stats = validate_prompt(prompt_m, min_valid_fraction=min_valid_fraction,
+                            min_valid=min_valid)
     prompt = np.asarray(prompt_m)
-    stats = prompt_stats(prompt)
-    if stats.n_valid and stats.max_m == stats.min_m:
-        _check_degenerate(prompt, stats, min_valid_fraction, min_valid)
-    else:
-        stats = validate_prompt(prompt, min_valid_fraction=min_valid_fraction,
-                                min_valid=min_valid)
     if fill == 'morph':
         filled = fill_prompt(prompt, 'morph', max_depth=max(100.0, 2.0 * stats.max_m))
     else:
@@ -225,21 +255,7 @@ def prepare_prompt(prompt_m, fill: str = 'knn', min_valid_fraction: float = 0.00
     if fill == 'none' and not np.all(filled > 0):
         raise PromptError('prompt has %d holes (0 cells) and fill is none; the network needs a '
                           'dense prompt' % int(np.count_nonzero(~(filled > 0))))
-    return filled, stats
-
-
-def _check_degenerate(prompt: np.ndarray, stats: PromptStats, min_valid_fraction: float,
-                      min_valid: int) -> None:
-    values = prompt.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(values)):
-        raise PromptError('prompt has %d NaN / infinite cells; mark missing measurements with 0'
-                          % int(np.count_nonzero(~np.isfinite(values))))
-    if np.any(values < 0):
-        raise PromptError('prompt has negative depths; depth must be >= 0 m')
-    needed = max(int(min_valid), int(math.ceil(float(min_valid_fraction) * values.size)))
-    if stats.n_valid < needed:
-        raise PromptError('prompt has too few valid cells: %d of %d, need at least %d'
-                          % (stats.n_valid, values.size, needed))
+    return guard_constant_prompt(filled), stats
 
 
 def prompt_to_tensor(prompt_m: np.ndarray, device: torch.device | str = 'cpu') -> torch.Tensor:
