@@ -258,17 +258,24 @@ class SimGraph:
             raise PromptDAError(answer.message)
 
     # ------------------------------------------------------------------ episodes
-    def run_policy_episode(self, episode, timeout_s: float) -> dict:
-        """Reset, enable the policy, wait for success or ``timeout_s`` of sim time."""
+    def run_policy_episode(self, episode, timeout_s: float, capture: bool = False) -> dict:
+        """Reset, enable the policy, wait for success or ``timeout_s`` of sim time.
+
+        With ``capture`` the (rgb, depth) frames of the episode are kept for
+        :meth:`take_frames`.
+        """
         from std_srvs.srv import SetBool
         self.call(self._enable, SetBool.Request(data=False))
         self.reset(episode)
         self.wait_sim(0.3)   # fresh depth and joint states of the new episode
+        self.take_frames()
+        self.capture = capture
         answer = self.call(self._enable, SetBool.Request(data=True))
         if not answer.success:
             raise PromptDAError('policy refused to enable: %s' % answer.message)
         start = self.sim.sim_time_s
         ok = self.wait_sim(timeout_s, stop=self.success, poll_s=0.25)
+        self.capture = False
         self.call(self._enable, SetBool.Request(data=False))
         return {'success': ok, 'sim_s': self.sim.sim_time_s - start}
 
@@ -533,10 +540,9 @@ def main(argv: list[str] | None = None) -> int:
                     for pos in positions:
                         for k in range(args.episodes):
                             episode = EpisodeConfig(args.seed + k, obj, pos)
-                            graph.capture = strip is None
-                            r = graph.run_policy_episode(episode, args.timeout_s)
+                            r = graph.run_policy_episode(episode, args.timeout_s,
+                                                         capture=strip is None)
                             if strip is None:
-                                graph.capture = False
                                 strip = frames_strip(graph.take_frames())
                                 _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
                             cells.setdefault('%s/%s' % (obj, pos), []).append(
