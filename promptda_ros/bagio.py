@@ -221,17 +221,22 @@ def extrinsics_matrix(translation, quat_xyzw) -> np.ndarray:
     return make_transform([float(v) for v in translation], unit_quaternion(quat_xyzw))
 
 
-def static_extrinsics(bag_path, camera_frame: str, lidar_frame: str,
+def static_extrinsics(bag, camera_frame: str, lidar_frame: str,
                       tf_static_topic: str = TF_STATIC_TOPIC
                       ) -> Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]:
     """Chain camera <- LiDAR from a bag's ``/tf_static``: (translation m, quaternion xyzw).
+
+    Args:
+        bag: bag path, or an open rosbags ``Reader`` (left open).
+        camera_frame, lidar_frame: frame ids.
+        tf_static_topic: the static transform topic.
 
     Returns None when the bag has no such topic or the frames are not connected.
 
     Raises:
         InputError: the bag cannot be read, or the static tree has a cycle.
     """
-    reader = _open(bag_path)
+    reader = bag if isinstance(bag, Reader) else _open(bag)
     try:
         tf = _TfBuffer(0)
         conns = [c for c in reader.connections if c.topic == tf_static_topic]
@@ -241,7 +246,8 @@ def static_extrinsics(bag_path, camera_frame: str, lidar_frame: str,
                 tf.static[child] = (parent, T)
         return tf.static_extrinsics(camera_frame, lidar_frame)
     finally:
-        reader.close()
+        if reader is not bag:
+            reader.close()
 
 
 def _nearest(stamps: np.ndarray, stamp: int, slop_ns: int) -> Optional[int]:

@@ -29,19 +29,20 @@ import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, ReaderError, Writer, WriterError
-from rosbags.typesys import get_typestore, Stores
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tqdm import tqdm
 import yaml
 
+from promptda_ros.bagio import (CAMERA_INFO_TOPIC, extrinsics_matrix, IMAGE_TOPIC, LIDAR_TOPIC,
+                                PROMPT_DEPTH_TOPIC, static_extrinsics, TYPESTORE)
 from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.ros.params import SPECS
+
 
 PENDING_GRACE_S = 0.3
 OUTPUT_TOPICS = {'depth/image': ('/promptda/depth/image', Image, 'sensor_msgs/msg/Image'),
@@ -87,36 +88,38 @@ class ReplayStats:
 
 
 def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read node parameters from a ROS 2 params YAML (``[/**/]promptda_perception`` or ``/**``).
+    """Read the perception node's parameters from a ROS 2 params YAML with rclpy's own loader.
 
-    Nested keys are flattened with dots (``qos_overrides./image...``).  Raises InputError when the
-    file has no ``ros__parameters`` for the node.
+    Sections that apply: ``/**`` and ``[/**/]promptda_perception`` (later ones override), as
+    rclpy applies them to a node of that name.  Nested keys come flattened with dots
+    (``qos_overrides./image...``).
+
+    Raises:
+        InputError: a missing or unreadable file, or no ``ros__parameters`` for the node.
     """
+    from promptda_ros.ros.perception_node import NODE_NAME
+
     if not os.path.isfile(path):
         raise InputError(f'params file {path} does not exist')
     try:
-        with open(path, 'r', encoding='utf-8') as stream:
-            data = yaml.safe_load(stream) or {}
+        with open(path, 'rb') as stream:
+            stream.read().decode('utf-8')
+        messages = parameter_dict_from_yaml_file(
+            str(path), use_wildcard=True,
+            target_nodes=[f'/**/{NODE_NAME}', NODE_NAME, f'/{NODE_NAME}'])
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).strip().splitlines()[0]
         raise InputError(f'{path}: not a ROS 2 parameters YAML file ({reason})') from None
-    if not isinstance(data, dict):
-        raise InputError(f'{path}: not a ROS 2 parameters file')
-    for key in ('/**/promptda_perception', 'promptda_perception', '/promptda_perception', '/**'):
-        section = data.get(key)
-        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
-            return _flatten(section['ros__parameters'])
-    raise InputError(f'{path}: no promptda_perception: ros__parameters: section')
+    except (RuntimeError, AttributeError, TypeError) as error:  # rclpy: no section for the node
+        raise InputError(f'{path}: no {NODE_NAME}: ros__parameters: section ({error})') from None
+    return {name: _plain_value(Parameter.from_parameter_msg(msg).value)
+            for name, msg in messages.items()}
 
 
-def _flatten(values: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f'{prefix}{key}.'))
-        else:
-            out[f'{prefix}{key}'] = value
-    return out
+def _plain_value(value: Any) -> Any:
+    """Return array parameter values (array.array, tuples) as lists."""
+    return value.tolist() if hasattr(value, 'tolist') else \
+        list(value) if isinstance(value, tuple) else value
 
 
 def _parameter_overrides(params: Mapping[str, Any]) -> list[Parameter]:
@@ -140,33 +143,13 @@ def _parameter_overrides(params: Mapping[str, Any]) -> list[Parameter]:
 
 def static_extrinsics_from_bag(reader: Reader, camera_frame: str, lidar_frame: str
                                ) -> np.ndarray | None:
-    """Return T_cam_lidar (4, 4) from the bag's /tf_static, or None when it cannot be chained."""
-    connections = [c for c in reader.connections if c.topic == '/tf_static']
-    if not connections:
-        return None
-    store = get_typestore(Stores.ROS2_JAZZY)
-    parent: dict[str, tuple[str, np.ndarray]] = {}
-    for connection, _t, raw in reader.messages(connections=connections):
-        msg = store.deserialize_cdr(raw, connection.msgtype)
-        for tf in msg.transforms:
-            t, q = tf.transform.translation, tf.transform.rotation
-            parent[tf.child_frame_id] = (tf.header.frame_id,
-                                         make_transform([t.x, t.y, t.z], [q.x, q.y, q.z, q.w]))
+    """Return T_cam_lidar (4, 4) from the bag's /tf_static, or None when it cannot be chained.
 
-    def to_root(frame: str) -> tuple[str, np.ndarray]:
-        T_root_frame = np.eye(4)  # accumulates T_ancestor_frame while walking up the tree
-        for _ in range(64):
-            if frame not in parent:
-                return frame, T_root_frame
-            frame, T_parent_child = parent[frame]
-            T_root_frame = T_parent_child @ T_root_frame
-        raise InputError(f'/tf_static has a cycle at frame {frame!r}')
-
-    root_cam, T_root_cam = to_root(camera_frame)
-    root_lidar, T_root_lidar = to_root(lidar_frame)
-    if root_cam != root_lidar:
-        return None
-    return invert_transform(T_root_cam) @ T_root_lidar
+    The matrix the node gets from the ``lidar_to_camera_*`` parameters this replay sets
+    (:func:`promptda_ros.bagio.static_extrinsics`, :func:`promptda_ros.bagio.extrinsics_matrix`).
+    """
+    extrinsics = static_extrinsics(reader, camera_frame, lidar_frame)
+    return None if extrinsics is None else extrinsics_matrix(*extrinsics)
 
 
 class _Recorder:
@@ -245,9 +228,9 @@ class _Recorder:
 
 def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
                params: Mapping[str, Any] | None = None, realtime: bool = False,
-               rate: float = 1.0, *, image_topic: str = '/camera/image_raw',
-               camera_info_topic: str = '/camera/camera_info',
-               points_topic: str = '/lidar/points', prompt_topic: str = '/lidar/depth',
+               rate: float = 1.0, *, image_topic: str = IMAGE_TOPIC,
+               camera_info_topic: str = CAMERA_INFO_TOPIC,
+               points_topic: str = LIDAR_TOPIC, prompt_topic: str = PROMPT_DEPTH_TOPIC,
                record_points: bool = False, copy_inputs: bool = False, timeout_s: float = 10.0,
                progress: bool = True, domain_id: int | None = None) -> ReplayStats:
     """Play ``in_bag`` into a perception node and write its outputs to ``out_bag``.
@@ -295,7 +278,7 @@ def replay_bag(in_bag: str | os.PathLike, out_bag: str | os.PathLike,
                          'model.ckpt, -hf directory or .safetensors)')
     source = params.get('prompt_source', 'points')
     prompt_in = points_topic if source == 'points' else prompt_topic
-    store = get_typestore(Stores.ROS2_JAZZY)
+    store = TYPESTORE
     with Reader(in_bag) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
         for topic in (image_topic, camera_info_topic, prompt_in):
@@ -334,14 +317,14 @@ def _add_bag_extrinsics(reader, connections, image_topic, points_topic, params) 
     lidar_frame = _first_frame_id(reader, connections, points_topic, PointCloud2)
     if camera_frame == lidar_frame:
         return
-    T_cam_lidar = static_extrinsics_from_bag(reader, camera_frame, lidar_frame)
-    if T_cam_lidar is None:
+    extrinsics = static_extrinsics(reader, camera_frame, lidar_frame)
+    if extrinsics is None:
         raise InputError(f'no static transform {lidar_frame} -> {camera_frame} in /tf_static; '
                          'give lidar_to_camera_translation / _rotation_xyzw parameters')
+    translation, rotation_xyzw = extrinsics
     params['extrinsics_source'] = 'static'
-    params['lidar_to_camera_translation'] = [float(v) for v in T_cam_lidar[:3, 3]]
-    params['lidar_to_camera_rotation_xyzw'] = [float(v) for v in
-                                               matrix_to_quat(T_cam_lidar[:3, :3])]
+    params['lidar_to_camera_translation'] = list(translation)
+    params['lidar_to_camera_rotation_xyzw'] = list(rotation_xyzw)
 
 
 def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record_points,
@@ -392,52 +375,15 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                             ('depth', 'info') + (('points',) if record_points else ()), timeout_s)
             all_connections = reader.connections if copy_inputs else connections
             bar = tqdm(total=n_images, unit='frame', disable=not progress, file=sys.stderr)
-            slop_ns = int(node.params.slop_s * 1e9)
-            outstanding: list[int] = []
-            held = None  # non-real-time: an image waits until its pairing partners are out
-            wall0 = t0 = None
-
-            def release(image_msg) -> None:
-                nonlocal frames_in, timeouts, stream_start
-                for stamp in outstanding:  # the node keeps up: previous frames have left it
-                    if not recorder.wait(stamp, timeout_s, pending_ok=True):
-                        timeouts += 1
-                outstanding.clear()
-                stream_start = time.monotonic() if stream_start is None else stream_start
-                publishers[image_topic].publish(image_msg)
-                outstanding.append(stamp_to_ns(image_msg.header.stamp))
-                frames_in += 1
-                bar.update(1)
-
-            for connection, t_ns, raw in reader.messages(connections=all_connections):
-                if copy_inputs:
-                    recorder.write_raw(connection.topic, connection.msgtype, t_ns, raw)
-                recorder.flush()
-                if connection.topic not in wanted:
-                    continue
-                name, cls = wanted[connection.topic]
-                msg = deserialize_message(raw, cls)
-                if realtime:
-                    wall0, t0 = (time.monotonic(), t_ns) if wall0 is None else (wall0, t0)
-                    delay = wall0 + (t_ns - t0) * 1e-9 / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    publishers[connection.topic].publish(msg)
-                    if name == 'image':
-                        stream_start = stream_start or time.monotonic()
-                        frames_in += 1
-                        outstanding.append(stamp_to_ns(msg.header.stamp))
-                        bar.update(1)
-                    continue
-                if held is not None and (name == 'image' or t_ns > held[1] + slop_ns):
-                    release(held[0])
-                    held = None
-                if name == 'image':
-                    held = (msg, t_ns)
-                else:
-                    publishers[connection.topic].publish(msg)
-            if held is not None:
-                release(held[0])
+            player_ = _Player(publishers, wanted, image_topic, recorder, timeout_s, bar)
+            messages = _bag_messages(reader, all_connections, wanted, recorder, copy_inputs)
+            if realtime:
+                player_.realtime(messages, rate)
+            else:
+                player_.lockstep(messages, int(node.params.slop_s * 1e9))
+            frames_in, timeouts, outstanding = (player_.frames_in, player_.timeouts,
+                                                player_.outstanding)
+            stream_start = player_.stream_start
             bar.close()
             # Let the last frames leave the node (pending ones resolve or time out quickly).
             # Every input is published now: frames still pending can no longer be paired.
@@ -469,6 +415,86 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         for created in nodes:
             created.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def _bag_messages(reader, connections, wanted, recorder: _Recorder, copy_inputs: bool):
+    """Yield (connection topic, bag time ns, rclpy message) of the input topics in bag order.
+
+    With ``copy_inputs`` every message is also copied into the output bag; queued outputs are
+    written as the bag is read (rosbags' storage stays on this thread).
+    """
+    for connection, t_ns, raw in reader.messages(connections=connections):
+        if copy_inputs:
+            recorder.write_raw(connection.topic, connection.msgtype, t_ns, raw)
+        recorder.flush()
+        if connection.topic in wanted:
+            yield connection.topic, t_ns, deserialize_message(raw, wanted[connection.topic][1])
+
+
+class _Player:
+    """Publishes a bag's input messages into the graph, in one of two modes.
+
+    * lock-step (:meth:`lockstep`): an image is held until the messages it pairs with (stamped
+      within the slop after it) are out, and published once the previous frame has left the
+      node (with a timeout) - every frame is processed, as fast as the node keeps up;
+    * real time (:meth:`realtime`): the bag's pace scaled by ``rate``; frames the node cannot
+      keep up with are dropped by it, as on a robot.
+    """
+
+    def __init__(self, publishers: dict, wanted: dict, image_topic: str, recorder: _Recorder,
+                 timeout_s: float, bar) -> None:
+        self.publishers = publishers
+        self.wanted = wanted
+        self.image_topic = image_topic
+        self.recorder = recorder
+        self.timeout_s = timeout_s
+        self.bar = bar
+        self.frames_in = 0
+        self.timeouts = 0
+        self.stream_start: float | None = None
+        self.outstanding: list[int] = []
+
+    def _image_out(self, msg) -> None:
+        self.stream_start = self.stream_start or time.monotonic()
+        self.publishers[self.image_topic].publish(msg)
+        self.outstanding.append(stamp_to_ns(msg.header.stamp))
+        self.frames_in += 1
+        self.bar.update(1)
+
+    def lockstep(self, messages, slop_ns: int) -> None:
+        """Publish frame by frame: each image once the previous frame left the node."""
+        held = None  # (image, bag time ns) waiting for its pairing partners
+        for topic, t_ns, msg in messages:
+            if held is not None and (topic == self.image_topic or t_ns > held[1] + slop_ns):
+                self._release(held[0])
+                held = None
+            if topic == self.image_topic:
+                held = (msg, t_ns)
+            else:
+                self.publishers[topic].publish(msg)
+        if held is not None:
+            self._release(held[0])
+
+    def _release(self, image_msg) -> None:
+        for stamp in self.outstanding:  # the node keeps up: previous frames have left it
+            if not self.recorder.wait(stamp, self.timeout_s, pending_ok=True):
+                self.timeouts += 1
+        self.outstanding.clear()
+        self._image_out(image_msg)
+
+    def realtime(self, messages, rate: float) -> None:
+        """Publish at the bag's pace scaled by ``rate`` (> 0)."""
+        wall0 = t0 = None
+        for topic, t_ns, msg in messages:
+            if wall0 is None:
+                wall0, t0 = time.monotonic(), t_ns
+            delay = wall0 + (t_ns - t0) * 1e-9 / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if topic == self.image_topic:
+                self._image_out(msg)
+            else:
+                self.publishers[topic].publish(msg)
 
 
 def _wait_for_graph(inputs: list, node, outputs: tuple, timeout_s: float) -> None:
@@ -507,15 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help='copy every input topic into the output bag too (for evaluation)')
     parser.add_argument('--timeout', type=float, default=10.0,
                         help='max wait for one frame to leave the node, s (default 10)')
-    parser.add_argument('--image-topic', default='/camera/image_raw',
-                        help='camera Image topic in the bag (default /camera/image_raw)')
-    parser.add_argument('--camera-info-topic', default='/camera/camera_info',
-                        help='CameraInfo topic in the bag (default /camera/camera_info)')
-    parser.add_argument('--points-topic', default='/lidar/points',
-                        help='LiDAR PointCloud2 topic in the bag (default /lidar/points)')
-    parser.add_argument('--prompt-topic', default='/lidar/depth',
+    parser.add_argument('--image-topic', default=IMAGE_TOPIC,
+                        help='camera Image topic in the bag (default %(default)s)')
+    parser.add_argument('--camera-info-topic', default=CAMERA_INFO_TOPIC,
+                        help='CameraInfo topic in the bag (default %(default)s)')
+    parser.add_argument('--points-topic', default=LIDAR_TOPIC,
+                        help='LiDAR PointCloud2 topic in the bag (default %(default)s)')
+    parser.add_argument('--prompt-topic', default=PROMPT_DEPTH_TOPIC,
                         help='prompt depth Image topic, 16UC1 mm or 32FC1 m, used with '
-                        '--set prompt_source=depth_image (default /lidar/depth)')
+                        '--set prompt_source=depth_image (default %(default)s)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser
 
