@@ -29,11 +29,10 @@ from promptda_ros.backends import make_backend
 from promptda_ros.bagio import read_frames
 from promptda_ros.core.depth_io import save_depth_npy_m, save_depth_png_mm
 from promptda_ros.core.errors import PromptDAError
-from promptda_ros.core.msg_codec import image_to_depth_m
 from promptda_ros.core.pointcloud import depth_to_points, write_ply
 from promptda_ros.eval.metrics import aggregate_frames, depth_metrics
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
-from promptda_ros.ros.replay import OUTPUT_TOPICS, replay_bag
+from promptda_ros.ros.replay import read_depth_bag, replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
 
@@ -53,22 +52,6 @@ def _sample_bag(out: Path, config: SampleConfig, progress: bool) -> Path:
     write_sample_bag(bag, config, progress=progress)
     stamp.write_text(wanted)
     return bag
-
-
-def _read_depth_bag(path: Path) -> dict:
-    """Return {stamp_ns: (H, W) float32 m depth, NaN invalid} from the node's output bag."""
-    from rosbags.highlevel import AnyReader
-
-    topic = OUTPUT_TOPICS['depth/image'][0]
-    out = {}
-    with AnyReader([path]) as reader:
-        conns = [c for c in reader.connections if c.topic == topic]
-        for conn, _t, raw in reader.messages(connections=conns):
-            msg = reader.deserialize(raw, conn.msgtype)
-            stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-            depth = image_to_depth_m(msg)
-            out[stamp] = np.where(depth > 0, depth, np.nan).astype(np.float32)
-    return out
 
 
 def _panel(path: Path, rgb: np.ndarray, prompt_m: np.ndarray, depth_m: np.ndarray,
@@ -117,7 +100,7 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
         node_params['checkpoint'] = checkpoint
     stats = replay_bag(bag, depth_bag, params=node_params, progress=progress,
                        domain_id=domain_id)
-    depth_by_stamp = _read_depth_bag(depth_bag)
+    depth_by_stamp = read_depth_bag(depth_bag)
     if not depth_by_stamp:
         raise PromptDAError(f'the node published no depth ({stats.summary()})')
 

@@ -5,19 +5,17 @@
 
 import numpy as np
 import pytest
-from rosbags.highlevel import AnyReader
 
 from promptda_ros.backends import make_backend
 from promptda_ros.bagio import read_frames
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.core.msg_codec import image_to_array
 from promptda_ros.eval.dataset import open_input
 from promptda_ros.eval.methods import MethodRunner
 from promptda_ros.pipeline import (DEFAULT_FILL, DepthPipeline, lidar_prompt_grid, PipelineConfig,
                                    prompt_from_depth, prompt_from_points, unit_quaternion)
 from promptda_ros.ros.params import PerceptionParams
-from promptda_ros.ros.replay import OUTPUT_TOPICS, replay_bag
+from promptda_ros.ros.replay import read_depth_bag, replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
 
@@ -61,20 +59,6 @@ def test_points_and_depth_image_prompts_are_one_chain():
         prompt_from_points(_slanted_points()[:3], None, CAMERA, config)
 
 
-def _node_depth(out_bag) -> dict:
-    """{image stamp ns: (H, W) float32 metres} published by the node (32FC1, NaN kept)."""
-    topic = OUTPUT_TOPICS['depth/image'][0]
-    out = {}
-    with AnyReader([out_bag]) as reader:
-        conns = [c for c in reader.connections if c.topic == topic]
-        for conn, _t, raw in reader.messages(connections=conns):
-            msg = reader.deserialize(raw, conn.msgtype)
-            assert msg.encoding == '32FC1'
-            stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-            out[stamp] = image_to_array(msg)
-    return out
-
-
 @pytest.fixture(scope='module')
 def sample_bag(tmp_path_factory):
     """A 3-frame 128x96 sample: LiDAR in its own frame, extrinsics only in /tf_static."""
@@ -90,7 +74,7 @@ def test_eval_scores_exactly_the_depth_the_node_publishes(sample_bag, tmp_path, 
                                                       'prompt_height': 48},
                        progress=False, domain_id=DOMAIN_ID)
     assert stats.frames_out == 3 and stats.errors == 0
-    published = _node_depth(tmp_path / 'out')
+    published = read_depth_bag(tmp_path / 'out')
     assert len(published) == 3
     frames = list(open_input(str(sample_bag), prompt_hw=(48, 64)))
     assert [f.stamp_ns for f in frames] == sorted(published)

@@ -375,7 +375,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                             ('depth', 'info') + (('points',) if record_points else ()), timeout_s)
             all_connections = reader.connections if copy_inputs else connections
             bar = tqdm(total=n_images, unit='frame', disable=not progress, file=sys.stderr)
-            player_ = _Player(publishers, wanted, image_topic, recorder, timeout_s, bar)
+            player_ = _Player(publishers, image_topic, recorder, timeout_s, bar)
             messages = _bag_messages(reader, all_connections, wanted, recorder, copy_inputs)
             if realtime:
                 player_.realtime(messages, rate)
@@ -441,10 +441,9 @@ class _Player:
       keep up with are dropped by it, as on a robot.
     """
 
-    def __init__(self, publishers: dict, wanted: dict, image_topic: str, recorder: _Recorder,
+    def __init__(self, publishers: dict, image_topic: str, recorder: _Recorder,
                  timeout_s: float, bar) -> None:
         self.publishers = publishers
-        self.wanted = wanted
         self.image_topic = image_topic
         self.recorder = recorder
         self.timeout_s = timeout_s
@@ -495,6 +494,24 @@ class _Player:
                 self._image_out(msg)
             else:
                 self.publishers[topic].publish(msg)
+
+
+def read_depth_bag(path: str | os.PathLike) -> dict[int, np.ndarray]:
+    """Read the depth a replay recorded: ``{image stamp ns: (H, W) float32 metres}``.
+
+    The ``/promptda/depth/image`` messages as published (32FC1, NaN = invalid), bit for bit.
+    """
+    from promptda_ros.bagio import check_bag_path
+    from promptda_ros.core.msg_codec import header_stamp_ns, image_to_array
+
+    topic = OUTPUT_TOPICS['depth/image'][0]
+    out = {}
+    with Reader(check_bag_path(path)) as reader:
+        conns = [c for c in reader.connections if c.topic == topic]
+        for conn, _t, raw in reader.messages(connections=conns):
+            msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+            out[header_stamp_ns(msg)] = image_to_array(msg).astype(np.float32, copy=False)
+    return out
 
 
 def _wait_for_graph(inputs: list, node, outputs: tuple, timeout_s: float) -> None:
