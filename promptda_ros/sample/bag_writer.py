@@ -30,22 +30,19 @@ import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, \
     QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
-from rosbags.typesys import get_typestore, Stores
 
-from promptda_ros.bagio import RELATIVE_TOPIC
+from promptda_ros.bagio import (CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC,
+                                PROMPT_DEPTH_TOPIC, RELATIVE_TOPIC, TF_STATIC_TOPIC, TF_TOPIC,
+                                TYPESTORE)
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_fields, depth_image_fields, image_fields
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import matrix_to_quat, transform_points
 from promptda_ros.sample.scene import SampleConfig, SampleGenerator
 
-IMAGE_TOPIC = '/camera/image_raw'
-INFO_TOPIC = '/camera/camera_info'
-GT_TOPIC = '/camera/depth_gt'
-LIDAR_TOPIC = '/lidar/points'
-LIDAR_DEPTH_TOPIC = '/lidar/depth'
-TF_TOPIC = '/tf'
-TF_STATIC_TOPIC = '/tf_static'
+# The topic names the bag reader, the replay and the evaluation default to (named once, in bagio).
+INFO_TOPIC = CAMERA_INFO_TOPIC
+LIDAR_DEPTH_TOPIC = PROMPT_DEPTH_TOPIC
 WORLD_FRAME = 'odom'
 BASE_FRAME = 'base_link'
 CAMERA_FRAME = 'camera_optical_frame'
@@ -183,7 +180,7 @@ def write_sample_bag(path, config: Optional[SampleConfig] = None,
         raise InputError(f'parent directory {path.parent} does not exist')
     gen = SampleGenerator(config)
     report = _progress_writer(progress)
-    store = get_typestore(Stores.ROS2_JAZZY)
+    store = TYPESTORE
     msgs = _Messages(store)
     cam = gen.camera
     grid_hw = prompt_grid_hw(cam.width, cam.height)
