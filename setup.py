@@ -50,6 +50,7 @@ setup(
             'promptda-replay = promptda_ros.ros.replay:main',
             'promptda-demo = promptda_ros.demo:main',
             'promptda-eval = promptda_ros.eval.cli:main',
+            'promptda-adapt = promptda_ros.adapt.cli:main',
             'promptda-train = promptda_ros.train.cli:train_main',
             'promptda-simulate-lidar = promptda_ros.train.cli:simulate_lidar_main',
             'promptda-policy-record = promptda_policy.recorder:main',

@@ -14,6 +14,9 @@ A backend is any object with a ``name`` and a
 ``promptda``
     the PromptDA network (:mod:`promptda_ros.backends.promptda_backend`), imported lazily so
     torch / transformers load only when it is requested.
+``starrygazer``
+    relative depth from a network refined with the sparse prompt by weights trained without
+    ground truth (``promptda-adapt``; :mod:`promptda_ros.backends.starrygazer`), lazily imported.
 
 Backends with the class attribute ``needs_sparse_prompt = True`` want the unfilled projection
 (0 = no measurement); the others may be handed a hole-filled prompt.
@@ -54,6 +57,7 @@ _REGISTRY: Dict[str, object] = {
     'default': 'promptda_ros.backends.default:make_default_backend',
     'bilinear': 'promptda_ros.backends.bilinear:make_bilinear_backend',
     'promptda': 'promptda_ros.backends.promptda_backend:make_promptda_backend',
+    'starrygazer': 'promptda_ros.backends.starrygazer:make_starrygazer_backend',
 }
 
 

@@ -41,8 +41,11 @@ Methods (comma separated; default: every method that can run):
   promptda                   the PromptDA network (needs --checkpoint)
   ransac_<src>, lstsq_<src>  relative depth aligned to the prompt by RANSAC scale/shift
                              (PromptDA supp. C.5) or least squares, <src> one of
-                             disk (maps in --relative-dir) or promptda_noprompt (the network
-                             with an uninformative prompt; needs --checkpoint)
+                             disk (maps in --relative-dir), promptda_noprompt (the network
+                             with an uninformative prompt; needs --checkpoint) or bag (the
+                             bag's /camera/relative_depth topic; run by default when present)
+  starrygazer                relative depth refined with the prompt by weights trained without
+                             ground truth (promptda-adapt; needs --starrygazer WEIGHTS)
 
 Metrics (metres unless named): l1, rmse, absrel, delta_0.5 (δ<1.25^0.5), delta_1 (δ<1.25),
 mae_mm, rmse_mm, imae_1_km, irmse_1_km on reference pixels that are finite, > 0 and inside
@@ -109,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--relative-space', choices=('inverse', 'depth'), default='inverse',
                    help='what --relative-dir maps hold: inverse = relative disparity '
                    '(Depth Anything), depth = affine-invariant depth (default inverse)')
+    p.add_argument('--starrygazer', default=None, metavar='WEIGHTS',
+                   help='StarryGazer refinement weights (.safetensors from promptda-adapt) for '
+                   'the starrygazer method')
+    p.add_argument('--starrygazer-relative', default='bag',
+                   choices=('bag', 'disk', 'promptda_noprompt'),
+                   help="relative depth the starrygazer method refines (default 'bag': the "
+                   "bag's relative-depth topic)")
     p.add_argument('--prompt-source', choices=('auto', 'lidar', 'depth_image'), default='auto',
                    help='bags: project the LiDAR sweep (lidar) or use the low-res depth topic '
                    '(depth_image); auto = LiDAR when present (default)')
@@ -133,9 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _has_relative_topic(args) -> bool:
+    """Whether the input is a bag carrying a relative-depth topic."""
+    from promptda_ros import bagio
+    from promptda_ros.core.errors import InputError
+
+    if os.path.isdir(os.path.join(args.input, 'rgb')):
+        return False
+    topic = dict(args.topics).get('relative_topic', bagio.RELATIVE_TOPIC)
+    try:
+        return topic in bagio.bag_topics(args.input)
+    except InputError:
+        return False  # open_input reports what is wrong with the input
+
+
 def _select_methods(args) -> list[str]:
     if args.methods is None:
-        return default_methods(args.checkpoint, args.relative_dir)
+        return default_methods(args.checkpoint, args.relative_dir,
+                               relative_in_input=_has_relative_topic(args),
+                               starrygazer=args.starrygazer)
     names = [n.strip() for n in args.methods.split(',') if n.strip()]
     for n in names:
         parse_method(n)  # raises InputError naming the unknown method
@@ -187,7 +213,8 @@ def evaluate(args, progress: bool = True) -> dict:
                      args.stride, args.max_frames)
     runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
                           relative_dir=args.relative_dir, relative_space=args.relative_space,
-                          input_size=args.input_size)
+                          input_size=args.input_size, starrygazer=args.starrygazer,
+                          starrygazer_relative=args.starrygazer_relative)
     rep.ensure_dir(args.out)
     states = {n: _MethodState() for n in names}
     keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
@@ -304,6 +331,8 @@ def evaluate(args, progress: bool = True) -> dict:
                    'checkpoint': args.checkpoint, 'encoder': args.encoder,
                    'input_size': args.input_size,
                    'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
+                   'starrygazer': args.starrygazer,
+                   'starrygazer_relative': args.starrygazer_relative,
                    'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
                    'recon_tau': args.recon_tau, 'units': 'metres',
                    'aggregate': 'mean of per-frame metrics over frames with valid pixels; '

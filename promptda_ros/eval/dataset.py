@@ -138,10 +138,12 @@ def folder_stems(root: str) -> list[str]:
     return stems
 
 
-def read_folder(root: str, poses_path: str | None = None) -> Iterator[EvalFrame]:
+def read_folder(root: str, poses_path: str | None = None, with_gt: bool = True
+                ) -> Iterator[EvalFrame]:
     """Return an iterator over the frames of a folder dataset (layout in the module docstring).
 
-    The folder, intrinsics and poses are checked at once; frames are read lazily.
+    The folder, intrinsics and poses are checked at once; frames are read lazily.  With
+    ``with_gt`` False the ``gt/`` folder is never opened (frames carry ``gt_m = None``).
 
     Raises:
         InputError: missing intrinsics / prompt / gt files or unreadable images.
@@ -164,17 +166,24 @@ def read_folder(root: str, poses_path: str | None = None) -> Iterator[EvalFrame]
     if poses_path is None and os.path.isfile(os.path.join(root, 'poses.txt')):
         poses_path = os.path.join(root, 'poses.txt')
     poses = read_poses(poses_path) if poses_path else None
-    return _folder_frames(root, stems, camera, poses)
+    return _folder_frames(root, stems, camera, poses, with_gt)
 
 
 def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
-                   poses: dict[str, np.ndarray] | None) -> Iterator[EvalFrame]:
+                   poses: dict[str, np.ndarray] | None, with_gt: bool = True
+                   ) -> Iterator[EvalFrame]:
     for i, stem in enumerate(stems):
         rgb = _read_rgb(_find(os.path.join(root, 'rgb'), stem, IMAGE_EXTS))
         if rgb.shape[:2] != (camera.height, camera.width):
             raise InputError(f'rgb/{stem} is {rgb.shape[1]}x{rgb.shape[0]} but intrinsics.json '
                              f'says {camera.width}x{camera.height}')
         p_path = _find(os.path.join(root, 'prompt'), stem, DEPTH_EXTS)
+        if not with_gt:
+            if p_path is None:
+                raise InputError(f'frame {stem}: missing prompt/{stem}.png|npy')
+            yield EvalFrame(i, stem, None, rgb, camera, _prompt_zero(_load_depth(p_path)), None,
+                            None if poses is None else poses.get(stem))
+            continue
         g_path = _find(os.path.join(root, 'gt'), stem, DEPTH_EXTS)
         if p_path is None or g_path is None:
             raise InputError(f'frame {stem}: missing prompt/{stem}.png|npy or gt/{stem}.png|npy')
@@ -309,7 +318,7 @@ def open_input(path: str, **options) -> Iterator[EvalFrame]:
     if not os.path.exists(path):
         raise InputError(f'input {path} does not exist')
     if os.path.isdir(os.path.join(path, 'rgb')):
-        return read_folder(path, options.get('poses_path'))
+        return read_folder(path, options.get('poses_path'), options.get('with_gt', True))
     is_bag = (os.path.isdir(path) and any(
         n.endswith(('.db3', '.mcap')) or n == 'metadata.yaml' for n in os.listdir(path))) or \
         path.endswith(('.mcap', '.db3'))

@@ -36,6 +36,7 @@ SENSOR_QOS = ('sensor_data', 'reliable')
 DEVICES = ('cpu', 'cuda')
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 ENCODERS = ('', 'vits', 'vitb', 'vitl')
+RELATIVE_SOURCES = ('', 'promptda_noprompt', 'depth_anything_v2')  # the 'starrygazer' backend's
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec('checkpoint', '', 'path of the PromptDA checkpoint (.safetensors / .pth / -hf '
               "directory); only used by the 'promptda' backend", read_only=True),
+    ParamSpec('relative_source', '', "relative depth of the 'starrygazer' backend (whose "
+              "refinement weights are 'checkpoint'): 'promptda_noprompt' (the PromptDA network "
+              "of relative_checkpoint without a prompt) or 'depth_anything_v2' (a Depth "
+              "Anything V2 -hf folder or .pth in relative_checkpoint)", read_only=True,
+              choices=RELATIVE_SOURCES),
+    ParamSpec('relative_checkpoint', '', "weights of the 'starrygazer' backend's relative "
+              'depth network (see relative_source)', read_only=True),
     ParamSpec('encoder', '', "ViT encoder of the checkpoint: 'vits', 'vitb', 'vitl' or '' to "
               'infer it from the checkpoint', read_only=True, choices=ENCODERS),
     ParamSpec('device', 'cpu', "inference device: 'cpu' or 'cuda'", read_only=True,
@@ -170,6 +178,8 @@ class PerceptionParams:
 
     backend: str = 'default'
     checkpoint: str = ''
+    relative_source: str = ''
+    relative_checkpoint: str = ''
     encoder: str = ''
     device: str = 'cpu'
     precision: str = 'fp32'
@@ -264,7 +274,11 @@ class PerceptionParams:
         return out
 
     def backend_options(self) -> dict[str, Any]:
-        """Return the keyword options for ``make_backend`` (model options only for 'promptda')."""
+        """Return the keyword options for ``make_backend`` ('promptda' and 'starrygazer')."""
+        if self.backend == 'starrygazer':
+            return {'checkpoint': self.checkpoint, 'relative_source': self.relative_source,
+                    'relative_checkpoint': self.relative_checkpoint, 'device': self.device,
+                    'input_size': self.input_size if self.input_size[0] else None}
         if self.backend != 'promptda':
             return {}
         return {

@@ -235,3 +235,53 @@ def write_sample_bag(path, config: Optional[SampleConfig] = None,
             if report:
                 report(frame.index + 1, total)
     return path
+
+
+def copy_bag(src, dst, drop_topics=(), storage: str = 'sqlite3') -> Path:
+    """Copy a ROS 2 bag without some topics (raw CDR messages, definitions and QoS kept).
+
+    E.g. the sample without its ground truth:
+    ``copy_bag('sample', 'no_gt', ['/camera/depth_gt'])``.
+
+    Args:
+        src: bag to read (sqlite3 or mcap).
+        dst: bag directory to create; it must not exist yet.
+        drop_topics: topics left out.
+        storage: 'sqlite3' (default) or 'mcap' for the copy.
+
+    Returns:
+        Path of the new bag.
+
+    Raises:
+        InputError: unreadable source, existing destination, unknown storage, or a topic to
+            drop that the bag does not have (a typo would silently keep it).
+    """
+    from rosbags.rosbag2 import Reader
+
+    from promptda_ros.bagio import check_bag_path
+
+    if storage not in _STORAGES:
+        raise InputError(f"storage must be 'sqlite3' or 'mcap', got {storage!r}")
+    dst = Path(dst)
+    if dst.exists():
+        raise InputError(f'bag path {dst} already exists; choose a new directory')
+    with Reader(check_bag_path(src)) as reader:
+        topics = {c.topic for c in reader.connections}
+        unknown = sorted(set(drop_topics) - topics)
+        if unknown:
+            raise InputError(f"bag {src} has no topic {', '.join(unknown)} to drop")
+        keep = [c for c in reader.connections if c.topic not in set(drop_topics)]
+        try:
+            writer = Writer(dst, version=8, storage_plugin=_STORAGES[storage])
+        except WriterError as exc:
+            raise InputError(f'cannot create bag {dst}: {exc}') from None
+        with writer:
+            out = {}
+            for c in keep:
+                out[c.id] = writer.add_connection(
+                    c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest,
+                    serialization_format=c.ext.serialization_format,
+                    offered_qos_profiles=c.ext.offered_qos_profiles)
+            for c, t_ns, raw in reader.messages(connections=keep):
+                writer.write(out[c.id], t_ns, raw)
+    return dst

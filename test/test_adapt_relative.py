@@ -1,0 +1,144 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""StarryGazer building blocks: the sample's simulated monocular map, relative sources, pair
+synthesis and the refinement weights format."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from promptda_ros.adapt.network import load_refiner, RefineConfig, RefineNet, save_refiner
+from promptda_ros.adapt.refine import prepare, sparse_to_grid, StarryGazer
+from promptda_ros.adapt.relative import (BagRelative, DiskRelative, fit_to_image,
+                                         make_relative_source, normalise_relative, relative_for)
+from promptda_ros.adapt.synthesis import frame_base, synthesize, SynthesisConfig
+from promptda_ros.bagio import read_frames, RELATIVE_TOPIC
+from promptda_ros.core.errors import CheckpointError, InputError
+from promptda_ros.eval.alignment import align_relative_depth
+from promptda_ros.eval.dataset import read_bag
+from promptda_ros.eval.metrics import depth_metrics
+from promptda_ros.sample.scene import SampleGenerator
+from test_adapt_helpers import TINY, tiny_sample, tiny_weights
+
+
+def test_sample_relative_map_is_seeded_and_distorted_like_a_monocular_model(tmp_path_factory):
+    """Same seed -> same map; ordered like 1/depth, but no affine map of it fits the truth."""
+    a = SampleGenerator(seed=4, frames=2, width=96, height=72).frame(1)
+    b = SampleGenerator(seed=4, frames=2, width=96, height=72).frame(1)
+    c = SampleGenerator(seed=5, frames=2, width=96, height=72).frame(1)
+    assert a.relative.dtype == np.float32 and a.relative.shape == (72, 96)
+    assert np.array_equal(a.relative, b.relative) and not np.array_equal(a.relative, c.relative)
+    assert np.all(a.relative > 0)
+    # larger = nearer: strongly anti-correlated with depth (rank correlation)
+    ra = np.argsort(np.argsort(a.relative.ravel()))
+    rd = np.argsort(np.argsort(a.depth_gt_m.ravel()))
+    assert np.corrcoef(ra, rd)[0, 1] < -0.8
+    # the other sensors do not depend on the relative map
+    plain = SampleGenerator(seed=4, frames=2, width=96, height=72).frame(1, relative=False)
+    assert plain.relative is None and np.array_equal(plain.rgb, a.rgb)
+    assert np.array_equal(plain.points_lidar, a.points_lidar)
+    # an exact inverse affine fit on the ground truth leaves a clear error (per-object errors)
+    inv = 1.0 / a.depth_gt_m.astype(np.float64)
+    A = np.stack([a.relative.ravel(), np.ones(a.relative.size)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, inv.ravel(), rcond=None)
+    fitted = 1.0 / (A @ coef).reshape(inv.shape)
+    assert np.mean(np.abs(fitted - a.depth_gt_m)) > 0.03
+
+    bag = tiny_sample(tmp_path_factory)
+    frames = list(read_frames(bag))
+    assert all(f.relative is not None and f.relative.shape == f.rgb.shape[:2] for f in frames)
+    assert all(f.relative is None for f in read_frames(bag, relative_topic=None))
+
+
+def test_relative_sources_and_checks(tmp_path_factory, tmp_path):
+    bag = tiny_sample(tmp_path_factory)
+    fr = next(iter(read_bag(bag)))
+    assert np.array_equal(relative_for(BagRelative(), fr), fr.relative.astype(np.float64))
+    with pytest.raises(InputError, match=RELATIVE_TOPIC):
+        BagRelative()(type(fr)(**{**vars(fr), 'relative': None}))
+    np.save(tmp_path / f'{fr.name}.npy', fr.relative[::2, ::2])  # same aspect: resized
+    disk = make_relative_source('disk', relative_dir=str(tmp_path))
+    assert relative_for(disk, fr).shape == fr.rgb.shape[:2]
+    np.save(tmp_path / f'{fr.name}.npy', np.ones((50, 50)))  # another aspect ratio: refused
+    with pytest.raises(InputError, match='aspect'):
+        relative_for(disk, fr)
+    with pytest.raises(InputError, match='no relative source configured'):
+        make_relative_source('')
+    with pytest.raises(InputError, match='unknown relative source'):
+        make_relative_source('magic')
+    with pytest.raises(InputError, match='not a folder'):
+        DiskRelative(str(tmp_path / 'missing'))
+    with pytest.raises(InputError, match='aspect'):
+        fit_to_image(np.ones((10, 40)), (72, 96), 'map')
+    n = normalise_relative(np.array([[1.0, 2.0], [3.0, np.nan]]), 'inverse')
+    assert n[0, 0] == 0.0 and n[1, 0] == 1.0 and n[1, 1] == 0.0
+    assert normalise_relative(np.array([[1.0, 3.0]]), 'depth')[0, 0] == 1.0
+
+
+def test_sparse_to_grid_keeps_values_and_nearest():
+    s = np.zeros((4, 4), np.float32)
+    s[0, 0], s[0, 1], s[3, 3] = 2.0, 1.0, 5.0
+    g = sparse_to_grid(s, (2, 2))
+    assert g[0, 0] == 1.0 and g[1, 1] == 5.0 and np.count_nonzero(g) == 2
+    assert np.array_equal(sparse_to_grid(s, (4, 4)), s)
+
+
+def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
+    bag = tiny_sample(tmp_path_factory)
+    fr = next(iter(read_bag(bag)))
+    cfg = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300))
+    base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64), cfg)
+    assert base.labels[0].shape == (48, 64) and base.labels[0].max() >= 4
+    p1, t1 = synthesize(base, np.random.default_rng(1), cfg)
+    p2, t2 = synthesize(base, np.random.default_rng(1), cfg)
+    assert np.array_equal(p1.x, p2.x) and np.array_equal(t1, t2)
+    assert p1.x.shape == (7, 48, 64) and 200 <= int(p1.x[5].sum()) <= 300
+    # the un-rescaled relative map is what the network sees
+    flipped = not np.array_equal(p1.x[3], normalise_relative(base.rel, 'inverse'))
+    rel_seen = p1.x[3][:, ::-1] if flipped else p1.x[3]
+    assert np.allclose(rel_seen, normalise_relative(base.rel, 'inverse'))
+    # pseudo-truth = base x global x per-segment factors within the documented bounds
+    ratio = (t1[:, ::-1] if flipped else t1) / base.base_m
+    lo, hi = cfg.global_scale
+    m = cfg.segment_max
+    assert ratio.min() >= lo * np.exp(-m) - 1e-5 and ratio.max() <= hi * np.exp(m) + 1e-5
+    per_segment = [np.ptp(ratio[base.labels[0] == k]) for k in range(base.labels[0].max() + 1)]
+    assert max(per_segment) < 1e-4 and np.ptp(ratio) > 0.05
+
+
+def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
+    path = tiny_weights(tmp_path / 'w.safetensors')
+    model, meta = load_refiner(path, expected=TINY)
+    assert model.config == TINY and meta['format'] == 'promptda_ros.starrygazer.refine'
+    other = RefineConfig(base_width=16, levels=3, groups=4, net_long_side=48)
+    with pytest.raises(CheckpointError, match='another config: base_width=8'):
+        load_refiner(path, expected=other)
+    save_file({'w': torch.zeros(2)}, str(tmp_path / 'plain.safetensors'))
+    with pytest.raises(CheckpointError, match='not StarryGazer refinement weights'):
+        load_refiner(str(tmp_path / 'plain.safetensors'))
+    with pytest.raises(CheckpointError, match='not found'):
+        load_refiner(str(tmp_path / 'missing.safetensors'))
+    # tensors of another width under this config's metadata: refused, naming the config
+    net = RefineNet(other)
+    net.config = TINY
+    save_refiner(net, str(tmp_path / 'forged.safetensors'))
+    with pytest.raises(CheckpointError, match='do not match'):
+        load_refiner(str(tmp_path / 'forged.safetensors'))
+    assert sum(p.numel() for p in RefineNet().parameters()) == 488577  # documented default
+
+
+def test_zero_head_reproduces_the_affine_fit(tmp_path_factory, tmp_path):
+    """An untrained (zero-output) network returns the least-squares aligned relative depth."""
+    bag = tiny_sample(tmp_path_factory)
+    fr = next(iter(read_bag(bag)))
+    path = save_refiner(RefineNet(TINY), str(tmp_path / 'zero.safetensors'))
+    sg = StarryGazer(path)
+    rel = relative_for(BagRelative(), fr)
+    depth = sg.predict_with_relative(fr.rgb, fr.prompt_m, rel, 'inverse')
+    prep = prepare(fr.rgb, rel, 'inverse', fr.prompt_m, TINY.net_hw(fr.rgb.shape[:2]))
+    aligned, _ = align_relative_depth(rel, prep.x[4] * prep.s, method='lstsq')
+    ok = np.isfinite(aligned)
+    assert np.allclose(depth[ok], np.clip(aligned[ok], *prep.bounds), rtol=1e-4)
+    assert depth_metrics(depth, fr.gt_m)['coverage'] == 1.0
