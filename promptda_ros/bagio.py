@@ -26,6 +26,7 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_array, \
     image_to_depth_m, image_to_rgb
+from promptda_ros.core.sync import select_nearest
 from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
 from promptda_ros.pipeline import unit_quaternion
 
@@ -170,14 +171,8 @@ class _TfBuffer:
 
     def _dynamic_at(self, child: str, stamp: int) -> Optional[Tuple[str, np.ndarray]]:
         parent, stamps, Ts = self.dynamic[child]
-        j = int(np.searchsorted(stamps, stamp))
-        best = None
-        for k in (j - 1, j):
-            if 0 <= k < len(stamps):
-                d = abs(int(stamps[k]) - stamp)
-                if d <= self.slop_ns and (best is None or d < best[0]):
-                    best = (d, k)
-        return None if best is None else (parent, Ts[best[1]])
+        k = _nearest(stamps, stamp, self.slop_ns)
+        return None if k is None else (parent, Ts[k])
 
     def to_root(self, frame: str, stamp: Optional[int]) -> Tuple[str, np.ndarray, bool]:
         """Return (root frame, T_root_frame, used dynamic transforms)."""
@@ -251,13 +246,17 @@ def static_extrinsics(bag, camera_frame: str, lidar_frame: str,
 
 
 def _nearest(stamps: np.ndarray, stamp: int, slop_ns: int) -> Optional[int]:
-    """Index of the stamp nearest ``stamp`` within ``slop_ns`` (ties -> newer), or None."""
-    if stamps.size == 0:
+    """Index in sorted ``stamps`` (int64 ns) of the one paired with ``stamp`` (ns), or None.
+
+    The node's pairing rule (:func:`promptda_ros.core.sync.select_nearest`): the nearest within
+    ``slop_ns``, inclusive; a tie goes to the later stamp. Negative stamps never pair.
+    """
+    if stamps.size == 0 or stamp < 0:
         return None
     j = int(np.searchsorted(stamps, stamp))
-    cands = [k for k in (j - 1, j) if 0 <= k < stamps.size]
-    k = min(cands, key=lambda i: (abs(int(stamps[i]) - stamp), -int(stamps[i])))
-    return k if abs(int(stamps[k]) - stamp) <= slop_ns else None
+    match = select_nearest(((int(stamps[k]), k) for k in (j - 1, j) if 0 <= k < stamps.size),
+                           stamp, slop_ns)
+    return None if match is None else match.item
 
 
 def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,

@@ -95,3 +95,21 @@ def test_eval_scores_exactly_the_depth_the_node_publishes(sample_bag, tmp_path, 
     pipeline = DepthPipeline(make_backend(backend))
     direct = pipeline.predict(frame.rgb, frame.camera, prompt, config).depth_m
     assert direct.tobytes() == published[frame.stamp_ns].tobytes()
+
+
+def test_bag_reader_pairs_by_the_node_rule():
+    """The bag reader's nearest-stamp choice is the node's (core.sync), ties included."""
+    from promptda_ros import bagio
+    from promptda_ros.core.sync import NearestSweepCache
+
+    rng = np.random.default_rng(4)
+    stamps = np.unique(rng.integers(0, 2_000, 40) * 1_000_000).astype(np.int64)
+    cache = NearestSweepCache(slop_ns=50_000_000, capacity=len(stamps))
+    for stamp in stamps:
+        cache.add(int(stamp), int(stamp))
+    for query in [0, 5_000_000, *range(0, 2_100_000_000, 7_000_000)]:
+        k = bagio._nearest(stamps, query, 50_000_000)
+        match = cache.match(query)
+        assert (k is None) == (match is None), query
+        if k is not None:
+            assert int(stamps[k]) == match.stamp_ns, query
