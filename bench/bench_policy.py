@@ -91,7 +91,8 @@ def node_rate(path: str, depth: np.ndarray, seconds: float, threads: int) -> Non
     node = PolicyNode(context=context, parameter_overrides=[
         Parameter('policy_path', Parameter.Type.STRING, path),
         Parameter('num_threads', Parameter.Type.INTEGER, threads),
-        Parameter('max_depth_age_s', Parameter.Type.DOUBLE, 5.0)])
+        Parameter('max_depth_age_s', Parameter.Type.DOUBLE, 5.0),
+        Parameter('estop_required', Parameter.Type.BOOL, False)])  # no e-stop publisher here
     io = rclpy.create_node('bench_io', context=context)
     h, w = depth.shape
     dpub = io.create_publisher(Image, 'depth', qos_profile_sensor_data)

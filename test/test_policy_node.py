@@ -45,6 +45,7 @@ class Robot:
         self.names = []
         self.diagnostics = []
         self.depth_on = True
+        self.estop_heartbeat = False  # publish estop False at 10 Hz (a released e-stop)
         self.depth_pub = self.node.create_publisher(Image, 'depth', qos_profile_sensor_data)
         self.joint_pub = self.node.create_publisher(JointState, 'joint_states', 10)
         self.estop_pub = self.node.create_publisher(Bool, 'estop', 10)
@@ -55,6 +56,7 @@ class Robot:
         self.reset_cli = self.node.create_client(Trigger, 'promptda_policy/reset_estop')
         self.node.create_timer(1 / 15.0, self._pub_depth)
         self.node.create_timer(1 / 50.0, self._pub_joints)
+        self.node.create_timer(1 / 10.0, self._pub_estop)
         yy, xx = np.mgrid[0:H, 0:W]
         self.depth = (1.0 + 0.01 * xx).astype(np.float32)
 
@@ -71,6 +73,10 @@ class Robot:
         msg = Image(height=H, width=W, encoding='32FC1', step=W * 4, data=self.depth.tobytes())
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.depth_pub.publish(msg)
+
+    def _pub_estop(self):
+        if self.estop_heartbeat:
+            self.estop_pub.publish(Bool(data=False))
 
     def _pub_joints(self):
         msg = JointState(name=list(reversed(PROFILE.joint_names)))
@@ -144,8 +150,29 @@ def test_starts_disabled_and_publishes_nothing(graph):
     assert node.last_decision is not None and node.last_decision.mode == Mode.DISABLED
 
 
+def test_enable_refused_until_the_estop_is_heard(graph):
+    node, robot = graph
+    if not robot.estop_heartbeat:  # first test to enable (file order): nothing heard yet
+        answer = robot.call(robot.enable_cli, SetBool.Request(data=True))
+        assert not answer.success and 'e-stop' in answer.message
+        assert robot.collect(0.5) == []
+    _estop_released(node, robot)
+    assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
+    assert robot.call(robot.enable_cli, SetBool.Request(data=False)).success
+
+
+def _estop_released(node, robot, timeout=10.0):
+    """Start the robot's e-stop heartbeat and wait until the node heard it."""
+    robot.estop_heartbeat = True
+    end = time.monotonic() + timeout
+    while node.safety.estop_unready() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not node.safety.estop_unready()
+
+
 def test_enabled_commands_within_limits_at_rate(graph):
     node, robot = graph
+    _estop_released(node, robot)
     assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
     node.mode_counts.clear()
     # Wait until the elbow reached its limit (slow machines need longer; 10 s at most).
@@ -175,6 +202,7 @@ def test_enabled_commands_within_limits_at_rate(graph):
 
 def test_stale_depth_holds_position(graph):
     node, robot = graph
+    _estop_released(node, robot)
     assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
     time.sleep(0.5)
     robot.depth_on = False
@@ -195,6 +223,7 @@ def test_stale_depth_holds_position(graph):
 
 def test_estop_latches_and_stops_motion(graph):
     node, robot = graph
+    _estop_released(node, robot)
     assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
     time.sleep(0.5)
     robot.estop_pub.publish(Bool(data=True))
@@ -216,6 +245,7 @@ def test_estop_latches_and_stops_motion(graph):
 
 def test_lifecycle_deactivate_refuses_enable_and_stops_commands(graph):
     node, robot = graph
+    _estop_released(node, robot)
     assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
     try:
         assert not robot.call(robot.enable_cli, SetBool.Request(data=True)).success

@@ -194,7 +194,8 @@ def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     node = PolicyNode(context=context, parameter_overrides=[
         Parameter('policy_path', Parameter.Type.STRING, ckpt),
-        Parameter('max_tracking_error_rad', Parameter.Type.DOUBLE, 0.0)])  # arm is scripted
+        Parameter('max_tracking_error_rad', Parameter.Type.DOUBLE, 0.0),  # arm is scripted
+        Parameter('estop_required', Parameter.Type.BOOL, False)])  # no e-stop publisher here
     teleop = Teleop(context)
     teleop.commanding = False  # the policy node publishes on 'command' now
     got = []

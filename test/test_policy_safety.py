@@ -48,6 +48,7 @@ def test_generic_profile_validation(kwargs, match):
 def _active_filter(max_vel=1.0):
     f = SafetyFilter(get_profile('unitree_h1_right_arm', max_vel), SafetyConfig(
         max_depth_age_s=0.5, max_joint_state_age_s=0.2, control_period_s=DT))
+    f.set_estop(False)  # the e-stop publisher is there and released
     assert f.set_enabled(True)[0]
     return f
 
@@ -106,6 +107,42 @@ def test_estop_latches_until_reset_and_reenable():
     assert f.step(1.0, pose, pose, 1.0, 1.0).mode == Mode.DISABLED
     assert f.set_enabled(True)[0]
     assert f.step(1.0, pose, pose, 1.0, 1.0).mode == Mode.ACTIVE
+
+
+def test_enabling_needs_the_estop_input_heard_first():
+    f = SafetyFilter(H1)
+    ok, message = f.set_enabled(True)
+    assert not ok and 'nothing received on the e-stop input' in message and not f.enabled
+    f.set_estop(True)
+    assert not f.set_enabled(True)[0]       # a pressed stop latches
+    f.set_estop(False)
+    assert f.reset_estop()[0] and f.set_enabled(True)[0]
+    fresh = SafetyFilter(H1)
+    fresh.set_estop(False)                  # one released message is enough
+    assert fresh.set_enabled(True)[0]
+    assert fresh.set_enabled(False)[0]      # disabling never needs the e-stop
+    opened = SafetyFilter(H1, SafetyConfig(estop_required=False))
+    assert opened.set_enabled(True)[0]      # configured to allow it (no e-stop in the setup)
+
+
+def test_estop_heartbeat_must_be_fresh_and_its_silence_latches():
+    f = SafetyFilter(H1, SafetyConfig(estop_timeout_s=0.5, control_period_s=DT))
+    pose = np.array([0.5, 0.0, 0.0, 1.0])
+    assert 'heartbeat' in f.set_enabled(True, now_s=10.0)[1]
+    f.set_estop(False, now_s=10.0)
+    assert 'heartbeat lost' in f.set_enabled(True, now_s=10.6)[1]
+    assert f.set_enabled(True, now_s=10.4)[0]
+    assert f.step(10.45, pose, pose, 10.45, 10.45).mode == Mode.ACTIVE
+    f.set_estop(False, now_s=10.45)
+    assert f.step(10.9, pose, pose, 10.9, 10.9).mode == Mode.ACTIVE   # 0.45 s: still fresh
+    stopped = f.step(11.0, pose + 1, pose, 11.0, 11.0)               # 0.55 s of silence
+    assert stopped.mode == Mode.ESTOP and 'heartbeat lost' in stopped.reason
+    np.testing.assert_allclose(stopped.positions, pose)              # holds where the arm is
+    assert f.estopped and not f.enabled
+    f.set_estop(False, now_s=11.1)                                    # the heartbeat is back
+    assert f.reset_estop()[0] and f.set_enabled(True, now_s=11.2)[0]
+    with pytest.raises(InputError, match='estop_timeout_s'):
+        SafetyConfig(estop_timeout_s=-1.0)
 
 
 def test_wrong_vector_length_raises():
@@ -186,7 +223,8 @@ def test_tracking_error_faults_and_disables():
     assert not f.enabled
     assert f.step(2 * DT, pose, blocked, 2 * DT, 2 * DT).mode == Mode.DISABLED
     off = SafetyFilter(H1, SafetyConfig(max_tracking_error_rad=0.0))
-    off.set_enabled(True)
+    off.set_estop(False)
+    assert off.set_enabled(True)[0]
     off.step(0.0, pose, pose, 0.0, 0.0)
     assert off.step(DT, pose, pose + 0.8, DT, DT).mode == Mode.ACTIVE
     with pytest.raises(InputError, match='max_tracking_error_rad'):

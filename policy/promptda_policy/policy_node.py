@@ -76,6 +76,11 @@ POLICY_SPECS = PROFILE_SPECS + (
               float_range=(0.0, 10.0)),
     ParamSpec('resize_depth', True, 'resize depth of another size to the trained size '
               '(nearest neighbour) instead of rejecting it'),
+    ParamSpec('estop_required', True, 'refuse to enable until a False was heard on estop; '
+              'false = allow enabling with no e-stop publisher (fails open)'),
+    ParamSpec('estop_timeout_s', 0.0, 'e-stop heartbeat: > 0 = a False must arrive on estop at '
+              'least this often (s), silence latches an e-stop; 0 = off',
+              float_range=(0.0, 60.0)),
 )
 
 PolicyParams = params_class('PolicyParams', POLICY_SPECS)
@@ -107,7 +112,9 @@ class PolicyNode(LifecycleNode):
             max_depth_age_s=float(p['max_depth_age_s']),
             max_joint_state_age_s=float(p['max_joint_state_age_s']),
             control_period_s=self.period,
-            max_tracking_error_rad=float(p['max_tracking_error_rad'])))
+            max_tracking_error_rad=float(p['max_tracking_error_rad']),
+            estop_required=bool(p['estop_required']),
+            estop_timeout_s=float(p['estop_timeout_s'])))
         self._given_predictor = predictor
         self.predictor = None
         self.scheduler = None
@@ -269,13 +276,7 @@ class PolicyNode(LifecycleNode):
                 updates[prm.name] = float(prm.value)
         if updates:
             try:
-                self.safety.config = SafetyConfig(
-                    max_depth_age_s=updates.get('max_depth_age_s', cfg.max_depth_age_s),
-                    max_joint_state_age_s=updates.get('max_joint_state_age_s',
-                                                      cfg.max_joint_state_age_s),
-                    control_period_s=cfg.control_period_s,
-                    max_tracking_error_rad=updates.get('max_tracking_error_rad',
-                                                       cfg.max_tracking_error_rad))
+                self.safety.config = dataclasses.replace(cfg, **updates)
             except PromptDAError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
             self.params = dataclasses.replace(self.params, **updates)
@@ -334,7 +335,7 @@ class PolicyNode(LifecycleNode):
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and not self.safety.estopped:
             self.get_logger().error('E-STOP received: holding position, policy disabled')
-        self.safety.set_estop(bool(msg.data))
+        self.safety.set_estop(bool(msg.data), self._now_s())
         if msg.data:
             self._invalidate()
 
@@ -343,7 +344,7 @@ class PolicyNode(LifecycleNode):
             message = 'refused: the node is not active (configure and activate it first)'
             self.get_logger().warning(message)
             return False, message
-        ok, message = self.safety.set_enabled(enable)
+        ok, message = self.safety.set_enabled(enable, self._now_s())
         if ok:
             self._invalidate()
             self.get_logger().info('policy %s' % message)

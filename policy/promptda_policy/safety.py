@@ -6,6 +6,10 @@
 Every command the policy node publishes goes through :meth:`SafetyFilter.step`:
 
 * **disabled** (the start state) -> nothing is published; another controller keeps the arm;
+* **e-stop input unheard** -> enabling is refused until the e-stop input has been heard: at
+  least one ``False`` (``estop_required``, the default), or with ``estop_timeout_s > 0`` a
+  ``False`` no older than that (a heartbeat; its silence while enabled latches an e-stop). With
+  ``estop_required=False`` and no timeout, enabling before anything is heard is allowed;
 * **e-stop** latches: the arm holds the pose it had when the stop arrived until the stop input
   is released, :meth:`SafetyFilter.reset_estop` is called *and* the filter is enabled again;
 * **stale** depth or joint state (older than the configured age), or no action available ->
@@ -49,12 +53,20 @@ class SafetyConfig:
             allowed by the velocity limits.
         max_tracking_error_rad: fault when any joint is further than this from the last
             command (rad); 0 turns the check off.
+        estop_required: refuse to enable until the e-stop input was heard (at least one
+            message, and the newest one ``False``); False lets the filter enable before any
+            e-stop message (fails open: only for setups without an e-stop publisher).
+        estop_timeout_s: > 0 makes the e-stop input a heartbeat: enabling needs a message no
+            older than this (s), and silence longer than this while enabled latches an e-stop.
+            0 = no heartbeat.
     """
 
     max_depth_age_s: float = 0.5
     max_joint_state_age_s: float = 0.2
     control_period_s: float = 1.0 / 30.0
     max_tracking_error_rad: float = 0.5
+    estop_required: bool = True
+    estop_timeout_s: float = 0.0
 
     def __post_init__(self):
         for name in ('max_depth_age_s', 'max_joint_state_age_s', 'control_period_s'):
@@ -64,6 +76,9 @@ class SafetyConfig:
         if not np.isfinite(self.max_tracking_error_rad) or self.max_tracking_error_rad < 0:
             raise InputError('safety max_tracking_error_rad must be >= 0 (0 = off), got %r'
                              % (self.max_tracking_error_rad,))
+        if not np.isfinite(self.estop_timeout_s) or self.estop_timeout_s < 0:
+            raise InputError('safety estop_timeout_s must be >= 0 (0 = no heartbeat), got %r'
+                             % (self.estop_timeout_s,))
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,8 @@ class SafetyFilter:
         self._enabled = False
         self._estop_latched = False
         self._estop_input = False
+        self._estop_heard = False   # any message on the e-stop input yet
+        self._estop_heard_s = None  # time (s) of the newest e-stop message, when given
         self._last_command = None   # (J,) rad, last published command
         self._hold = None           # (J,) rad, pose held while not active
 
@@ -103,9 +120,12 @@ class SafetyFilter:
         """True while the e-stop is latched."""
         return self._estop_latched
 
-    def set_estop(self, active: bool) -> None:
-        """Feed the e-stop input; True latches the stop and disables the filter."""
+    def set_estop(self, active: bool, now_s: float | None = None) -> None:
+        """Feed the e-stop input (received at ``now_s``, s); True latches and disables."""
         self._estop_input = bool(active)
+        self._estop_heard = True
+        if now_s is not None:
+            self._estop_heard_s = float(now_s)
         if active:
             self._estop_latched = True
             self._enabled = False
@@ -118,10 +138,31 @@ class SafetyFilter:
         self._hold = None
         return True, 'e-stop released; call enable to resume'
 
-    def set_enabled(self, enable: bool) -> tuple[bool, str]:
-        """Enable or disable commanding; enabling is refused while the e-stop is latched."""
+    def estop_unready(self, now_s: float | None = None) -> str:
+        """Return why the e-stop input does not allow enabling at ``now_s`` (s), or ''."""
+        cfg = self.config
+        if cfg.estop_timeout_s > 0:
+            if self._estop_heard_s is None:
+                return 'no e-stop heartbeat received yet (publish False on estop)'
+            if now_s is not None and now_s - self._estop_heard_s > cfg.estop_timeout_s:
+                return 'e-stop heartbeat lost: last message %.3f s ago > estop_timeout_s %.3f' \
+                    % (now_s - self._estop_heard_s, cfg.estop_timeout_s)
+        if cfg.estop_required and not self._estop_heard:
+            return ('nothing received on the e-stop input yet (publish False on estop, or set '
+                    'estop_required false where no e-stop exists)')
+        return ''
+
+    def set_enabled(self, enable: bool, now_s: float | None = None) -> tuple[bool, str]:
+        """Enable or disable commanding at ``now_s`` (s).
+
+        Enabling is refused while the e-stop is latched or its input was not heard
+        (:meth:`estop_unready`).
+        """
         if enable and self._estop_latched:
             return False, 'refused: e-stop is latched (release it and call reset first)'
+        unready = self.estop_unready(now_s) if enable else ''
+        if unready:
+            return False, 'refused: ' + unready
         if enable and not self._enabled:
             # Start from the measured pose, never from a command issued before a pause.
             self._last_command = None
@@ -170,6 +211,12 @@ class SafetyFilter:
         joint_fresh = (measured is not None and joint_stamp_s is not None
                        and now_s - joint_stamp_s <= self.config.max_joint_state_age_s)
         pose_for_hold = measured if joint_fresh else None
+        if self._enabled and self.config.estop_timeout_s > 0:
+            lost = self.estop_unready(now_s)
+            if lost:  # heartbeat silent while enabled: stop as if the e-stop were pressed
+                self._estop_latched = True
+                self._enabled = False
+                return self._hold_decision(Mode.ESTOP, lost, pose_for_hold)
         if self._estop_latched:
             return self._hold_decision(Mode.ESTOP, 'e-stop latched', pose_for_hold)
         if not self._enabled:

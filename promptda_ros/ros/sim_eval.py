@@ -141,7 +141,8 @@ class SimGraph:
         if policy_path:
             from promptda_policy.policy_node import PolicyNode
             overrides = [sim_time, Parameter('policy_path', value=policy_path),
-                         Parameter('profile', value=POLICY_PROFILE)]
+                         Parameter('profile', value=POLICY_PROFILE),
+                         Parameter('estop_required', value=False)]  # a simulated arm
             self.policy = PolicyNode(context=context, namespace=namespace, cli_args=remap,
                                      parameter_overrides=overrides)
             if self.policy.configure_error:
