@@ -74,6 +74,7 @@ BASE_FRAME = 'base_link'
 CAMERA_FRAME = 'head_camera_optical_frame'
 LIDAR_FRAME = 'lidar'
 COMMAND_TYPES = {'trajectory': JointTrajectory, 'array': Float64MultiArray}
+TRACKING_RAD = 0.08   # expert: the plan waits while a joint lags its command by more (rad)
 
 SIM_SPECS = (
     ParamSpec('seed', 0, 'episode seed (jitters the object place); used by ~/reset',
@@ -409,7 +410,9 @@ class ExpertNode(Node):
         self._start_s = None
         self._joints = None
         self.plan = None
-        self.plan_start_s = None
+        self.plan_t = 0.0          # s of the plan played so far
+        self._tick_s = None        # sim time of the previous command
+        self._last = None          # (5,) last command
         self.commands = 0
         self.pub = self.create_publisher(COMMAND_TYPES[p['output_type']], 'command', 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -449,21 +452,32 @@ class ExpertNode(Node):
                     self.get_logger().error(str(exc))
                     self._episode = None
                     return
-                self.plan_start_s = stamp
+                self.plan_t = 0.0
+                self._tick_s = None
+                self._last = None
 
     @property
     def done(self) -> bool:
         """True when the current plan has been played out."""
         with self._lock:
-            plan, start = self.plan, self.plan_start_s
-        return plan is not None and self._now_s() - start >= plan.duration_s
+            return self.plan is not None and self.plan_t >= self.plan.duration_s
 
     def _on_timer(self) -> None:
+        now = self._now_s()
         with self._lock:
-            plan, start = self.plan, self.plan_start_s
-        if plan is None:
-            return
-        q = plan.command_at(self._now_s() - start)
+            plan, joints, last = self.plan, self._joints, self._last
+            if plan is None:
+                return
+            # The plan's clock runs while the arm follows (measured within TRACKING_RAD of the
+            # last command); when the simulator or this node lags, the plan waits instead of
+            # closing the gripper before the hand is around the object.
+            dt = max(now - self._tick_s, 0.0) if self._tick_s is not None else 0.0
+            if last is None or joints is None or \
+                    np.max(np.abs(joints[:4] - last[:4])) < TRACKING_RAD:
+                self.plan_t += dt
+            self._tick_s = now
+            q = plan.command_at(self.plan_t)
+            self._last = q
         self.pub.publish(make_command(q, self.profile, self.params['output_type'],
                                       self.get_clock().now().to_msg(),
                                       float(self.params['time_from_start_s'])))
