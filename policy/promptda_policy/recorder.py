@@ -18,6 +18,7 @@ discarded.
 """
 
 import argparse
+import collections
 import os
 import sys
 import threading
@@ -33,10 +34,11 @@ from trajectory_msgs.msg import JointTrajectory
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
+from promptda_ros.serving import CallbackGuard
 
 from .ros_common import (command_positions, declare, joint_state_positions, params_class,
                          PROFILE_SPECS, ParamSpec, profile_from_params, run_node_cli,
-                         split_ros_args)
+                         service_failed, split_ros_args)
 
 NODE_NAME = 'promptda_policy_recorder'
 ACTION_TYPES = {'trajectory': JointTrajectory, 'array': Float64MultiArray}
@@ -89,18 +91,29 @@ class RecorderNode(Node):
         self._command = None   # (receive time s, (J,) rad)
         sensors = MutuallyExclusiveCallbackGroup()
         control = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, 'depth', self._on_depth, qos_profile_sensor_data,
-                                 callback_group=sensors)
-        self.create_subscription(JointState, 'joint_states', self._on_joints,
+        # Every callback is guarded: an exception is counted and logged, it never ends the node.
+        self.errors = collections.Counter()  # error kind -> count
+        guard = CallbackGuard(self.get_logger(),
+                              lambda kind, _message: self.errors.update([kind])).wrap
+        self.create_subscription(Image, 'depth', guard('bad_depth', self._on_depth),
                                  qos_profile_sensor_data, callback_group=sensors)
-        self.create_subscription(ACTION_TYPES[p['action_type']], 'command', self._on_command,
-                                 10, callback_group=sensors)
-        self.create_subscription(Bool, 'record', self._on_record,
+        self.create_subscription(JointState, 'joint_states',
+                                 guard('bad_joint_state', self._on_joints),
+                                 qos_profile_sensor_data, callback_group=sensors)
+        self.create_subscription(ACTION_TYPES[p['action_type']], 'command',
+                                 guard('bad_command', self._on_command), 10,
+                                 callback_group=sensors)
+        self.create_subscription(Bool, 'record', guard('callback', self._on_record),
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
                                  callback_group=control)
-        self.create_service(Trigger, '~/start_episode', self._srv_start, callback_group=control)
-        self.create_service(Trigger, '~/stop_episode', self._srv_stop, callback_group=control)
-        self.create_timer(1.0 / p['fps'], self._on_timer, callback_group=control)
+        self.create_service(Trigger, '~/start_episode',
+                            guard('callback', self._srv_start, service_failed),
+                            callback_group=control)
+        self.create_service(Trigger, '~/stop_episode',
+                            guard('callback', self._srv_stop, service_failed),
+                            callback_group=control)
+        self.create_timer(1.0 / p['fps'], guard('callback', self._on_timer),
+                          callback_group=control)
         self.get_logger().info('recorder ready: %s at %d fps into %s; call ~/start_episode'
                                % (self.profile.name, p['fps'], p['root']))
 

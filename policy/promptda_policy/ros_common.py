@@ -19,7 +19,7 @@ from promptda_ros.ros.params import declare, params_class, ParamSpec
 
 __all__ = ['declare', 'params_class', 'ParamSpec', 'PROFILE_SPECS', 'profile_from_params',
            'joint_state_positions', 'command_positions', 'make_command', 'command_type',
-           'split_ros_args', 'run_node_cli', 'OUTPUT_TYPES']
+           'split_ros_args', 'run_node_cli', 'OUTPUT_TYPES', 'service_failed']
 
 from .profiles import ArmProfile, DEFAULT_MAX_VELOCITY, get_profile, make_profile
 from .runtime import order_joints
@@ -96,6 +96,13 @@ def command_type(output_type: str):
     if output_type not in OUTPUT_TYPES:
         raise InputError('output_type must be one of %s, got %r' % (OUTPUT_TYPES, output_type))
     return JointTrajectory if output_type == 'trajectory' else Float64MultiArray
+
+
+def service_failed(_request, response):
+    """Return a std_srvs response saying the handler failed (the guard logged and counted it)."""
+    response.success = False
+    response.message = 'refused: internal error (see the node log)'
+    return response
 
 
 def split_ros_args(argv: list) -> tuple:
