@@ -44,7 +44,7 @@ from promptda_ros.serving import CallbackGuard, Rejected
 
 from .ros_common import (command_type, declare, joint_state_positions, make_command,
                          OUTPUT_TYPES, params_class, PROFILE_SPECS, ParamSpec,
-                         profile_from_params, run_node_cli, split_ros_args)
+                         profile_from_params, run_node_cli, service_failed, split_ros_args)
 from .runtime import ChunkScheduler, InferenceWorker
 from .safety import Mode, SafetyConfig, SafetyFilter
 
@@ -148,10 +148,10 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(Bool, 'enable', guard('enable', self._on_enable_topic),
                                  reliable, callback_group=self._control)
         self.create_service(SetBool, '~/enable',
-                            guard('enable', self._on_enable_srv, _service_failed),
+                            guard('enable', self._on_enable_srv, service_failed),
                             callback_group=self._control)
         self.create_service(Trigger, '~/reset_estop',
-                            guard('estop', self._on_reset, _service_failed),
+                            guard('estop', self._on_reset, service_failed),
                             callback_group=self._control)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_published = 0
@@ -420,13 +420,6 @@ class PolicyNode(LifecycleNode):
         if self.worker is not None:
             self.worker.stop()
         super().destroy_node()
-
-
-def _service_failed(_request, response):
-    """Service response after an exception in the handler (logged and counted by the guard)."""
-    response.success = False
-    response.message = 'refused: internal error (see the node log)'
-    return response
 
 
 def _params_failed(_params):
