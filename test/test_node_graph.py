@@ -540,3 +540,17 @@ def test_diagnostics_go_stale_when_input_stops(harness, monkeypatch):
     assert h.wait(lambda r: r['depth'])
     assert h.wait(lambda r: r['diag'][-1].status[0].level == DiagnosticStatus.STALE)
     assert 'no image for' in h.received['diag'][-1].status[0].message
+
+
+def test_configure_failure_of_any_type_is_reported(harness):
+    """An unexpected exception type in configure (not a project error) is a clear FAILURE."""
+    def explode(**_options):
+        raise KeyError('weights table')
+
+    register_backend('exploding_test', explode)
+    h = harness({'backend': 'exploding_test', 'diagnostics_period_s': 0.2})
+    assert h.node.stats.snapshot().state == 'unconfigured'
+    assert 'KeyError' in h.node.configure_error and 'weights table' in h.node.configure_error
+    assert h.wait(lambda r: r['diag'] and 'configure failed' in r['diag'][-1].status[0].message)
+    from diagnostic_msgs.msg import DiagnosticStatus
+    assert h.received['diag'][-1].status[0].level == DiagnosticStatus.ERROR
