@@ -15,7 +15,7 @@ flight are held in memory.
 from dataclasses import dataclass
 from pathlib import Path
 import struct
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from rosbags.rosbag2 import Reader
@@ -155,7 +155,7 @@ class _TfBuffer:
 
     def __init__(self, slop_ns: int) -> None:
         self.static: Dict[str, Tuple[str, np.ndarray]] = {}
-        self.dynamic: Dict[str, Tuple[str, List[int], List[np.ndarray]]] = {}
+        self.dynamic: Dict[str, Tuple[str, Any, List[np.ndarray]]] = {}  # stamps: list, array
         self.slop_ns = slop_ns
 
     def add_dynamic(self, stamp: int, parent: str, child: str, T: np.ndarray) -> None:
@@ -400,11 +400,11 @@ def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt
             need = plan[next_frame]
             yield _make_frame(next_frame, need, held, T_cam_lidar, tf, camera_frame,
                               lidar_frame)
-            for k in need.items():
-                wanted[k] -= 1
-                if wanted[k] == 0:
-                    del wanted[k]
-                    del held[k]
+            for part in need.items():
+                wanted[part] -= 1
+                if wanted[part] == 0:
+                    del wanted[part]
+                    del held[part]
             next_frame += 1
     if next_frame < len(plan):
         raise InputError(f'bag {bag_path}: could not assemble frame {next_frame} '

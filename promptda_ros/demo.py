@@ -104,21 +104,23 @@ def run_demo(out: Path, config: SampleConfig, backend: str = 'default',
     if not depth_by_stamp:
         raise PromptDAError(f'the node published no depth ({stats.summary()})')
 
-    config = PipelineConfig()  # the node's defaults: the replay above ran with them
+    pipeline_config = PipelineConfig()  # the node's defaults: the replay above ran with them
     bilinear = DepthPipeline(make_backend('bilinear'))
     depth_dir = out / 'depth'
     depth_dir.mkdir(exist_ok=True)
-    rows = {'node': [], 'bilinear': []}
+    rows: dict[str, list[dict[str, float]]] = {'node': [], 'bilinear': []}
     frames = [f for f in read_frames(bag) if f.stamp_ns in depth_by_stamp]
     middle = frames[len(frames) // 2].stamp_ns if frames else None
     for index, frame in enumerate(frames):
         depth = depth_by_stamp[frame.stamp_ns]
-        gt = frame.depth_gt_m
-        prompt = prompt_from_points(frame.points_lidar, frame.T_cam_lidar, frame.camera, config)
-        base = bilinear.predict(frame.rgb, frame.camera, prompt, config).depth_m
-        rng = dict(min_depth=config.min_depth, max_depth=config.max_depth)
-        rows['node'].append(depth_metrics(depth, gt, **rng))
-        rows['bilinear'].append(depth_metrics(base, gt, **rng))
+        gt, points = frame.depth_gt_m, frame.points_lidar
+        if gt is None or points is None:
+            raise PromptDAError(f'sample frame {index} lacks ground truth or a LiDAR sweep')
+        prompt = prompt_from_points(points, frame.T_cam_lidar, frame.camera, pipeline_config)
+        base = bilinear.predict(frame.rgb, frame.camera, prompt, pipeline_config).depth_m
+        low, high = pipeline_config.min_depth, pipeline_config.max_depth
+        rows['node'].append(depth_metrics(depth, gt, low, high))
+        rows['bilinear'].append(depth_metrics(base, gt, low, high))
         save_depth_png_mm(depth_dir / f'{index:04d}.png', depth)
         save_depth_npy_m(depth_dir / f'{index:04d}.npy', depth)
         if frame.stamp_ns == middle:

@@ -105,7 +105,7 @@ class PromptResult:
 
     filled_m: np.ndarray
     stats: PromptStats
-    sparse_m: np.ndarray | None = None
+    sparse_m: np.ndarray
 
 
 @dataclass
@@ -263,9 +263,7 @@ class DepthPipeline:
         """
         check_rgb(rgb, camera)
         start = time.perf_counter()
-        grid = prompt.filled_m
-        if prompt.sparse_m is not None and needs_sparse_prompt(self.backend):
-            grid = prompt.sparse_m
+        grid = prompt.sparse_m if needs_sparse_prompt(self.backend) else prompt.filled_m
         depth = self.backend.predict(rgb, grid, camera)
         network_s = time.perf_counter() - start
         depth = np.asarray(depth, dtype=np.float32)

@@ -54,9 +54,9 @@ class _Rejecting:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc is None or isinstance(exc, Rejected) or not isinstance(exc, self.errors):
-            return False
+            return  # nothing, or not ours: it propagates unchanged
         raise Rejected(self.kind, exc) from exc
 
 

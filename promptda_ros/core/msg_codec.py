@@ -70,7 +70,7 @@ def _rows(msg, kind: str, row_bytes: int, step: int, height: int) -> np.ndarray:
     if buf.size >= step * height:
         rows = buf[:step * height].reshape(height, step)
     else:  # last row not padded
-        rows = np.lib.stride_tricks.as_strided(buf, (height, row_bytes), (step, 1))
+        rows = np.asarray(np.lib.stride_tricks.as_strided(buf, (height, row_bytes), (step, 1)))
     return rows[:, :row_bytes]
 
 
@@ -283,7 +283,7 @@ def cloud_to_structured(msg, names: Optional[tuple] = None) -> np.ndarray:
         InputError: missing field, unknown datatype, or inconsistent sizes.
     """
     fields = [_field_tuple(f) for f in _get(msg, 'fields', 'PointCloud2')]
-    by_name = {}
+    by_name: dict = {}
     for f in fields:  # first occurrence wins (some drivers repeat padding field names)
         by_name.setdefault(f[0], f)
     if names is None:

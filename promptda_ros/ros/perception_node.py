@@ -55,7 +55,7 @@ from promptda_ros.core.transforms import make_transform
 from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
                                    prompt_from_points)
 from promptda_ros.ros import conversions
-from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats
+from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats, StatsSnapshot
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
 from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
 
@@ -209,7 +209,7 @@ class PerceptionNode(LifecycleNode):
         self._pubs: dict[str, Any] = {}
         self._tf_buffer = None
         self._tf_listener = None
-        self._previous_snapshot = None
+        self._previous_snapshot: StatsSnapshot | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(
             self.params.diagnostics_period_s,
@@ -461,7 +461,7 @@ class PerceptionNode(LifecycleNode):
             msg, stamp, received = self._pending[index]
             camera = self._nearest_camera(stamp)
             match = sweeps.match(stamp) if camera is not None else None
-            if match is not None:
+            if camera is not None and match is not None:
                 ready = (index, FrameJob(msg, stamp, camera, match[1], match[0], received))
                 break
         if ready is not None:

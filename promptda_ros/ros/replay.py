@@ -337,7 +337,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
     namespace = f'/promptda_replay_{os.getpid()}_{threading.get_ident() % 100000}'
     executor = None
     spin_thread = None
-    nodes = []
+    nodes: list[Any] = []
     frames_in = timeouts = 0
     start = time.monotonic()
     stream_start = None
