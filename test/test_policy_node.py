@@ -256,3 +256,35 @@ def test_lifecycle_deactivate_refuses_enable_and_stops_commands(graph):
     assert robot.call(robot.enable_cli, SetBool.Request(data=True)).success
     cmds = robot.collect(5.0, until=lambda c: len(c) > 5)
     assert len(cmds) > 5
+
+
+def test_configure_failure_of_any_type_is_a_clear_error_state(tmp_path):
+    """A malformed policy folder (any exception type) leaves a logged reason and ERROR status."""
+    bad = tmp_path / 'pretrained_model'
+    bad.mkdir()
+    (bad / 'config.json').write_text('[1, 2, 3]')  # a list, not a policy config
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    node = PolicyNode(context=context, parameter_overrides=[
+        Parameter('policy_path', Parameter.Type.STRING, str(bad)),
+        Parameter('autostart', Parameter.Type.BOOL, False)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert node.configure_error
+        received = []
+        listener = rclpy.create_node('diag_listener', context=context)
+        listener.create_subscription(DiagnosticArray, '/diagnostics', received.append, 10)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        executor.add_node(listener)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not any(
+                'configure failed' in m.status[0].message for m in received):
+            executor.spin_once(timeout_sec=0.1)
+        status = next(m.status[0] for m in received if 'configure failed' in m.status[0].message)
+        assert status.level == status.ERROR
+        executor.shutdown()
+        listener.destroy_node()
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)

@@ -403,11 +403,13 @@ class PolicyNode(LifecycleNode):
                   'chunks_inferred': str(worker.completed if worker else 0),
                   'depth_frames_dropped': str(worker.dropped if worker else 0),
                   'errors': str(sum(self.errors.values())),
+                  'configure_error': self.configure_error,
                   'profile': self.profile.name}
+        message = '%s: %s' % (mode.value, values['reason']) if values['reason'] else mode.value
+        if self.configure_error and self.pub is None:  # a failed configure is an error state
+            level, message = DiagnosticStatus.ERROR, 'configure failed: %s' % self.configure_error
         status = DiagnosticStatus(level=level, name='%s: policy' % self.get_name(),
-                                  hardware_id=self.profile.name,
-                                  message=mode.value if not values['reason'] else
-                                  '%s: %s' % (mode.value, values['reason']),
+                                  hardware_id=self.profile.name, message=message,
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         status.values.extend(KeyValue(key='errors.%s' % kind, value=str(count))
                              for kind, count in sorted(self.errors.items()))
