@@ -3,7 +3,7 @@
 
 """Success rate of the scripted expert over objects x positions x seeds (physics only, no ROS).
 
-    python bench/sim_expert.py --seeds 10
+Usage: ``python bench/sim_expert.py --seeds 10``
 """
 
 import argparse
@@ -33,10 +33,10 @@ def main(argv=None) -> int:
     print('| object | ' + ' | '.join(scene.POSITIONS) + ' |')
     print('|---|' + '---|' * len(scene.POSITIONS))
     for obj in scene.OBJECTS:
-        print('| %s | ' % obj + ' | '.join('%d/%d' % (table[obj, pos], args.seeds)
-                                         for pos in scene.POSITIONS) + ' |')
-    print('expert success: %d/%d = %.1f %% (%.0f s)' % (ok, total, 100.0 * ok / total,
-                                                       time.time() - t0))
+        cells = ' | '.join('%d/%d' % (table[obj, pos], args.seeds) for pos in scene.POSITIONS)
+        print('| %s | %s |' % (obj, cells))
+    print('expert success: %d/%d = %.1f %% (%.0f s)'
+          % (ok, total, 100.0 * ok / total, time.time() - t0))
     return 0
 
 
