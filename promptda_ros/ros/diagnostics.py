@@ -76,10 +76,10 @@ class PerceptionStats:
             self._snap.images_in += 1
             self._last_image = time.monotonic()
 
-    def time_jump(self) -> None:
-        """Count one jump back in time of the input stamps (bag loop, simulator reset)."""
+    def time_jump(self, count: int = 1) -> None:
+        """Count jumps back in time of the input stamps (bag loop, simulator reset)."""
         with self._lock:
-            self._snap.time_jumps += 1
+            self._snap.time_jumps += count
 
     def dropped(self, count: int = 1) -> None:
         """Count frames replaced in the one-slot buffer before inference (stale frames)."""

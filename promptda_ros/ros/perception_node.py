@@ -204,6 +204,7 @@ class PerceptionNode(LifecycleNode):
         self._input_lock = threading.RLock()  # input callbacks vs. lifecycle transitions
         self._subs: list[Any] = []
         self._sweeps: CoreSweepSource | None = None
+        self._jumps_counted = 0  # jumps back of the current sweep cache already counted
         self._camera_infos = StampCache(CAMERA_INFO_CACHE)
         self._pending: list[tuple[Any, int, float]] = []  # (image, stamp ns, received)
         self._pubs: dict[str, Any] = {}
@@ -331,6 +332,7 @@ class PerceptionNode(LifecycleNode):
             msg_type, topic, accept = PointCloud2, 'lidar/points', self._accept_sweep
         else:
             msg_type, topic, accept = Image, 'prompt_depth', self._accept_prompt_image
+        self._jumps_counted = 0
         self._sweeps = source_cls(self, msg_type, topic, _qos(reliable), self._input_group,
                                   params.lidar_cache_size, slop_ns, accept, self._dispatch,
                                   guard=self._guard, on_jump=self._on_time_jump)
@@ -430,10 +432,16 @@ class PerceptionNode(LifecycleNode):
             return check_image_header(msg, PROMPT_ENCODINGS)
 
     def _on_time_jump(self) -> None:
-        """Count and log a jump back in time of the input stamps (the sweep cache was cleared)."""
-        self.stats.time_jump()
-        self._warn('time_jump', 'input stamps jumped back in time (bag loop / simulator '
-                   'reset): pairing caches cleared')
+        """Count (once per jump, as the pairing cache does) and log a jump back in time."""
+        sweeps = self._sweeps
+        if sweeps is None:
+            return
+        new = sweeps.jumps_back - self._jumps_counted
+        if new > 0:
+            self._jumps_counted = sweeps.jumps_back
+            self.stats.time_jump(new)
+            self._warn('time_jump', 'input stamps jumped back in time (bag loop / simulator '
+                       'reset): pairing caches cleared')
 
     def _time_jumped(self, stamp_ns: int) -> None:
         """Drop the pending frames and camera_infos of the timeline before an image jumped back."""
