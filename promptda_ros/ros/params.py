@@ -109,8 +109,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "last 5) or 'reliable' (keep last 5); qos_overrides.* also apply", read_only=True,
               choices=SENSOR_QOS),
     ParamSpec('extrinsics_source', 'auto', "LiDAR->camera transform: 'tf' (tf2 lookup at the "
-              "sweep stamp), 'static' (lidar_to_camera_* parameters), 'auto' (tf when tf2_ros is "
-              'installed, else static); unused when both frame ids are equal', read_only=True,
+              "sweep stamp), 'static' (lidar_to_camera_* parameters, identity allowed), 'auto' "
+              '(tf when tf2_ros is installed, else the lidar_to_camera_* parameters when set: a '
+              'LiDAR frame other than the camera frame with neither is an error, no depth); '
+              'unused when both frame ids are equal', read_only=True,
               choices=EXTRINSICS_SOURCES),
     ParamSpec('lidar_cache_size', 10, 'number of LiDAR sweeps / prompt images kept for pairing',
               read_only=True, low=1, high=200),
