@@ -3,7 +3,9 @@
 
 """Tiny networks, and Depth Anything V2 weights as the starting point of PromptDA training."""
 
+import copy
 import re
+import types
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, D
 from promptda_ros.core.errors import CheckpointError
 from promptda_ros.model import checkpoint as ck
 from promptda_ros.model.config import custom_spec, ENCODERS, TINY
-from promptda_ros.model.hf_adapter import PromptDANetwork
+from promptda_ros.model.hf_adapter import _official_interpolate_pos_encoding, PromptDANetwork
 from test_model_helpers import manifest
 
 FUSION = re.compile(r'depth_head\.scratch\.refinenet[1-4]\.resConfUnit_depth\.')
@@ -79,6 +81,13 @@ def _tiny_depth_anything():
     return model
 
 
+def _official_positions(model):
+    """Resize position embeddings as the project does (checked by the conformance tests)."""
+    emb = model.backbone.embeddings
+    emb.interpolate_pos_encoding = types.MethodType(_official_interpolate_pos_encoding, emb)
+    return model
+
+
 def _conv3_output(model, run):
     """Run ``run()`` and return what ``model.head.conv3`` produced (before the activation)."""
     seen = []
@@ -118,9 +127,9 @@ def test_depth_anything_v2_pth_names_are_official(da2_files):
 def test_depth_anything_v2_loads_tensor_by_tensor(da2_files):
     ref, hf_dir, pth, _ = da2_files
     expected = ref.state_dict()
-    x = torch.randn(1, 3, 518, 518, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(1, 3, 56, 70, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        want = ref(pixel_values=x).predicted_depth
+        want = _official_positions(copy.deepcopy(ref))(pixel_values=x).predicted_depth
     for path, kw in ((hf_dir, {}), (pth, {'encoder': TINY})):
         model = ck.load_depth_anything_v2(path, **kw)
         assert type(model).__name__ == 'DepthAnythingForDepthEstimation' and not model.training
@@ -134,8 +143,8 @@ def test_depth_anything_v2_loads_tensor_by_tensor(da2_files):
 
 def test_promptda_starts_from_depth_anything_v2(da2_files):
     ref, hf_dir, pth, _ = da2_files
-    # 518 x 518: 37 x 37 patches, the position embeddings are used as stored (no resizing).
-    x = torch.randn(1, 3, 518, 518, generator=torch.Generator().manual_seed(3))
+    ref = _official_positions(copy.deepcopy(ref))
+    x = torch.randn(1, 3, 56, 70, generator=torch.Generator().manual_seed(3))
     prompt = torch.rand(1, 1, 12, 16, generator=torch.Generator().manual_seed(4)) * 3 + 1
     for path, kw in ((pth, {'encoder': TINY}), (hf_dir, {})):
         start = ck.read_start_checkpoint(path, **kw)

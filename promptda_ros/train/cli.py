@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -232,22 +233,40 @@ def param_groups(network, lr_vit: float, lr_decoder: float, weight_decay: float)
 
 
 class Validator:
-    """Scores the network on the held-out frames with the evaluation's metrics."""
+    """Scores a network on held-out frames with the evaluation's metrics."""
 
-    def __init__(self, folder: str, args, device):
-        """Prepare the validation frames and their prompts once (seeded per frame)."""
+    def __init__(self, folder: str, pattern: str, prompt_hw: tuple, fill: str,
+                 sim: LidarSimConfig, seed: int, input_size: tuple, max_depth: float = 10.0,
+                 device='cpu'):
+        """Prepare the frames of a cache folder and their prompts once (seeded per frame).
+
+        Args:
+            folder: frame cache (``OUT/frames/val``).
+            pattern: prompt pattern of the validation prompts.
+            prompt_hw: prompt grid (h, w).
+            fill: prompt hole filling.
+            sim: simulation parameters.
+            seed: prompt seed (frame ``i`` uses ``(seed, 1000003, i)``).
+            input_size: network input (h, w), multiples of 14.
+            max_depth: depth range of the metrics, metres.
+            device: torch device of the network.
+        """
         from promptda_ros.train.data import cached_paths, frame_prompt, read_frame
         self.frames = []
-        pattern = args.val_pattern or args.pattern
-        sim = sim_config(args)
         for i, path in enumerate(cached_paths(folder)):
             frame = read_frame(path)
-            rng = np.random.default_rng([int(args.seed), 1_000_003, i])
-            prompt, _ = frame_prompt(pattern, frame, rng, tuple(args.prompt_hw), args.fill, sim)
+            rng = np.random.default_rng([int(seed), 1_000_003, i])
+            prompt, _ = frame_prompt(pattern, frame, rng, tuple(prompt_hw), fill, sim)
             self.frames.append((frame, prompt))
-        self.input_size = tuple(args.input_size)
-        self.max_depth = float(args.max_depth)
+        self.input_size = tuple(input_size)
+        self.max_depth = float(max_depth)
         self.device = device
+
+    @classmethod
+    def from_args(cls, folder: str, args, device) -> 'Validator':
+        """Build the validator a ``promptda-train`` run describes."""
+        return cls(folder, args.val_pattern or args.pattern, tuple(args.prompt_hw), args.fill,
+                   sim_config(args), args.seed, tuple(args.input_size), args.max_depth, device)
 
     def __call__(self, network) -> dict:
         """Return the mean per-frame metrics (``promptda_ros.eval.metrics``) of ``network``."""
@@ -369,6 +388,8 @@ def train(args, ctx) -> dict:
                                 'larger --steps to continue')
     model = network
     if ctx.distributed:
+        # The class token's gradient is a strided view; DDP copies it into its bucket (harmless).
+        warnings.filterwarnings('ignore', message='Grad strides do not match bucket view')
         model = torch.nn.parallel.DistributedDataParallel(
             network, device_ids=[ctx.local_rank] if ctx.device.type == 'cuda' else None)
     batches = loop.step_batches(dataset, args.batch_size, ctx, args.seed, start_step,
@@ -389,12 +410,15 @@ def train(args, ctx) -> dict:
             pseudo = teacher(pixel, prompt).float()
         return edge_aware_loss(pred, gt, pseudo, mask), {}
 
+    # Every rank knows whether there is a validation split (they must run the same barriers);
+    # rank 0 alone scores it.
+    has_val = bool(tdata.cached_paths(tdata.cache_dir(args.out, 'val')))
     validator = None
-    if ctx.is_main and tdata.cached_paths(tdata.cache_dir(args.out, 'val')):
-        validator = Validator(tdata.cache_dir(args.out, 'val'), args, ctx.device)
+    if ctx.is_main and has_val:
+        validator = Validator.from_args(tdata.cache_dir(args.out, 'val'), args, ctx.device)
 
     def validate(step):
-        metrics = validator(network)
+        metrics = validator(network) if validator is not None else {}
         network.train()
         return metrics
 
@@ -416,7 +440,7 @@ def train(args, ctx) -> dict:
               f'{args.batch_size * ctx.world_size}, steps {start_step}..{args.steps}',
               file=sys.stderr)
     last = loop.run_loop(model, optimizer, scheduler, batches, loss_fn, run, ctx, config,
-                         start_step, validate if validator is not None else None, save, best)
+                         start_step, validate if has_val else None, save, best)
     divergence = loop.replica_divergence(network, ctx)
     if ctx.is_main:
         run.log({'step': args.steps, 'split': 'replicas', 'world_size': ctx.world_size,

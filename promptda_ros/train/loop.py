@@ -389,7 +389,8 @@ def run_loop(model: torch.nn.Module, optimizer, scheduler, batches: Iterator,
         ctx: distributed context.
         config: loop settings.
         start_step: steps already done (resume).
-        validate: ``validate(step) -> {metric: float}`` on rank 0, or None.
+        validate: ``validate(step) -> {metric: float}``, called on rank 0 only; None = no
+            validation. Pass the same (None or not) on every rank: they share the barriers.
         save: ``save(tag)`` writes the weights ('last' / 'best') on rank 0, or None.
         best: best validation ``config.select`` so far (resume).
 
