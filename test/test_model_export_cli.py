@@ -60,7 +60,7 @@ def test_tensorrt_missing_gives_a_clear_message(tmp_path, monkeypatch, capsys):
                             '--out', str(tmp_path / 'm.engine')])
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith('promptda-export: error: TensorRT is not installed')
+    assert err.startswith('error: TensorRT is not installed')
     assert 'trtexec --onnx=' in err and len(err.strip().splitlines()) == 1
     with pytest.raises(export.ExportError, match='TensorRT is not installed'):
         export.build_tensorrt_engine(str(tmp_path / 'm.onnx'), str(tmp_path / 'm.engine'))
@@ -95,7 +95,7 @@ def test_depth_cli_errors_are_one_line(tmp_path, capsys):
                            '--checkpoint', str(tmp_path / 'missing.ckpt'),
                            '--out', str(tmp_path / 'd.npy')])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith('promptda-depth: error: checkpoint not found')
+    assert code == 1 and err.startswith('error: checkpoint not found')
     code = cli.depth_main(['--image', os.path.join(ARKIT, 'image.jpg'),
                            '--prompt', os.path.join(ARKIT, 'arkit_depth.png'),
                            '--checkpoint', 'x', '--out', 'd.npy', '--input-size', 'native'])

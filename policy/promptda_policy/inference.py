@@ -38,10 +38,12 @@ def load_policy(path: str, device: str = 'cpu') -> tuple:
     for name in REQUIRED_FILES:
         if not os.path.isfile(os.path.join(path, name)):
             raise CheckpointError('policy checkpoint %s lacks %s' % (path, name))
+    # lerobot, draccus and safetensors report a junk file with many exception types (ValueError,
+    # DecodingError, SafetensorError, ...): each becomes one CheckpointError naming the folder.
     try:
         config = PreTrainedConfig.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError('cannot read policy config in %s: %s' % (path, exc))
+    except Exception as exc:
+        raise CheckpointError('cannot read policy config in %s: %s' % (path, _first_line(exc)))
     if not isinstance(config, ACTDepthConfig):
         raise CheckpointError('%s holds a %r policy, expected %r'
                               % (path, getattr(config, 'type', '?'), POLICY_TYPE))
@@ -51,10 +53,16 @@ def load_policy(path: str, device: str = 'cpu') -> tuple:
         pre, post = make_pre_post_processors(
             config, pretrained_path=path,
             preprocessor_overrides={'device_processor': {'device': device}})
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise CheckpointError('cannot load policy from %s: %s' % (path, exc))
+    except Exception as exc:
+        raise CheckpointError('cannot load policy from %s: %s' % (path, _first_line(exc)))
     policy.eval()
     return policy, pre, post
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message, or its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class DepthPolicy:

@@ -13,6 +13,7 @@ depth read in metres. The trained policy is in ``OUTPUT/checkpoints/last/pretrai
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -219,6 +220,9 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument('--batch-size', type=int, default=16, help='(%(default)s)')
     p.add_argument('--max-frames', type=int, default=None, help='evaluate at most N frames')
     args = p.parse_args(argv)
+    # lerobot logs device auto-selection warnings while reading a config; this CLI prints its
+    # result as JSON and its own one-line errors, so only errors of the libraries get through.
+    logging.getLogger().setLevel(logging.ERROR)
     try:
         result = evaluate(args.policy, args.dataset, args.repo_id,
                           parse_episodes(args.episodes), args.device, args.batch_size,

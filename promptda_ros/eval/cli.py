@@ -173,11 +173,16 @@ def _check_args(args) -> None:
 
     if not (math.isfinite(args.min_depth) and args.min_depth >= 0):
         raise InputError(f'--min-depth must be >= 0, got {args.min_depth}')
-    if not args.max_depth > args.min_depth:
-        raise InputError(f'--max-depth ({args.max_depth}) must exceed --min-depth '
+    if not (math.isfinite(args.max_depth) and args.max_depth > args.min_depth):
+        raise InputError(f'--max-depth ({args.max_depth}) must be finite and exceed --min-depth '
                          f'({args.min_depth})')
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f'--max-frames must be >= 1, got {args.max_frames}')
+    if args.stride < 1:
+        raise InputError(f'--stride must be >= 1, got {args.stride}')
+    if args.plot_frames < 1:
+        raise InputError(f'--plot-frames must be >= 1, got {args.plot_frames} (--no-plots '
+                         'writes no plot)')
     for flag in ('voxel', 'sdf_trunc', 'recon_tau'):
         if not getattr(args, flag) > 0:
             raise InputError(f'--{flag.replace("_", "-")} must be > 0')

@@ -17,8 +17,9 @@ _EPILOG_CKPT = ('CKPT is an official PromptDA model.ckpt, a transformers -hf dir
 
 
 def _fail(prog: str, exc: BaseException) -> int:
+    """Print ``error: REASON`` (one line) for ``prog`` and return the exit status 1."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    print('%s: error: %s' % (prog, message), file=sys.stderr)
+    print('error: %s' % message, file=sys.stderr)
     return 1
 
 
@@ -67,8 +68,8 @@ def depth_main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         from promptda_ros.core.depth_io import load_depth, save_depth_png_mm
-        from promptda_ros.model.processing import (network_input_size, parse_input_size,
-                                                   ProcessingConfig)
+        from promptda_ros.model.processing import (check_prompt_aspect, network_input_size,
+                                                   parse_input_size, ProcessingConfig)
         from promptda_ros.model.runtime import DepthEstimator
         from promptda_ros.core.errors import InputError
         if not args.out.endswith('.npy'):
@@ -79,6 +80,7 @@ def depth_main(argv=None) -> int:
         image, encoding = _read_image(args.image)
         network_input_size(image.shape[:2], input_size)  # fail before loading the weights
         prompt = load_depth(args.prompt)
+        check_prompt_aspect(image.shape[:2], prompt.shape)
         estimator = DepthEstimator(args.checkpoint, encoder=args.encoder, device=args.device,
                                    precision=args.precision, processing=processing, warmup=0)
         depth = estimator.predict(image, prompt, encoding=encoding)
@@ -166,6 +168,9 @@ def export_main(argv=None) -> int:
                              'written next to it), got %r' % args.out)
         if not args.tolerance > 0:
             raise InputError('--tolerance must be > 0 metres, got %r' % args.tolerance)
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise InputError('--out folder does not exist: %s (create it first)' % folder)
         input_hw = parse_input_size(args.input_size)
         if input_hw == 'native':
             raise InputError('--input-size must be HxW for export')

@@ -119,20 +119,40 @@ def spec_from_hf_config(config) -> EncoderSpec:
     return spec
 
 
-def hf_config_from_json(path: str) -> PromptDepthAnythingConfig:
-    """Read a transformers ``config.json`` (local file, no hub) into a config object."""
+def _read_config_json(path: str) -> dict:
+    """Return the JSON object in ``path``; CheckpointError when missing, malformed or no object."""
     try:
         with open(path, encoding='utf-8') as f:
             data = json.load(f)
     except FileNotFoundError:
         raise CheckpointError('config file not found: %s' % path) from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError('config file %s is not valid JSON: %s' % (path, exc)) from None
+    if not isinstance(data, dict):
+        raise CheckpointError('config file %s must hold a JSON object, got %s'
+                              % (path, type(data).__name__))
+    return data
+
+
+def _build_config(cls, data: dict, path: str):
+    """Instantiate a transformers config class; CheckpointError on values it rejects."""
+    try:
+        return cls(**data)
+    except Exception as exc:  # transformers / huggingface_hub validation errors of any type
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
+        raise CheckpointError('config file %s has invalid values (%s%s)'
+                              % (path, type(exc).__name__,
+                                 ': ' + detail if detail else '')) from None
+
+
+def hf_config_from_json(path: str) -> PromptDepthAnythingConfig:
+    """Read a transformers ``config.json`` (local file, no hub) into a config object."""
+    data = _read_config_json(path)
     if data.get('model_type') != HF_MODEL_TYPE:
         raise CheckpointError('%s: model_type is %r, expected %r'
                               % (path, data.get('model_type'), HF_MODEL_TYPE))
     data = {k: v for k, v in data.items() if k not in ('transformers_version', 'architectures')}
-    return PromptDepthAnythingConfig(**data)
+    return _build_config(PromptDepthAnythingConfig, data, path)
 
 
 def write_hf_config(spec: EncoderSpec, directory: str) -> str:
@@ -303,13 +323,7 @@ def build_depth_anything_config(spec: EncoderSpec, depth_estimation_type: str = 
 
 def depth_anything_config_from_json(path: str) -> DepthAnythingConfig:
     """Read a Depth Anything ``config.json`` (local file, no hub); CheckpointError if not one."""
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError('config file not found: %s' % path) from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError('config file %s is not valid JSON: %s' % (path, exc)) from None
+    data = _read_config_json(path)
     if data.get('model_type') != DA_MODEL_TYPE:
         raise CheckpointError('%s: model_type is %r, expected %r (Depth Anything V2)'
                               % (path, data.get('model_type'), DA_MODEL_TYPE))
