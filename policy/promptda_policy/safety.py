@@ -106,9 +106,9 @@ class SafetyFilter:
         self._estop_latched = False
         self._estop_input = False
         self._estop_heard = False   # any message on the e-stop input yet
-        self._estop_heard_s = None  # time (s) of the newest e-stop message, when given
-        self._last_command = None   # (J,) rad, last published command
-        self._hold = None           # (J,) rad, pose held while not active
+        self._estop_heard_s: float | None = None  # time (s) of the newest e-stop message
+        self._last_command: np.ndarray | None = None  # (J,) rad, last published command
+        self._hold: np.ndarray | None = None          # (J,) rad, pose held while not active
 
     @property
     def enabled(self) -> bool:
@@ -226,6 +226,7 @@ class SafetyFilter:
             age = 'never received' if joint_stamp_s is None else '%.3f s old' % (
                 now_s - joint_stamp_s)
             return self._hold_decision(Mode.STALE, 'joint state stale: ' + age, None)
+        assert measured is not None  # a fresh joint state is a measurement
         if depth_stamp_s is None or now_s - depth_stamp_s > self.config.max_depth_age_s:
             age = 'never received' if depth_stamp_s is None else '%.3f s old' % (
                 now_s - depth_stamp_s)

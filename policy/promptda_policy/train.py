@@ -35,7 +35,7 @@ def parse_episodes(text: str | None) -> list[int] | None:
     """Parse '0,1,5-7' into [0, 1, 5, 6, 7] (None for empty)."""
     if not text:
         return None
-    out = []
+    out: list[int] = []
     for part in text.split(','):
         part = part.strip()
         try:

@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -195,7 +195,7 @@ class _MethodState:
         self.frames: list[dict] = []
         self.pooled = MetricAccumulator()
         self.prev: np.ndarray | None = None
-        self.fusion = None
+        self.fusion: Any = None  # TSDFFusion while reconstructing
         self.errors = 0
 
 
@@ -225,12 +225,12 @@ def evaluate(args, progress: bool = True) -> dict:
     keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
     notes: list[str] = []
     recon_on = not args.no_recon
-    ref_fusion = None
-    prev_frame = None
+    ref_fusion: Any = None  # TSDFFusion of the reference depth while reconstructing
+    prev_frame: Any = None  # EvalFrame
     n = 0
     rng = (args.min_depth, args.max_depth)
     kind = 'folder' if os.path.isdir(os.path.join(args.input, 'rgb')) else 'bag'
-    first = None
+    first: Any = None  # EvalFrame
     t_start = time.perf_counter()
     for fr in tqdm(frames, desc='promptda-eval', unit='frame', total=args.max_frames,
                    disable=None if progress else True):
@@ -287,7 +287,7 @@ def evaluate(args, progress: bool = True) -> dict:
         raise InputError(f'{args.input} yielded no frame to evaluate{why}')
     wall = time.perf_counter() - t_start
 
-    recon_ref = None
+    recon_ref = np.zeros((0, 3))  # (N, 3) metres: the reference surface points
     if recon_on:
         from promptda_ros.eval.recon import recon_scores
 

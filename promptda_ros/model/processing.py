@@ -187,7 +187,7 @@ class ImageNormaliser:
         self.dtype = dtype
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device, dtype=dtype).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device, dtype=dtype).view(1, 3, 1, 1)
-        self._upload = None  # (H, W, C) uint8 staging buffer on the device
+        self._upload: torch.Tensor | None = None  # (H, W, C) uint8 staging buffer on device
 
     def __call__(self, rgb: np.ndarray, size: tuple, encoding: str = 'rgb8') -> torch.Tensor:
         """Normalise an image.
@@ -206,10 +206,12 @@ class ImageNormaliser:
         if self.device.type == 'cpu':
             image = host
         else:
-            if self._upload is None or self._upload.shape != host.shape:
-                self._upload = torch.empty(host.shape, dtype=torch.uint8, device=self.device)
-            self._upload.copy_(host, non_blocking=False)
-            image = self._upload
+            upload = self._upload
+            if upload is None or upload.shape != host.shape:
+                upload = self._upload = torch.empty(host.shape, dtype=torch.uint8,
+                                                    device=self.device)
+            upload.copy_(host, non_blocking=False)
+            image = upload
         image = image[..., :3]
         if reverse:
             image = image.flip(-1)
