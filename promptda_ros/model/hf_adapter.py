@@ -119,8 +119,13 @@ def spec_from_hf_config(config) -> EncoderSpec:
     return spec
 
 
-def _read_config_json(path: str) -> dict:
-    """Return the JSON object in ``path``; CheckpointError when missing, malformed or no object."""
+def _config_from_json(cls, path: str, model_type: str, what: str):
+    """Read a local ``config.json`` of ``model_type`` into transformers' config class ``cls``.
+
+    Raises:
+        CheckpointError: the file is missing, not JSON, not a JSON object, of another model
+            type, or holds values the config class rejects.
+    """
     try:
         with open(path, encoding='utf-8') as f:
             data = json.load(f)
@@ -131,28 +136,22 @@ def _read_config_json(path: str) -> dict:
     if not isinstance(data, dict):
         raise CheckpointError('config file %s must hold a JSON object, got %s'
                               % (path, type(data).__name__))
-    return data
-
-
-def _build_config(cls, data: dict, path: str):
-    """Instantiate a transformers config class; CheckpointError on values it rejects."""
+    if data.get('model_type') != model_type:
+        raise CheckpointError('%s: model_type is %r, expected %r (%s)'
+                              % (path, data.get('model_type'), model_type, what))
+    data = {k: v for k, v in data.items() if k not in ('transformers_version', 'architectures')}
     try:
         return cls(**data)
     except Exception as exc:  # transformers / huggingface_hub validation errors of any type
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
-        raise CheckpointError('config file %s has invalid values (%s%s)'
-                              % (path, type(exc).__name__,
+        raise CheckpointError('config file %s has invalid values for %s (%s%s)'
+                              % (path, what, type(exc).__name__,
                                  ': ' + detail if detail else '')) from None
 
 
 def hf_config_from_json(path: str) -> PromptDepthAnythingConfig:
     """Read a transformers ``config.json`` (local file, no hub) into a config object."""
-    data = _read_config_json(path)
-    if data.get('model_type') != HF_MODEL_TYPE:
-        raise CheckpointError('%s: model_type is %r, expected %r'
-                              % (path, data.get('model_type'), HF_MODEL_TYPE))
-    data = {k: v for k, v in data.items() if k not in ('transformers_version', 'architectures')}
-    return _build_config(PromptDepthAnythingConfig, data, path)
+    return _config_from_json(PromptDepthAnythingConfig, path, HF_MODEL_TYPE, 'PromptDA')
 
 
 def write_hf_config(spec: EncoderSpec, directory: str) -> str:
@@ -323,16 +322,7 @@ def build_depth_anything_config(spec: EncoderSpec, depth_estimation_type: str = 
 
 def depth_anything_config_from_json(path: str) -> DepthAnythingConfig:
     """Read a Depth Anything ``config.json`` (local file, no hub); CheckpointError if not one."""
-    data = _read_config_json(path)
-    if data.get('model_type') != DA_MODEL_TYPE:
-        raise CheckpointError('%s: model_type is %r, expected %r (Depth Anything V2)'
-                              % (path, data.get('model_type'), DA_MODEL_TYPE))
-    data = {k: v for k, v in data.items() if k not in ('transformers_version', 'architectures')}
-    try:
-        return DepthAnythingConfig(**data)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError('%s is not a usable Depth Anything config: %s'
-                              % (path, exc)) from None
+    return _config_from_json(DepthAnythingConfig, path, DA_MODEL_TYPE, 'Depth Anything V2')
 
 
 def spec_from_depth_anything_config(config) -> EncoderSpec:
