@@ -15,12 +15,14 @@ import torch
 from transformers import PromptDepthAnythingImageProcessorPil
 
 from promptda_ros.backends import make_backend
+from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.prompt import validate_prompt
 from promptda_ros.model.config import TINY
 from promptda_ros.model.hf_adapter import PromptDANetwork
 from promptda_ros.model.processing import (CONSTANT_PROMPT_EPS_M, guard_constant_prompt,
                                            prepare_prompt)
 from promptda_ros.model.runtime import DepthEstimator
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
 
 WALL_MM = 2000
 
@@ -48,6 +50,20 @@ def test_a_flat_wall_is_a_valid_prompt():
     _, prompt = _wall()
     stats = validate_prompt(prompt)
     assert stats.min_m == stats.max_m == 2.0 and stats.n_valid == 48
+
+
+@pytest.mark.parametrize('name', ['default', 'bilinear'])
+def test_a_lidar_sweep_of_a_flat_wall_gives_depth_through_the_pipeline(name):
+    """What the node and promptda-eval run: LiDAR points -> prompt -> backend -> depth."""
+    camera = PinholeCamera.from_intrinsics(60.0, 60.0, 32.0, 24.0, 64, 48)
+    xs, ys = np.meshgrid(np.linspace(-1.5, 1.5, 80), np.linspace(-1.2, 1.2, 60))
+    wall = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, 2.0)], 1).astype(np.float32)
+    config = PipelineConfig(prompt_height=12, prompt_width=16)
+    prompt = prompt_from_points(wall, None, camera, config)
+    assert prompt.stats.min_m == prompt.stats.max_m == 2.0
+    rgb = np.random.default_rng(3).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    result = DepthPipeline(make_backend(name)).predict(rgb, camera, prompt, config)
+    assert np.all(result.depth_m == np.float32(2.0)), np.unique(result.depth_m)
 
 
 @pytest.mark.parametrize('name', ['default', 'bilinear'])
