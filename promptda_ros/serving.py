@@ -176,22 +176,30 @@ class LatestWorker:
     caller and counted in :attr:`dropped`). Results go to ``on_result(item, output)``; an
     exception raised by ``process`` goes to ``on_error(item, exc)`` and the worker keeps running.
 
+    Shutdown: a SIGINT shuts the ROS context down before ``main`` can stop the worker, so a frame
+    in flight then fails to publish. With ``alive`` given, an exception raised while
+    ``alive()`` is False ends the worker quietly (no error report): the process is going away.
+
     Args:
         process: callable(item) -> output, the slow part.
         on_result: callable(item, output), or None.
         on_error: callable(item, exception), or None (then the exception is dropped silently:
             give one).
         name: thread name.
+        alive: callable() -> bool, False once the node's context is shut down (e.g.
+            ``node.context.ok``), or None.
     """
 
     def __init__(self, process: Callable[[Any], Any],
                  on_result: Optional[Callable[[Any, Any], None]] = None,
                  on_error: Optional[Callable[[Any, BaseException], None]] = None,
-                 name: str = 'promptda-worker') -> None:
+                 name: str = 'promptda-worker',
+                 alive: Optional[Callable[[], bool]] = None) -> None:
         """Create a stopped worker; :meth:`start` starts its thread."""
         self._process = process
         self._on_result = on_result
         self._on_error = on_error
+        self._alive = alive
         self._slot = LatestSlot()
         self._lock = threading.Lock()
         self.dropped = 0
@@ -228,11 +236,23 @@ class LatestWorker:
             try:
                 self._serve(item)
             except Exception as error:  # noqa: B902 - reported, the worker keeps serving
+                if self._shutting_down():
+                    self._slot.close()
+                    return  # e.g. a publish on a context SIGINT already shut down: the end
                 if self._on_error is not None:
                     try:
                         self._on_error(item, error)
                     except Exception:  # noqa: B902 - a failing handler must not stop it
                         pass
+
+    def _shutting_down(self) -> bool:
+        """Return True when ``alive`` says the process is shutting down."""
+        if self._alive is None:
+            return False
+        try:
+            return not self._alive()
+        except Exception:  # noqa: B902 - a context that cannot even answer is gone
+            return True
 
     def _serve(self, item: Any) -> None:
         start = time.perf_counter()

@@ -95,6 +95,75 @@ def test_console_script_serves_depth_and_exits_cleanly_on_sigint(tmp_path):
     assert 'Traceback' not in err, err
 
 
+def test_sigint_while_frames_flow_exits_0_without_traceback():
+    """SIGINT while the worker is busy: the worker stops before the context goes, no traceback."""
+    domain = DOMAIN_ID + 2
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen(_script() + ['--ros-args', '-p', 'publish_points:=false'], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = rclpy.create_node('sigint_tester', context=context)
+    received = []
+    node.create_subscription(Image, 'depth/image', received.append,
+                             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    pubs = {name: node.create_publisher(cls, topic, qos_profile_sensor_data) for name, cls, topic
+            in (('image', Image, 'image'), ('info', CameraInfo, 'camera_info'),
+                ('points', PointCloud2, 'lidar/points'))}
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    gen = SampleGenerator(frames=1, width=640, height=480, seed=2)
+    frame = gen.frame(0)
+    points_cam = ((gen.T_cam_lidar[:3, :3] @ frame.points_lidar.T).T
+                  + gen.T_cam_lidar[:3, 3]).astype(np.float32)
+    image_msg = conversions.image_msg(frame.rgb, 'rgb8', Header(frame_id='cam'))
+    cloud_msg = conversions.cloud_msg(points_cam, Header(frame_id='cam'))
+    info_msg = conversions.camera_info_msg(gen.camera, Header(frame_id='cam'))
+    stop = threading.Event()
+
+    def publish_at_30_hz() -> None:
+        while not stop.is_set():
+            stamp = conversions.ns_to_stamp(time.time_ns())
+            for msg in (info_msg, cloud_msg, image_msg):
+                msg.header.stamp = stamp
+            pubs['info'].publish(info_msg)
+            pubs['points'].publish(cloud_msg)
+            pubs['image'].publish(image_msg)
+            time.sleep(1.0 / 30.0)
+
+    publisher = threading.Thread(target=publish_at_30_hz, daemon=True)
+    try:
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and not all(p.get_subscription_count()
+                                                      for p in pubs.values()):
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.05)
+        publisher.start()
+        while time.monotonic() < deadline and len(received) < 5:
+            time.sleep(0.05)
+        assert len(received) >= 5, 'no depth from the console script'
+        proc.send_signal(signal.SIGINT)  # frames keep flowing: the worker is mid-frame
+        try:
+            _out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+    finally:
+        stop.set()
+        if publisher.is_alive():
+            publisher.join(timeout=5.0)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    assert proc.returncode == 0, err
+    assert 'Traceback' not in err and 'RCLError' not in err and '[ERROR]' not in err, err
+
+
 def test_console_script_rejects_bad_parameters():
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID + 1))
     proc = subprocess.run(_script() + ['--help'], env=env, capture_output=True, text=True,

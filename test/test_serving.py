@@ -95,3 +95,37 @@ def test_latest_worker_drops_stale_items_and_survives_errors():
     assert results == [(1, 2), (3, 6), (5, 10)]
     assert worker.dropped == 1 and worker.completed == 3
     assert errors[0][0] == 'bad' and 'bad item' in str(errors[0][1])
+
+
+def test_worker_ends_quietly_on_an_error_after_shutdown():
+    """A failure while ``alive()`` is False (context shut down by SIGINT) ends the worker."""
+    alive = threading.Event()
+    alive.set()
+    errors, started = [], threading.Event()
+
+    def process(item):
+        started.set()
+        if not alive.is_set():
+            raise RuntimeError("Failed to publish: publisher's context is invalid")
+        return item
+
+    worker = LatestWorker(process, on_error=lambda item, exc: errors.append(item),
+                          alive=alive.is_set)
+    worker.start()
+    worker.put('before')
+    assert started.wait(5.0)
+    alive.clear()  # the context goes
+    worker.put('after')
+    worker._thread.join(5.0)
+    assert not worker._thread.is_alive()  # ended by itself, before stop()
+    assert errors == []  # nothing reported: shutting down is not an inference error
+    assert worker.stop() is None
+    raising = LatestWorker(lambda item: 1 / 0, on_error=lambda item, exc: errors.append(item),
+                           alive=lambda: True)
+    raising.start()
+    raising.put('x')
+    deadline = time.monotonic() + 5.0
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    raising.stop()
+    assert errors == ['x']  # while alive, an error is reported and the worker goes on

@@ -311,7 +311,7 @@ class PerceptionNode(LifecycleNode):
         reliable = params.sensor_qos == 'reliable'
         overrides = QoSOverridingOptions.with_default_policies()
         self._worker = LatestWorker(self._process, on_error=self._on_frame_error,
-                                    name='promptda_inference')
+                                    name='promptda_inference', alive=self.context.ok)
         self._worker.start()
         on_image = self._guard.wrap('callback', self._on_image)
         if params.image_transport == 'compressed':
@@ -575,8 +575,8 @@ class PerceptionNode(LifecycleNode):
     def _publish(self, job: FrameJob, header, rgb: np.ndarray, prompt, result) -> None:
         params = self.params
         pubs = self._pubs
-        if not pubs:
-            return
+        if not pubs or not self.context.ok():
+            return  # released, or shutting down (SIGINT): nothing to publish to
         pubs['depth'].publish(conversions.depth_image_msg(result.depth_m, header))
         pubs['info'].publish(conversions.camera_info_msg(result.camera, header))
         if params.publish_points and pubs['points'].get_subscription_count() > 0:
