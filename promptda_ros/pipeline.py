@@ -216,12 +216,44 @@ def prompt_from_points(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
                               config)
 
 
+def reduce_to_grid(sparse_m: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    """Shrink a sparse depth image to at most ``grid_hw``, keeping the nearest measurement.
+
+    Each output cell covers the input pixels ``floor(v * h / H) == row`` (and likewise for
+    columns) and takes the smallest valid depth among them: the z-buffer rule LiDAR points are
+    projected with (:func:`lidar_prompt_grid`), so no depth is invented between a foreground and
+    a background measurement. A dimension already within the grid is kept. Two vectorised
+    passes, O(H * W): a 1440 x 1920 image takes a few ms.
+
+    Args:
+        sparse_m: (H, W) float32 metres, 0 = no measurement.
+        grid_hw: (h, w) largest output size, cells.
+
+    Returns:
+        (min(H, h), min(W, w)) float32 metres, 0 = no measurement in the cell.
+    """
+    sparse = np.asarray(sparse_m, dtype=np.float32)
+    height, width = sparse.shape
+    out_h, out_w = min(height, int(grid_hw[0])), min(width, int(grid_hw[1]))
+    if (out_h, out_w) == (height, width):
+        return sparse
+    zbuf = np.where(sparse > 0.0, sparse, np.float32(np.inf))
+    for axis, size, out in ((0, height, out_h), (1, width, out_w)):
+        if out < size:
+            # First input index of each output cell; every cell is non-empty as out <= size.
+            starts = -((-np.arange(out) * size) // out)
+            zbuf = np.minimum.reduceat(zbuf, starts, axis=axis)
+    return np.where(np.isfinite(zbuf), zbuf, np.float32(0.0)).astype(np.float32, copy=False)
+
+
 def prompt_from_depth(prompt_m: np.ndarray, config: PipelineConfig) -> PromptResult:
     """Validate and fill a low-resolution prompt depth image (iPhone / ToF style).
 
     Args:
-        prompt_m: (h, w) float metres, 0 / NaN = no measurement; used at its own resolution.
-        config: fill, depth range, min coverage.
+        prompt_m: (H, W) float metres, 0 / NaN = no measurement; used at its own resolution
+            up to the prompt grid: a larger image is reduced to it (:func:`reduce_to_grid`), so
+            hole filling and inference take bounded time whatever the prompt's size.
+        config: prompt grid (the largest prompt used), fill, depth range, min coverage.
 
     Raises:
         InputError: not a 2-D array; PromptError: too few valid cells or a degenerate range.
@@ -232,7 +264,7 @@ def prompt_from_depth(prompt_m: np.ndarray, config: PipelineConfig) -> PromptRes
     with np.errstate(invalid='ignore'):
         in_range = (prompt > config.min_depth) & (prompt <= config.max_depth)
     sparse = np.where(in_range, prompt, np.float32(0.0)).astype(np.float32)
-    return prompt_from_sparse(sparse, config)
+    return prompt_from_sparse(reduce_to_grid(sparse, config.prompt_hw), config)
 
 
 class DepthPipeline:

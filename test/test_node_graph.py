@@ -554,3 +554,57 @@ def test_configure_failure_of_any_type_is_reported(harness):
     assert h.wait(lambda r: r['diag'] and 'configure failed' in r['diag'][-1].status[0].message)
     from diagnostic_msgs.msg import DiagnosticStatus
     assert h.received['diag'][-1].status[0].level == DiagnosticStatus.ERROR
+
+
+def test_oversized_images_and_output_size_are_refused_and_the_node_keeps_serving(harness):
+    area = GEN.camera.width * GEN.camera.height
+    h = harness({'max_image_area': area, 'diagnostics_period_s': 0.2})
+    h.wait_matched()
+    stamp = GEN.frame(0).stamp_ns
+    header = _header(stamp, CAMERA_FRAME)
+    big = np.zeros((GEN.camera.height + 1, GEN.camera.width, 3), np.uint8)  # one row too many
+    h.pubs['image'].publish(conversions.image_msg(big, 'rgb8', header))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['too_large'] >= 1)
+    assert h.wait(lambda r: r['diag'] and int(diagnostic_values(r['diag'][-1])['errors']) >= 1)
+    _frame, stamp = h.publish_frame(1, stamp_ns=stamp + 10**9)  # exactly at the limit: served
+    assert h.wait(lambda r: any(conversions.stamp_to_ns(m.header.stamp) == stamp
+                                for m in r['depth']))
+    # output_size is bounded by the same area, at run time too.
+    results = h.node.set_parameters([Parameter('output_size', value=[100000, 100000])])
+    assert not results[0].successful and 'max_image_area' in results[0].reason
+    results = h.node.set_parameters([Parameter('output_size', value=[GEN.camera.height + 1,
+                                                                     GEN.camera.width])])
+    assert not results[0].successful
+    results = h.node.set_parameters([Parameter('max_image_area', value=area // 4)])
+    assert results[0].successful  # output_size [0, 0] follows the (refused) input size
+    assert h.node.params.output_size == (0, 0) and h.node.params.max_image_area == area // 4
+    _frame, stamp2 = h.publish_frame(2, stamp_ns=stamp + 10**9)
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['too_large'] >= 2)
+    assert not any(conversions.stamp_to_ns(m.header.stamp) == stamp2 for m in h.received['depth'])
+
+
+def test_a_full_resolution_prompt_image_is_reduced_in_bounded_time(harness):
+    # 'knn' fill: at 1440 x 1920 it took ~10 s per frame on an idle core; on the 192 x 256
+    # grid it is milliseconds.
+    h = harness({'prompt_source': 'depth_image', 'prompt_fill': 'knn',
+                 'max_image_area': 1440 * 1920})
+    h.wait_matched(('image', 'info', 'prompt'))
+    frame = GEN.frame(4)
+    truth_mm = np.where(np.isfinite(frame.depth_gt_m), np.round(frame.depth_gt_m * 1000.0), 0)
+    full = np.kron(truth_mm, np.ones((12, 12))).astype(np.uint16)  # 120x160 -> 1440x1920
+    header = _header(frame.stamp_ns, CAMERA_FRAME)
+    start = time.monotonic()
+    h.pubs['prompt'].publish(conversions.image_msg(full, '16UC1', header))
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+    h.pubs['image'].publish(conversions.image_msg(frame.rgb, 'rgb8', header))
+    assert h.wait(lambda r: r['depth'])
+    assert time.monotonic() - start < 8.0
+    depth = msg_codec.image_to_array(h.received['depth'][0])
+    valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
+    assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
+    # One pixel more than max_image_area: refused before decoding, counted, nothing published.
+    stamp = frame.stamp_ns + 10**9
+    header = _header(stamp, CAMERA_FRAME)
+    h.pubs['prompt'].publish(conversions.image_msg(np.zeros((1441, 1920), np.uint16), '16UC1',
+                                                   header))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['too_large'] >= 1)

@@ -20,7 +20,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 # extrinsics; 'callback': an unexpected exception caught in a callback (a bug, logged loudly).
 ERROR_KINDS = ('bad_image', 'bad_camera_info', 'bad_cloud', 'bad_prompt_image',
                'prompt_too_sparse', 'size_mismatch', 'calibration', 'tf', 'extrinsics',
-               'inference', 'callback', 'configure')
+               'inference', 'callback', 'configure', 'too_large')
 STALE_AFTER_S = 2.0
 """No image for this long (s) after some arrived: the status goes STALE."""
 

@@ -37,6 +37,10 @@ DEVICES = ('cpu', 'cuda')
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 ENCODERS = ('', 'vits', 'vitb', 'vitl')
 RELATIVE_SOURCES = ('', 'promptda_noprompt', 'depth_anything_v2')  # the 'starrygazer' backend's
+MAX_IMAGE_AREA = 4096 * 3072
+"""Default bound on image area, px^2: 12.6 MP covers 4K UHD (3840 x 2160) and 12 MP sensors,
+while a header claiming e.g. 65535 x 65535 (4.3 G px, 13 GB as rgb8) is refused before any
+allocation; at this bound one rgb8 frame is 38 MB and a float32 depth 50 MB."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=True),
     # -- changeable at run time -------------------------------------------------------------------
     *changeable(
+        ParamSpec('max_image_area', MAX_IMAGE_AREA, 'largest image the node accepts, px^2 '
+                  '(width * height) of camera and prompt images and of output_size; larger '
+                  "images are rejected ('too_large' in diagnostics); default 4096 x 3072",
+                  low=1, high=1 << 28),
         ParamSpec('output_size', [0, 0], 'output depth size [height, width] px; [0, 0] = input '
                   'image size (depth/camera_info is scaled to match)'),
         ParamSpec('slop_s', 0.05, 'max |image stamp - LiDAR stamp| for pairing, s', low=0.0,
@@ -193,6 +201,7 @@ class PerceptionParams:
     lidar_cache_size: int = 10
     diagnostics_period_s: float = 1.0
     autostart: bool = True
+    max_image_area: int = MAX_IMAGE_AREA
     output_size: tuple[int, int] = (0, 0)
     slop_s: float = 0.05
     prompt_height: int = _PIPELINE.prompt_height
@@ -232,6 +241,10 @@ class PerceptionParams:
                         (spec.high is not None and value > spec.high):
                     raise InputError(f'parameter {spec.name} must be in [{spec.low}, '
                                      f'{spec.high}], got {value!r}')
+        out_h, out_w = self.output_size
+        if out_h * out_w > self.max_image_area:
+            raise InputError(f'parameter output_size [{out_h}, {out_w}] is {out_h * out_w} px^2, '
+                             f'more than max_image_area ({self.max_image_area} px^2)')
         if self.max_depth <= self.min_depth:
             raise InputError(f'parameter max_depth ({self.max_depth} m) must be greater than '
                              f'min_depth ({self.min_depth} m)')

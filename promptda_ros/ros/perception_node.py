@@ -404,6 +404,8 @@ class PerceptionNode(LifecycleNode):
                 stamp = msg_codec.check_compressed_header(msg)
         except PromptDAError as error:
             raise Rejected('bad_image', error) from error
+        if isinstance(msg, Image):  # compressed: its size is known after decoding (worker)
+            self._check_area('image', msg.height, msg.width)
         with self._input_lock:
             sweeps = self._sweeps
             if sweeps is not None and sweeps.note_image(stamp):
@@ -429,7 +431,16 @@ class PerceptionNode(LifecycleNode):
 
     def _accept_prompt_image(self, msg) -> int:
         with rejecting('bad_prompt_image'):
-            return check_image_header(msg, PROMPT_ENCODINGS)
+            stamp = check_image_header(msg, PROMPT_ENCODINGS)
+        self._check_area('prompt image', msg.height, msg.width)
+        return stamp
+
+    def _check_area(self, what: str, height: int, width: int) -> None:
+        """Raise Rejected('too_large') when height x width px exceeds ``max_image_area`` px^2."""
+        limit = self.params.max_image_area
+        if int(height) * int(width) > limit:
+            raise Rejected('too_large', f'{what} {width}x{height} is {int(height) * int(width)} '
+                           f'px^2, more than max_image_area ({limit} px^2); refused')
 
     def _on_time_jump(self) -> None:
         """Count (once per jump, as the pairing cache does) and log a jump back in time."""
@@ -552,6 +563,7 @@ class PerceptionNode(LifecycleNode):
         header = job.image.header
         with rejecting('bad_image'):
             rgb = msg_codec.decode_rgb(job.image)
+        self._check_area('image', rgb.shape[0], rgb.shape[1])
         with rejecting('size_mismatch'):
             check_rgb(rgb, job.camera)
         if params.prompt_source == 'points':
