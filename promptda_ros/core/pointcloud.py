@@ -87,7 +87,7 @@ def write_ply(path, points, colors=None) -> int:
     pts = np.asarray(points)
     if pts.ndim not in (2, 3) or pts.shape[-1] != 3:
         raise InputError(f'points must be (N, 3) or (H, W, 3), got shape {pts.shape}')
-    flat = pts.reshape(-1, 3).astype(np.float32)
+    flat: np.ndarray = pts.reshape(-1, 3).astype(np.float32)
     cols = None
     if colors is not None:
         cols = np.asarray(colors)
@@ -159,7 +159,7 @@ def read_ply(path) -> tuple:
         data = np.frombuffer(f.read(dtype.itemsize * n_vertex), dtype=dtype)
     if data.shape[0] != n_vertex:
         raise InputError(f'{path}: truncated, {data.shape[0]} of {n_vertex} vertices')
-    names = set(dtype.names)
+    names = set(dtype.names or ())
     if not {'x', 'y', 'z'} <= names:
         raise InputError(f'{path}: vertices have no x, y, z')
     points = np.stack([data['x'], data['y'], data['z']], axis=1).astype(np.float32)

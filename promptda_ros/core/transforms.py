@@ -84,11 +84,11 @@ def matrix_to_quat(R) -> np.ndarray:
     else:
         s = 2.0 * np.sqrt(max(1.0 + m[2, 2] - m[0, 0] - m[1, 1], 0.0))
         q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, s / 4, (m[1, 0] - m[0, 1]) / s]
-    q = np.asarray(q, dtype=np.float64)
-    q /= np.linalg.norm(q)
-    if q[3] < 0:
-        q = -q
-    return q
+    quat = np.asarray(q, dtype=np.float64)
+    quat /= np.linalg.norm(quat)
+    if quat[3] < 0:
+        quat = -quat
+    return quat
 
 
 def make_transform(translation, quat_xyzw) -> np.ndarray:

@@ -264,7 +264,7 @@ def align_relative_depth(relative: np.ndarray, prompt_m: np.ndarray, method: str
         raise InputError(f"unknown alignment method '{method}' (use 'ransac' or 'lstsq')")
     if space not in SPACES:
         raise InputError(f"unknown alignment space '{space}' (use 'inverse' or 'depth')")
-    rel_s = sample_at_grid(rel, prompt.shape)
+    rel_s = sample_at_grid(rel, (prompt.shape[0], prompt.shape[1]))
     with np.errstate(invalid='ignore'):
         ok = np.isfinite(prompt) & (prompt > 0.0) & np.isfinite(rel_s)
     if int(ok.sum()) < min_samples:

@@ -158,7 +158,7 @@ def recon_scores(pred_points: np.ndarray, ref_points: np.ndarray, tau: float = 0
         raise InputError(f'tau must be > 0, got {tau}')
     if R.shape[0] == 0:
         raise InputError('reference reconstruction is empty (no valid reference depth fused)')
-    out = {'n_pred': int(P.shape[0]), 'n_ref': int(R.shape[0])}
+    out: dict[str, float] = {'n_pred': int(P.shape[0]), 'n_ref': int(R.shape[0])}
     if P.shape[0] == 0:
         out.update(acc=math.nan, comp=math.nan, prec=0.0, recall=0.0, fscore=0.0)
         return out

@@ -83,7 +83,7 @@ def flicker(pred_prev: np.ndarray, pred_cur: np.ndarray, gt_prev: np.ndarray,
     H, W = shape
     if (T_world_prev is None) != (T_world_cur is None):
         raise CalibrationError('flicker needs both poses or neither')
-    if T_world_prev is None:
+    if T_world_prev is None or T_world_cur is None:  # neither (checked above)
         sel = ok_b & ok_a
         z_a = g_b[sel]
         ga_q = g_a[sel]

@@ -260,7 +260,8 @@ def hf_to_official(hf: dict, source: str = 'checkpoint') -> dict:
     Raises:
         CheckpointError: unmapped keys or an incomplete q / k / v triple.
     """
-    out, unmapped, qkv = {}, [], {}
+    out, unmapped = {}, []
+    qkv: dict = {}
     for key, value in hf.items():
         target = hf_key_to_official(key)
         if target is None:
@@ -423,7 +424,7 @@ def expected_official_shapes(spec: EncoderSpec) -> dict:
     return dict(_SHAPE_CACHE[spec])
 
 
-_SHAPE_CACHE = {}
+_SHAPE_CACHE: dict = {}
 
 
 def _official_shapes(spec: EncoderSpec) -> dict:

@@ -51,9 +51,9 @@ class ProcessingConfig:
             image processor / PIL); both antialiased when shrinking.
     """
 
-    input_size: object = None
+    input_size: tuple[int, int] | str | None = None
     long_side: int = DEFAULT_LONG_SIDE
-    output_size: object = None
+    output_size: tuple[int, int] | None = None
     min_depth: float = 0.0
     max_depth: float = 100.0
     fill: str = 'knn'

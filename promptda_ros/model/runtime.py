@@ -90,7 +90,7 @@ class DepthEstimator:
         if compile:
             self._forward = torch.compile(self.network)
         self._normalise = ImageNormaliser(self.device, resample=config.resample)
-        self.last_timings = {}
+        self.last_timings: dict[str, float] = {}
         for _ in range(int(warmup)):
             self._warmup()
 
