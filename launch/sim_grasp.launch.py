@@ -70,7 +70,9 @@ def generate_launch_description() -> LaunchDescription:
                                     "' == 'true' else 'depth/image'"])
     has_policy = PythonExpression(["'", arg('policy_path'), "' != ''"])
     policy = Node(package='promptda_ros', executable='promptda-policy', name='promptda_policy',
-                  namespace=ns, output='screen', parameters=[arg('params_file')],
+                  namespace=ns, output='screen',
+                  # A simulated arm has no e-stop publisher: enabling must not wait for one.
+                  parameters=[arg('params_file'), {'estop_required': False}],
                   remappings=[('depth', depth_topic)],
                   arguments=['--policy-path', arg('policy_path')] + ros_args,
                   condition=IfCondition(has_policy))
