@@ -19,6 +19,7 @@ from promptda_ros.model.hf_adapter import PromptDANetwork
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
 from promptda_ros.train.cli import simulate_lidar_main, train_main
+from promptda_ros.train.data import cache_dir, SampleConfig as DataSampleConfig, TrainFrames
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 56 x 70 network input (4 x 5 patches), 24 x 32 prompt grid: a few ms per step.
@@ -85,6 +86,13 @@ def test_train_writes_checkpoints_that_the_node_backend_and_eval_load(sample, ca
     assert [r['step'] for r in val] == [2, 4] and all(r['l1'] > 0 for r in val)
     start, last = _weights(init), _weights(os.path.join(run, 'last.safetensors'))
     assert any(not torch.equal(start[k], last[k]) for k in start)
+    # A sample with the bag's real LiDAR prompt, cropped with the image.
+    frames = TrainFrames(cache_dir(run, 'train'),
+                         DataSampleConfig(input_hw=(56, 70), prompt_hw=(24, 32), pattern='lidar'))
+    item = frames[len(frames) + 1]          # epoch 1, frame 1
+    assert item['pixel'].shape == (3, 56, 70) and item['prompt'].shape == (1, 24, 32)
+    gt = item['gt'][item['mask']]
+    assert item['prompt'].min() > 0.5 * gt.min() and item['prompt'].max() < 1.5 * gt.max()
     # The node's backend loads it as it is.
     from promptda_ros.backends import make_backend
     backend = make_backend('promptda', checkpoint=os.path.join(run, 'last.safetensors'),

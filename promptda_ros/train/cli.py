@@ -29,18 +29,12 @@ from typing import List, Optional
 import numpy as np
 
 from promptda_ros.core.errors import PromptDAError
+from promptda_ros.eval.cli import _hw, _topics
 from promptda_ros.train.lidar_sim import LidarSimConfig, PATTERNS
 
 KIND = 'promptda-train'
 LR_VIT = 5e-6
 LR_DECODER = 5e-5
-
-
-def _hw(text: str) -> tuple:
-    parts = text.lower().split('x')
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"expected HxW (e.g. 192x256), got '{text}'")
-    return int(parts[0]), int(parts[1])
 
 
 def _xyz(text: str) -> tuple:
@@ -99,7 +93,6 @@ def sim_config(args) -> LidarSimConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-train``."""
-    from promptda_ros.eval.cli import _topics
     p = argparse.ArgumentParser(
         prog='promptda-train',
         description='Fine-tune PromptDA on your own frames (bags or frame folders with reference '
@@ -208,7 +201,7 @@ def _check_args(args) -> None:
 
 def _apply_run_config(args, stored: dict) -> None:
     """Take a resumed run's settings from run.json (``--steps`` given here may extend it)."""
-    steps = args.steps if args.steps_given else None
+    steps = args.steps if getattr(args, 'steps_given', False) else None
     for key in _RUN_KEYS:
         if key in stored:
             value = stored[key]
