@@ -19,17 +19,35 @@ def main(argv=None) -> int:
     """Print a markdown table of expert success (objects x positions) and the total."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, default=10, help='episodes per cell (%(default)s)')
+    p.add_argument('--ros', action='store_true',
+                   help='run each episode through the simulator and expert nodes (rclpy graph)')
+    p.add_argument('--real-time-factor', type=float, default=2.0,
+                   help='with --ros: sim s per wall s (%(default)s)')
     args = p.parse_args(argv)
     warnings.simplefilter('ignore')
     t0 = time.time()
+    run = run_expert_episode
+    graph = context = None
+    if args.ros:
+        import rclpy
+
+        from promptda_ros.ros.sim_eval import SimGraph
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        graph = SimGraph(context, depth_source='true', expert=True,
+                         real_time_factor=args.real_time_factor)
+        run = graph.run_expert_episode
     table, total, ok = {}, 0, 0
     for obj in scene.OBJECTS:
         for pos in scene.POSITIONS:
-            wins = sum(bool(run_expert_episode(scene.EpisodeConfig(s, obj, pos))['success'])
+            wins = sum(bool(run(scene.EpisodeConfig(s, obj, pos))['success'])
                        for s in range(args.seeds))
             table[obj, pos] = wins
             total += args.seeds
             ok += wins
+    if graph is not None:
+        graph.close()
+        rclpy.try_shutdown(context=context)
     print('| object | ' + ' | '.join(scene.POSITIONS) + ' |')
     print('|---|' + '---|' * len(scene.POSITIONS))
     for obj in scene.OBJECTS:
