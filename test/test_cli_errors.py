@@ -27,7 +27,7 @@ from promptda_ros.model.hf_adapter import PromptDANetwork
 BIN = Path(sys.executable).parent
 
 # Runs each (entry point, argv) of a group in this process and prints [{rc, stderr}] as JSON.
-DRIVER = textwrap.dedent('''
+DRIVER = textwrap.dedent("""
     import importlib.metadata, json, os, sys, tempfile, traceback
     results = []
     scripts = {e.name: e for e in importlib.metadata.entry_points(group='console_scripts')}
@@ -52,7 +52,7 @@ DRIVER = textwrap.dedent('''
             tmp.seek(0)
             results.append({'rc': rc, 'stderr': tmp.read()})
     print(json.dumps(results))
-''')
+""")
 
 
 @pytest.fixture(scope='module')

@@ -100,7 +100,7 @@ def check_prompt_aspect(image_hw: tuple, prompt_hw: tuple,
     (height, width), (rows, cols) = image_hw[:2], prompt_hw[:2]
     image_ratio, prompt_ratio = width / float(height), cols / float(rows)
     if abs(prompt_ratio / image_ratio - 1.0) > tolerance:
-        raise InputError('the prompt (%dx%d, w/h %.3f) does not have the image\'s aspect ratio '
+        raise InputError("the prompt (%dx%d, w/h %.3f) does not have the image's aspect ratio "
                          '(%dx%d, w/h %.3f): a prompt covers the same field of view'
                          % (rows, cols, prompt_ratio, height, width, image_ratio))
 
@@ -181,7 +181,7 @@ class ImageNormaliser:
     def __init__(self, device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
                  resample: str = 'bilinear'):
         if resample not in RESAMPLING:
-            raise InputError("resample must be one of %s, got %r" % (RESAMPLING, resample))
+            raise InputError('resample must be one of %s, got %r' % (RESAMPLING, resample))
         self.resample = resample
         self.device = torch.device(device)
         self.dtype = dtype
