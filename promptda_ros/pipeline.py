@@ -12,14 +12,16 @@ Steps of one frame:
 
 1. :func:`lidar_prompt_grid` - LiDAR points -> camera frame -> z-buffered prompt grid, with the
    depth range applied (the only "LiDAR -> prompt" in the package);
-2. :func:`prompt_from_sparse` - validate the sparse grid (coverage, range) and fill its holes
-   (:data:`DEFAULT_FILL` unless configured); :func:`prompt_from_points` and
-   :func:`prompt_from_depth` are steps 1-2 for a LiDAR sweep or a low-resolution depth image;
+2. :func:`prompt_from_sparse` - validate the sparse grid (coverage, range); its holes are
+   filled (:data:`DEFAULT_FILL` unless configured) when a backend or a debug topic asks;
+   :func:`prompt_from_points` and :func:`prompt_from_depth` are steps 1-2 for a LiDAR sweep or
+   a low-resolution depth image;
 3. :meth:`DepthPipeline.predict` - run the backend (sparse grid for backends that fill on their
    own), resize to the output size (nearest) and mark depth outside the range NaN.
 """
 
 from dataclasses import dataclass
+import functools
 import math
 import time
 
@@ -97,15 +99,29 @@ class PromptResult:
     """A prompt ready for the backend.
 
     Attributes:
-        filled_m: (h, w) float32 metres, holes filled (0 only where filling is 'none').
         stats: statistics of the sparse prompt (before filling).
         sparse_m: (h, w) float32 metres, the measurements in range before filling, 0 = none;
             given to backends that fill on their own (``needs_sparse_prompt``, e.g. ``default``).
+        fill: hole filling of :attr:`filled_m`, one of ``FILL_METHODS``.
+        filled_m: (h, w) float32 metres, holes filled (0 only where filling is 'none');
+            computed on first access, so a backend that fills on its own never pays for it
+            (~5 ms per 192x256 frame with 'morph', ~35 ms with 'knn').
     """
 
-    filled_m: np.ndarray
     stats: PromptStats
     sparse_m: np.ndarray
+    fill: str = DEFAULT_FILL
+
+    @functools.cached_property
+    def filled_m(self) -> np.ndarray:
+        """(h, w) float32 metres, the sparse prompt with its holes filled by :attr:`fill`."""
+        if self.fill == 'morph':
+            # The inversion constant must exceed the farthest measurement.
+            filled = fill_morphological(self.sparse_m,
+                                        max_depth=max(100.0, 2.0 * self.stats.max_m))
+        else:
+            filled = fill_prompt(self.sparse_m, self.fill)
+        return np.asarray(filled, dtype=np.float32)
 
 
 @dataclass
@@ -180,7 +196,7 @@ def lidar_prompt_grid(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
 
 
 def prompt_from_sparse(sparse_m: np.ndarray, config: PipelineConfig) -> PromptResult:
-    """Validate a sparse prompt grid and fill its holes.
+    """Validate a sparse prompt grid; its holes are filled on first use of ``filled_m``.
 
     Args:
         sparse_m: (h, w) float32 metres, 0 = no measurement, already range filtered.
@@ -191,12 +207,7 @@ def prompt_from_sparse(sparse_m: np.ndarray, config: PipelineConfig) -> PromptRe
     """
     sparse = np.asarray(sparse_m, dtype=np.float32)
     stats = validate_prompt(sparse, min_valid_fraction=config.min_prompt_coverage)
-    if config.prompt_fill == 'morph':
-        # The inversion constant must exceed the farthest measurement.
-        filled = fill_morphological(sparse, max_depth=max(100.0, 2.0 * stats.max_m))
-    else:
-        filled = fill_prompt(sparse, config.prompt_fill)
-    return PromptResult(np.asarray(filled, dtype=np.float32), stats, sparse)
+    return PromptResult(stats, sparse, config.prompt_fill)
 
 
 def prompt_from_points(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
