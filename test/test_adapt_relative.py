@@ -9,8 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from promptda_ros.adapt.network import load_refiner, RefineConfig, RefineNet, save_refiner
-from promptda_ros.adapt.refine import prepare, sparse_to_grid, StarryGazer
+from promptda_ros.adapt.network import (HINT, load_refiner, RefineConfig, RefineNet,
+                                        save_refiner)
+from promptda_ros.adapt.refine import apply_fit, prepare, resize, sparse_to_grid, StarryGazer
 from promptda_ros.adapt.relative import (BagRelative, DiskRelative, fit_to_image,
                                          make_relative_source, normalise_relative, relative_for)
 from promptda_ros.adapt.synthesis import frame_base, synthesize, SynthesisConfig
@@ -94,7 +95,7 @@ def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
     p1, t1 = synthesize(base, np.random.default_rng(1), cfg)
     p2, t2 = synthesize(base, np.random.default_rng(1), cfg)
     assert np.array_equal(p1.x, p2.x) and np.array_equal(t1, t2)
-    assert p1.x.shape == (7, 48, 64) and 200 <= int(p1.x[5].sum()) <= 300
+    assert p1.x.shape == (9, 48, 64) and 200 <= int(p1.x[5].sum()) <= 300
     # the un-rescaled relative map is what the network sees
     flipped = not np.array_equal(p1.x[3], normalise_relative(base.rel, 'inverse'))
     rel_seen = p1.x[3][:, ::-1] if flipped else p1.x[3]
@@ -126,19 +127,22 @@ def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
     save_refiner(net, str(tmp_path / 'forged.safetensors'))
     with pytest.raises(CheckpointError, match='do not match'):
         load_refiner(str(tmp_path / 'forged.safetensors'))
-    assert sum(p.numel() for p in RefineNet().parameters()) == 488577  # documented default
+    assert sum(p.numel() for p in RefineNet().parameters()) == 488865  # documented default (0.49 M)
 
 
-def test_zero_head_reproduces_the_affine_fit(tmp_path_factory, tmp_path):
-    """An untrained (zero-output) network returns the least-squares aligned relative depth."""
+def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_path):
+    """An untrained (zero-output) network returns the affine fit corrected by the spread
+    sparse residuals, which is already closer to the truth than the affine fit alone."""
     bag = tiny_sample(tmp_path_factory)
-    fr = next(iter(read_bag(bag)))
     path = save_refiner(RefineNet(TINY), str(tmp_path / 'zero.safetensors'))
     sg = StarryGazer(path)
-    rel = relative_for(BagRelative(), fr)
-    depth = sg.predict_with_relative(fr.rgb, fr.prompt_m, rel, 'inverse')
-    prep = prepare(fr.rgb, rel, 'inverse', fr.prompt_m, TINY.net_hw(fr.rgb.shape[:2]))
-    aligned, _ = align_relative_depth(rel, prep.x[4] * prep.s, method='lstsq')
-    ok = np.isfinite(aligned)
-    assert np.allclose(depth[ok], np.clip(aligned[ok], *prep.bounds), rtol=1e-4)
-    assert depth_metrics(depth, fr.gt_m)['coverage'] == 1.0
+    for fr in read_bag(bag):
+        rel = relative_for(BagRelative(), fr)
+        depth = sg.predict_with_relative(fr.rgb, fr.prompt_m, rel, 'inverse')
+        prep = prepare(fr.rgb, rel, 'inverse', fr.prompt_m, TINY.net_hw(fr.rgb.shape[:2]))
+        full = apply_fit(rel, prep.fit, 'inverse', prep.bounds)
+        assert np.allclose(depth, full * np.exp(resize(prep.x[HINT], rel.shape)), rtol=1e-5)
+        aligned, _ = align_relative_depth(rel, prep.x[4] * prep.s, method='lstsq')
+        assert np.allclose(full, np.clip(aligned, *prep.bounds), rtol=1e-4)
+        m_hint, m_fit = depth_metrics(depth, fr.gt_m), depth_metrics(full, fr.gt_m)
+        assert m_hint['coverage'] == 1.0 and m_hint['l1'] < 0.8 * m_fit['l1']

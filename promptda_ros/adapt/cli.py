@@ -231,8 +231,10 @@ class PairDataset:
 def _loss(model, batch) -> tuple:
     from promptda_ros.train.losses import l1_gradient_loss, l1_loss
 
+    from promptda_ros.adapt.network import compose
+
     x, target, init = batch
-    pred = init * (model(x)[:, 0]).exp()
+    pred = compose(init, x, model(x))
     loss = l1_gradient_loss(pred, target)
     return loss, {'l1_norm': float(l1_loss(pred.detach(), target))}
 
@@ -241,7 +243,8 @@ def train(args, frames: list) -> dict:
     """Train (or resume) the refinement network; return a summary dict."""
     import torch
 
-    from promptda_ros.adapt.network import load_refiner, RefineConfig, RefineNet, save_refiner
+    from promptda_ros.adapt.network import (compose, load_refiner, RefineConfig, RefineNet,
+                                            save_refiner)
     from promptda_ros.adapt.relative import relative_for
     from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig
     from promptda_ros.core.errors import CheckpointError
@@ -307,8 +310,8 @@ def train(args, frames: list) -> dict:
         """Return the mean L1 on fixed synthetic pairs, in units of the sparse scale."""
         model.eval()
         with torch.inference_mode():
-            errs = [float((init[None] * model(x[None])[:, 0].exp() - target[None]).abs().mean())
-                    for x, target, init in val]
+            errs = [float((compose(init[None], x[None], model(x[None])) - target[None])
+                          .abs().mean()) for x, target, init in val]
         return {'l1': float(np.mean(errs))}
 
     def save(tag: str) -> None:

@@ -3,7 +3,7 @@
 
 """The StarryGazer refinement network: a small U-Net on RGB + relative depth + sparse depth.
 
-Inputs (built by :func:`make_input`, 7 channels at the network resolution ``(h, w)``, both
+Inputs (built by :func:`make_input`, 9 channels at the network resolution ``(h, w)``, both
 multiples of ``2 ** (levels - 1)``)::
 
     0-2  RGB, (x / 255 - 0.5) / 0.25
@@ -12,19 +12,24 @@ multiples of ``2 ** (levels - 1)``)::
     5    sparse mask (1 = measured)
     6    init / s: the relative map aligned to the sparse depth by least squares (one
          scale and shift for the whole image, in inverse depth), metres / s
+    7    log(sparse / init) at measured pixels, 0 elsewhere
+    8    hint: channel 7 spread edge-aware (:func:`spread`: the domain-transform normalised
+         convolution of the ``default`` backend, guided by RGB and 3 x channel 3, so
+         corrections stay inside regions bounded by colour or relative-depth edges)
 
 Everything metric is divided by ``s``, so the network sees the same numbers for a room at 2 m
-and a hall at 20 m.  The network predicts a log-depth correction ``c`` of that affine fit::
+and a hall at 20 m.  The network predicts a log-depth correction ``c`` on top of the hint::
 
-    depth = s * init_n * exp(max_log_correction * tanh(net(x)))      (metres)
+    depth = s * init_n * exp(hint + max_log_correction * tanh(net(x)))      (metres)
 
-so an untrained (zero-output) network reproduces the least-squares alignment, and training only
-has to learn what one affine map cannot fix: per-object scale errors between objects.
+so an untrained (zero-output) network returns the affine fit corrected by the smoothly spread
+sparse residuals, and training has to learn what that cannot do: keep the corrections inside
+objects (the hint bleeds across their edges) and fill what the sparse depth misses.
 
 Architecture (``w`` = ``base_width``, ``levels`` = 4 by default; shapes for a (B, 7, h, w)
 input; every ``block`` is two 3x3 conv + GroupNorm + ReLU)::
 
-    x (B,7,h,w) -> block -> e0 (B,w,h,w) ---------------------------- cat -> block -> d0
+    x (B,9,h,w) -> block -> e0 (B,w,h,w) ---------------------------- cat -> block -> d0
                    maxpool -> block -> e1 (B,2w,h/2,w/2) ---------- cat -> block -> d1 -> up ^
                               maxpool -> block -> e2 (B,4w,h/4,w/4) cat -> block -> d2 -> up ^
                                          maxpool -> block -> e3 (B,8w,h/8,w/8) -> up ^
@@ -51,7 +56,8 @@ from promptda_ros.core.errors import CheckpointError, InputError
 
 FORMAT = 'promptda_ros.starrygazer.refine'
 FORMAT_VERSION = '1'
-IN_CHANNELS = 7
+IN_CHANNELS = 9
+HINT = 8  # index of the hint channel
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ class RefineNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, 7, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
+        """Map (B, 9, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
         m = self.config.multiple
         if x.ndim != 4 or x.shape[1] != IN_CHANNELS or x.shape[2] % m or x.shape[3] % m:
             raise InputError(f'refinement input must be (B, {IN_CHANNELS}, h, w) with h, w '
@@ -257,7 +263,7 @@ def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
         init_m: (h, w) float metres, the affine-aligned relative depth (finite, > 0).
 
     Returns:
-        ((7, h, w) float32 input, s: the metric scale in metres = median of valid sparse).
+        ((9, h, w) float32 input, s: the metric scale in metres = median of valid sparse).
 
     Raises:
         PromptError: no valid sparse measurement.
@@ -274,10 +280,63 @@ def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
     x[3] = rel_n
     x[4] = np.where(mask, sparse / s, 0.0)
     x[5] = mask
-    x[6] = np.asarray(init_m, np.float32) / s
+    init = np.asarray(init_m, np.float32)
+    x[6] = init / s
+    ratio = np.where(mask, np.log(np.maximum(sparse, 1e-6) / init), 0.0).astype(np.float32)
+    x[7] = ratio
+    guide = np.concatenate([np.asarray(rgb, np.float32) / 255.0,
+                            RELATIVE_GUIDE_WEIGHT * np.asarray(rel_n, np.float32)[..., None]],
+                           axis=-1)
+    x[8] = spread(ratio, mask.astype(np.float32), guide)
     return x, s
 
 
-def apply_correction(init_m: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
-    """Return ``init_m * exp(correction)`` (metres; shapes broadcast)."""
-    return init_m * torch.exp(correction)
+RELATIVE_GUIDE_WEIGHT = 3.0  # weight of the relative map against RGB in the hint's guide
+HINT_SIGMA_PX_AT_128 = 2.0   # spatial sigma of the hint, pixels per 128 px of network width
+HINT_SIGMA_R = 0.15          # range sigma of the hint, guide units
+
+
+def spread(values: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """Spread sparse values edge-aware (the hint channel).
+
+    The domain-transform normalised convolution of the ``default`` backend
+    (:func:`promptda_ros.backends.default.domain_transform_nc`; sigma_s 2 px per 128 px of
+    width, sigma_r 0.15, 3 iterations), with a wide normalised Gaussian (sigma 8 px per 128 px)
+    as a weak prior where edges cut a region off from every sample.
+
+    Args:
+        values: (h, w) float32, meaningful where ``mask`` is 1.
+        mask: (h, w) float32 1 = measured, 0 = not.
+        guide: (h, w, C) float32 guide image (colour in [0, 1] and weighted relative depth).
+
+    Returns:
+        (h, w) float32; 0 where no measurement lies within reach.
+    """
+    import cv2
+
+    from promptda_ros.backends.default import domain_transform_nc
+
+    scale = values.shape[1] / 128.0
+    sig = 4.0 * HINT_SIGMA_PX_AT_128 * scale
+    num = cv2.GaussianBlur(values * mask, (0, 0), sig)
+    den = cv2.GaussianBlur(mask, (0, 0), sig)
+    prior = np.where(den > 1e-3, num / np.maximum(den, 1e-6), 0.0)
+    f = domain_transform_nc(guide, np.stack([values * mask, mask], axis=-1),
+                            HINT_SIGMA_PX_AT_128 * scale, HINT_SIGMA_R, 3)
+    lam = 1e-3
+    return ((f[..., 0] + lam * prior) / (f[..., 1] + lam)).astype(np.float32)
+
+
+def compose(init: torch.Tensor, x: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """Return the prediction ``init * exp(hint + correction)``.
+
+    Args:
+        init: (B, h, w) affine-aligned depth (any unit, e.g. metres / s).
+        x: (B, 9, h, w) network input (its hint channel is used).
+        correction: (B, 1, h, w) network output.
+
+    Returns:
+        (B, h, w) depth in the unit of ``init``.
+    """
+    return init * torch.exp(x[:, HINT] + correction[:, 0])
+

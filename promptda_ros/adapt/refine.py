@@ -7,8 +7,9 @@ One preparation path (:func:`prepare`) serves training and inference: the relati
 RGB are resized to the network resolution, the relative map is normalised
 (:func:`promptda_ros.adapt.relative.normalise_relative`), one least-squares scale and shift in
 inverse depth aligns it to the sparse depth (``init``), and :func:`network.make_input` stacks
-the channels.  At inference the network's log-depth correction is upsampled bilinearly and
-applied to the *full-resolution* aligned map, so the output keeps the relative map's detail.
+the channels.  At inference the log-depth correction (hint + network output) is upsampled
+bilinearly and applied to the *full-resolution* aligned map, so the output keeps the relative
+map's detail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptda_ros.adapt.network import load_refiner, make_input, RefineConfig
+from promptda_ros.adapt.network import HINT, load_refiner, make_input, RefineConfig
 from promptda_ros.adapt.relative import normalise_relative
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
@@ -96,7 +97,7 @@ class Prepared:
     """One sample ready for the network.
 
     Attributes:
-        x: (7, h, w) float32 network input.
+        x: (9, h, w) float32 network input.
         s: metric scale in metres (median valid sparse depth).
         init_m: (h, w) float32 metres, affine-aligned relative depth at the network resolution.
         fit: the affine fit (AlignmentResult).
@@ -111,8 +112,12 @@ class Prepared:
 
 
 def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
-            net_hw: tuple) -> Prepared:
+            net_hw: tuple, image_hw: tuple | None = None) -> Prepared:
     """Build the network input of one frame.
+
+    The sparse depth first loses the cells a LiDAR offset from the camera sees past foreground
+    edges (the ``default`` backend's occlusion filter, window scaled to ``image_hw``), then moves
+    onto the network grid.
 
     Args:
         rgb: (H, W, 3) uint8 RGB.
@@ -120,11 +125,20 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
         space: 'inverse' or 'depth'.
         sparse_m: (h0, w0) float metres, 0 / NaN = none (any resolution).
         net_hw: network input (h, w).
+        image_hw: (H, W) of the camera image the sparse grid belongs to; None = ``rgb``'s.
 
     Raises:
         PromptError: fewer than 16 valid sparse samples.
     """
-    sparse = sparse_to_grid(sparse_m, net_hw)
+    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, \
+        remove_occluded
+
+    sparse0 = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    sparse0[sparse0 < 0] = 0.0
+    image_hw = tuple(image_hw) if image_hw is not None else np.shape(rgb)[:2]
+    sparse0 = remove_occluded(sparse0, occlusion_cells(image_hw, sparse0.shape),
+                              OCCLUSION_MARGIN)
+    sparse = sparse_to_grid(sparse0, net_hw)
     if int(np.count_nonzero(sparse > 0)) < MIN_SPARSE:
         raise PromptError(f'only {int(np.count_nonzero(sparse > 0))} valid sparse samples '
                           f'(need {MIN_SPARSE})')
@@ -181,5 +195,5 @@ class StarryGazer:
             x = torch.from_numpy(prep.x[None]).to(self.device)
             corr = self.model(x)[0, 0].float().cpu().numpy()
         full = apply_fit(np.asarray(rel, np.float64), prep.fit, space, prep.bounds)
-        up = resize(corr, (H, W))
+        up = resize(corr + prep.x[HINT], (H, W))
         return (full * np.exp(up)).astype(np.float32)

@@ -111,6 +111,9 @@ class FrameBase:
         base_m: (h, w) float32 metres, D0 (relative aligned to the real LiDAR).
         labels: list of (h, w) int64 segmentations, one per ``config.n_segments`` entry.
         camera: PinholeCamera at the network resolution.
+        image_hw: (H, W) of the original image, pixels.
+        prompt_hw: (h0, w0) of the frame's real LiDAR prompt grid (simulated sparse depth is
+            sampled on the same grid).
     """
 
     rgb: np.ndarray
@@ -119,6 +122,8 @@ class FrameBase:
     base_m: np.ndarray
     labels: list
     camera: object
+    image_hw: tuple
+    prompt_hw: tuple
 
 
 def frame_base(rgb: np.ndarray, rel: np.ndarray, space: str, lidar_prompt_m: np.ndarray,
@@ -151,7 +156,8 @@ def frame_base(rgb: np.ndarray, rel: np.ndarray, space: str, lidar_prompt_m: np.
     norm = normalise_relative(rel_n, space)
     labels = [segment(rgb_n, norm, n, config) for n in config.n_segments]
     cam = camera.scaled(int(net_hw[1]), int(net_hw[0]))
-    return FrameBase(rgb_n, rel_n, space, base, labels, cam)
+    return FrameBase(rgb_n, rel_n, space, base, labels, cam, tuple(np.shape(rgb)[:2]),
+                     tuple(np.shape(lidar_prompt_m)))
 
 
 def synthesize(base: FrameBase, rng: np.random.Generator,
@@ -182,19 +188,21 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
     if pattern == 'mix':
         pattern = ('beams', 'random')[int(rng.integers(0, 2))]
     hw = target.shape
+    grid = base.prompt_hw
     if pattern == 'beams':
         v_half = float(np.degrees(np.arctan2(base.camera.height / 2.0, base.camera.fy)))
         sim = LidarSimConfig(n_beams=int(config.beams[int(rng.integers(0, len(config.beams)))]),
                              vfov_deg=(-v_half - 2.0, v_half + 2.0))
-        sparse = make_prompt('beams', target, rng, camera=base.camera, prompt_hw=hw, config=sim)
+        sparse = make_prompt('beams', target, rng, camera=base.camera, prompt_hw=grid,
+                             config=sim)
     else:
         n = int(rng.integers(config.random_points[0], config.random_points[1] + 1))
-        sparse = make_prompt('random', target, rng, prompt_hw=hw,
+        sparse = make_prompt('random', target, rng, prompt_hw=grid,
                              config=LidarSimConfig(n_random=n))
     rgb, rel = base.rgb, base.rel
     if rng.uniform() < 0.5:  # horizontal flip of every aligned map
         rgb, rel = rgb[:, ::-1], rel[:, ::-1]
         sparse, target = sparse[:, ::-1], target[:, ::-1]
     prep: Prepared = prepare(np.ascontiguousarray(rgb), np.ascontiguousarray(rel), base.space,
-                             np.ascontiguousarray(sparse), hw)
+                             np.ascontiguousarray(sparse), hw, image_hw=base.image_hw)
     return prep, np.ascontiguousarray(target)

@@ -76,6 +76,27 @@ _OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_width', 'prior_weight',
             'occlusion_window', 'occlusion_margin', 'min_depth', 'max_depth')
 
 
+OCCLUSION_WINDOW = (8.0, 3.0)
+"""Default occlusion window (rows, cols) half-size in pixels of a 640-px-wide image."""
+OCCLUSION_MARGIN = 0.15
+
+
+def occlusion_cells(image_hw: tuple, grid_hw: tuple, window: tuple = OCCLUSION_WINDOW) -> tuple:
+    """Occlusion window in whole grid cells (a cell larger than the window gives 0 = off).
+
+    The window is given for a 640-px-wide image and scales with the image width: parallax
+    between LiDAR and camera is an angle, so it spans 4x fewer pixels at 160 px wide.
+
+    Args:
+        image_hw: (H, W) of the image, pixels.
+        grid_hw: (h, w) of the prompt grid.
+        window: (rows, cols) half-size in pixels of a 640-px-wide image.
+    """
+    scale = image_hw[1] / REFERENCE_WIDTH
+    return tuple(int(math.floor(px * scale * n_grid / n_img + 1e-6))
+                 for px, n_img, n_grid in zip(window, image_hw, grid_hw))
+
+
 def remove_occluded(prompt_m: np.ndarray, window_cells: tuple, margin: float) -> np.ndarray:
     """Drop prompt cells that have a much closer valid cell nearby (occlusion / parallax).
 
@@ -210,7 +231,8 @@ class DefaultBackend:
 
     def __init__(self, sigma_s: float = 5.0, sigma_r: float = 0.15, iterations: int = 3,
                  work_width: int = 320, prior_weight: float = 1e-3,
-                 occlusion_window: tuple = (8.0, 3.0), occlusion_margin: float = 0.15,
+                 occlusion_window: tuple = OCCLUSION_WINDOW,
+                 occlusion_margin: float = OCCLUSION_MARGIN,
                  min_depth: float = 0.0, max_depth: float = float('inf')):
         try:
             self.sigma_s, self.sigma_r = float(sigma_s), float(sigma_r)
@@ -241,14 +263,8 @@ class DefaultBackend:
         self.min_depth, self.max_depth = check_options(NAME, min_depth, max_depth)
 
     def _occlusion_cells(self, image_hw: tuple, grid_hw: tuple) -> tuple:
-        """Occlusion window in whole grid cells (a cell larger than the window gives 0 = off).
-
-        The window is given for a 640-px-wide image and scales with the image width: parallax
-        between LiDAR and camera is an angle, so it spans 4x fewer pixels at 160 px wide.
-        """
-        scale = image_hw[1] / REFERENCE_WIDTH
-        return tuple(int(math.floor(px * scale * n_grid / n_img + 1e-6))
-                     for px, n_img, n_grid in zip(self.occlusion_window, image_hw, grid_hw))
+        """Occlusion window of this backend in whole grid cells (see occlusion_cells)."""
+        return occlusion_cells(image_hw, grid_hw, self.occlusion_window)
 
     def _coarse_prior(self, image: np.ndarray, prompt: np.ndarray, hw: int,
                       ww: int) -> np.ndarray:
