@@ -4,7 +4,8 @@
 """StarryGazer evidence run: adapt on a fresh sample with its ground truth removed, then score.
 
 1. ``promptda-make-sample`` with a fresh seed (default 11; 30 frames, 640 x 480);
-2. a copy of that bag without ``/camera/depth_gt`` (:func:`promptda_ros.sample.bag_writer.copy_bag`);
+2. a copy of that bag without ``/camera/depth_gt``
+   (:func:`promptda_ros.sample.bag_writer.copy_bag`);
 3. ``promptda-adapt COPY --out OUT/run --eval SAMPLE``: training sees images, the simulated
    monocular relative depth and the LiDAR only; the evaluation (promptda-eval's machinery) scores
    the adapted network, lstsq- / RANSAC-aligned relative depth, ``default`` and ``bilinear``

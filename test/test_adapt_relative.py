@@ -127,7 +127,7 @@ def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
     save_refiner(net, str(tmp_path / 'forged.safetensors'))
     with pytest.raises(CheckpointError, match='do not match'):
         load_refiner(str(tmp_path / 'forged.safetensors'))
-    assert sum(p.numel() for p in RefineNet().parameters()) == 488865  # documented default (0.49 M)
+    assert sum(p.numel() for p in RefineNet().parameters()) == 488865  # documented: 0.49 M
 
 
 def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_path):

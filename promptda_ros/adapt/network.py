@@ -339,4 +339,3 @@ def compose(init: torch.Tensor, x: torch.Tensor, correction: torch.Tensor) -> to
         (B, h, w) depth in the unit of ``init``.
     """
     return init * torch.exp(x[:, HINT] + correction[:, 0])
-
