@@ -71,7 +71,7 @@ def _records(run, split):
         return [r for r in map(json.loads, f) if r['split'] == split]
 
 
-def test_train_writes_checkpoints_that_the_node_backend_and_eval_load(sample, capsys):
+def test_train_writes_checkpoints_that_the_node_and_eval_load(sample, capsys):
     bag, init, folder, _ = sample
     run = str(folder / 'run')
     rc = train_main(['--data', bag, '--init', init, '--out', run, '--steps', '4',
@@ -100,6 +100,13 @@ def test_train_writes_checkpoints_that_the_node_backend_and_eval_load(sample, ca
     prompt = np.linspace(1.0, 3.0, 24 * 32, dtype=np.float32).reshape(24, 32)
     depth = backend.predict(np.zeros((84, 112, 3), np.uint8), prompt)
     assert depth.shape == (84, 112) and np.all(np.isfinite(depth))
+    # The perception node (real rclpy graph, through promptda-replay) serves depth with it.
+    from promptda_ros.ros.replay import main as replay_main
+    rc = replay_main([bag, '--out', str(folder / 'replayed'), '--set', 'backend=promptda',
+                      '--set', 'checkpoint=' + os.path.join(run, 'last.safetensors'),
+                      '--set', 'input_size=[56, 70]', '--no-progress'])
+    out_text = capsys.readouterr().out
+    assert rc == 0 and 'depth out 7' in out_text and 'errors 0' in out_text, out_text
     # And promptda-eval scores it.
     from promptda_ros.eval.cli import main as eval_main
     out = str(folder / 'eval')
