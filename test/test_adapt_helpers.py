@@ -13,8 +13,8 @@ TINY = RefineConfig(base_width=8, levels=3, groups=4, net_long_side=48)
 _CACHE = {}
 
 
-def tiny_sample(tmp_path_factory, seed: int = 3, frames: int = 3, width: int = 96,
-                height: int = 72):
+def tiny_sample(tmp_path_factory, seed: int = 3, frames: int = 3, width: int = 64,
+                height: int = 48):
     """Path of a small sample bag (cached per session)."""
     key = ('bag', seed, frames, width, height)
     if key not in _CACHE:

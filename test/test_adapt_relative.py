@@ -142,7 +142,8 @@ def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_p
         prep = prepare(fr.rgb, rel, 'inverse', fr.prompt_m, TINY.net_hw(fr.rgb.shape[:2]))
         full = apply_fit(rel, prep.fit, 'inverse', prep.bounds)
         assert np.allclose(depth, full * np.exp(resize(prep.x[HINT], rel.shape)), rtol=1e-5)
+        # the fit is least squares on the network grid (the map sampled there, not resized)
         aligned, _ = align_relative_depth(rel, prep.x[4] * prep.s, method='lstsq')
-        assert np.allclose(full, np.clip(aligned, *prep.bounds), rtol=1e-4)
+        assert np.allclose(full, np.clip(aligned, *prep.bounds), rtol=2e-2)
         m_hint, m_fit = depth_metrics(depth, fr.gt_m), depth_metrics(full, fr.gt_m)
         assert m_hint['coverage'] == 1.0 and m_hint['l1'] < 0.8 * m_fit['l1']
