@@ -75,7 +75,8 @@ def test_train_writes_checkpoints_that_the_node_and_eval_load(sample, capsys):
     bag, init, folder, _ = sample
     run = str(folder / 'run')
     rc = train_main(['--data', bag, '--init', init, '--out', run, '--steps', '4',
-                     '--val-every', '2', '--pattern', 'mix', '--lr-decoder', '1e-3'] + FAST)
+                     '--val-every', '2', '--pattern', 'mix', '--lr-decoder', '1e-3',
+                     '--loss', 'edge'] + FAST)
     assert rc == 0, capsys.readouterr().err
     for name in ('last.safetensors', 'best.safetensors', 'state.pt', 'run.json', 'curves.png'):
         assert os.path.isfile(os.path.join(run, name)), name
@@ -172,6 +173,13 @@ def test_bad_input_gives_one_line_errors(sample, tmp_path, capsys):
     rc = train_main(['--data', frames, '--out', str(tmp_path / 'd')] + base
                     + ['--input-size', '100x150'])
     _one_line_error(capsys, rc, 'multiples of 14')
+    if not torch.cuda.is_available():
+        rc = train_main(['--data', frames, '--out', str(tmp_path / 'e'), '--device', 'cuda']
+                        + base)
+        _one_line_error(capsys, rc, 'CUDA is not available')
+        rc = train_main(['--data', frames, '--out', str(tmp_path / 'e'), '--precision', 'bf16']
+                        + base)
+        _one_line_error(capsys, rc, 'needs a CUDA device')
     rc = train_main(['--out', str(tmp_path / 'missing'), '--resume'])
     _one_line_error(capsys, rc, 'does not exist')
     foreign = tmp_path / 'foreign'

@@ -299,6 +299,9 @@ def train(args, ctx) -> dict:
     if args.resume:
         _apply_run_config(args, run.config())
     _check_args(args)
+    if args.precision == 'bf16' and ctx.device.type != 'cuda':
+        raise loop.RunError('--precision bf16 (autocast) needs a CUDA device; training on the '
+                            'CPU runs in fp32')
     ctx.barrier()
     t0 = time.perf_counter()
     # Every rank reads the starting weights (bad input fails everywhere, before any wait).
