@@ -62,7 +62,7 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
     d = LidarSimConfig()
     g = p.add_argument_group('simulated prompts')
     g.add_argument('--prompt-hw', type=_hw, default=(192, 256), metavar='HxW',
-                   help='prompt grid (default: 192x256, the paper\'s)')
+                   help="prompt grid (default: 192x256, the paper's)")
     g.add_argument('--beams', type=int, default=d.n_beams, help='LiDAR beams (%(default)s)')
     g.add_argument('--vfov', type=_pair, default=d.vfov_deg, metavar='LOW,HIGH',
                    help='beam elevations, degrees (default: -15,15)')
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='prompt hole filling, as the frame pipeline (%(default)s)')
     p.add_argument('--loss', choices=('l1', 'l1_grad', 'edge'), default='l1_grad',
                    help='l1; l1_grad = L1 + 0.5 gradient (dense / synthetic reference); edge = '
-                        'L1 + 0.5 gradient to the starting network\'s prediction (sparse or '
+                        "L1 + 0.5 gradient to the starting network's prediction (sparse or "
                         'noisy reference) (default: %(default)s)')
     p.add_argument('--input-size', type=_hw, default=(378, 504), metavar='HxW',
                    help='network input, multiples of 14 (default: 378x504)')
@@ -217,7 +217,8 @@ def param_groups(network, lr_vit: float, lr_decoder: float, weight_decay: float)
 
     The rest is the decoder, the prompt-fusion branches and the head.
     """
-    vit, rest = [], []
+    vit: list = []
+    rest: list = []
     for name, param in network.named_parameters():
         if param.requires_grad:
             (vit if name.startswith('hf.backbone.') else rest).append(param)
@@ -315,7 +316,7 @@ def train(args, ctx) -> dict:
         weights = current.hf_state_dict
     else:
         weights = start.hf_state_dict
-    open_options = {'prompt_hw': tuple(args.prompt_hw)}
+    open_options: dict = {'prompt_hw': tuple(args.prompt_hw)}
     if args.topics:
         open_options['topics'] = dict(args.topics)
     if not args.resume:

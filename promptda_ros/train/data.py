@@ -100,7 +100,7 @@ def build_cache(inputs: list, out: str, val_inputs: list | None = None,
     from promptda_ros.eval.dataset import open_input, strided
     options = dict(open_options or {})
     skipped: list = []
-    splits = {'train': [], 'val': []}
+    splits: dict = {'train': [], 'val': []}
 
     def frames_of(path):
         opts = dict(options)
@@ -122,7 +122,7 @@ def build_cache(inputs: list, out: str, val_inputs: list | None = None,
         splits['val'] += frames_of(path)
     if not splits['train']:
         raise InputError('no training frame with reference depth in %s' % ', '.join(inputs))
-    counts = {}
+    counts: dict = {}
     for split, frames in splits.items():
         folder = cache_dir(out, split)
         os.makedirs(folder, exist_ok=True)
@@ -254,7 +254,7 @@ def augment(frame: CachedFrame, config: SampleConfig, rng: np.random.Generator) 
     rgb = np.ascontiguousarray(rgb[y0:y0 + in_h, x0:x0 + in_w])
     gt = np.ascontiguousarray(gt[y0:y0 + in_h, x0:x0 + in_w])
     camera = camera.cropped(x0, y0, in_w, in_h)
-    real = None
+    real = np.zeros((1, 1), np.float32)
     if config.pattern == 'lidar':
         real = _crop_real_prompt(frame.prompt, (new_h, new_w), (y0, x0, in_h, in_w))
     crop = CachedFrame(rgb, gt, real, camera)

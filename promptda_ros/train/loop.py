@@ -422,13 +422,14 @@ def run_loop(model: torch.nn.Module, optimizer, scheduler, batches: Iterator,
         done = step + 1
         final = done == config.steps
         if done % max(1, config.log_every) == 0 or final:
-            record = {'step': done, 'split': 'train', 'loss': ctx.mean(loss.item()),
+            mean_loss = ctx.mean(loss.item())
+            record = {'step': done, 'split': 'train', 'loss': mean_loss,
                       'lr': [g['lr'] for g in optimizer.param_groups], 'grad_norm': grad_norm,
                       'elapsed_s': time.perf_counter() - t0}
             record.update({k: ctx.mean(v) for k, v in logs.items()})
             if ctx.is_main:
                 run.log(record)
-            bar.set_postfix(loss='%.4f' % record['loss'])
+            bar.set_postfix(loss='%.4f' % mean_loss)
         if validate is not None and ((config.val_every and done % config.val_every == 0)
                                      or final):
             if ctx.is_main:
