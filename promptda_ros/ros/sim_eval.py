@@ -432,7 +432,7 @@ def record_main(argv: list[str] | None = None) -> int:
     p.add_argument('--positions', default=','.join(POSITIONS),
                    help='comma-separated positions, cycled (%(default)s)')
     p.add_argument('--depth', default='default', choices=DEPTH_SOURCES[:3],
-                   help='depth the recorder stores: the simulator\'s true depth or a '
+                   help="depth the recorder stores: the simulator's true depth or a "
                         'perception backend on the LiDAR (%(default)s)')
     p.add_argument('--depth-size', default='60x80',
                    help='HxW px of the recorded depth (%(default)s; the camera is 120x160)')
@@ -501,8 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--objects', default=','.join(OBJECTS), help='(%(default)s)')
     p.add_argument('--positions', default=','.join(POSITIONS), help='(%(default)s)')
     p.add_argument('--depth-sources', default='true,bilinear,default',
-                   help="comma-separated: true, bilinear, default, promptda (added when "
-                        "--checkpoint is given) (%(default)s)")
+                   help='comma-separated: true, bilinear, default, promptda (added when '
+                        '--checkpoint is given) (%(default)s)')
     p.add_argument('--checkpoint', default='', help='PromptDA checkpoint (promptda row)')
     p.add_argument('--timeout-s', type=float, default=20.0,
                    help='sim seconds per episode (%(default)s)')

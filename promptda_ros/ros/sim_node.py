@@ -283,7 +283,7 @@ class SimNode(Node):
                     len(msg.points[0].positions) != len(msg.joint_names):
                 self.bad_commands += 1
                 self.get_logger().error(
-                    'command refused: joints %s are not the arm\'s %s' % (unknown, list(
+                    "command refused: joints %s are not the arm's %s" % (unknown, list(
                         self.joint_names)) if unknown else 'command refused: no point or '
                     'positions do not match joint_names', throttle_duration_sec=2.0)
                 return

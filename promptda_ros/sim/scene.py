@@ -174,7 +174,7 @@ def build_mjcf() -> str:
     j = ARM_JOINTS
     lo, hi = H1_RIGHT_ARM_LOWER, H1_RIGHT_ARM_UPPER
     arm_kp = 60.0
-    return '''<mujoco model="promptda_sim_grasp">
+    return """<mujoco model="promptda_sim_grasp">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="5"/>
   <visual>
@@ -258,7 +258,7 @@ def build_mjcf() -> str:
               forcerange="-12 12"/>
   </actuator>
 </mujoco>
-''' % {'cam': _vec(CAMERA_POS), 'lidar': _vec(lidar_pos), 'right': _vec(right),
+""" % {'cam': _vec(CAMERA_POS), 'lidar': _vec(lidar_pos), 'right': _vec(right),
        'up': _vec(up), 'fovy': CAMERA_FOVY_DEG, 'box': _box_xml(),
        'object': '\n'.join(_object_xml(OBJECT_SPECS[n]) for n in OBJECTS),
        'shoulder': _vec(SHOULDER),
