@@ -147,3 +147,28 @@ def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_p
         assert np.allclose(full, np.clip(aligned, *prep.bounds), rtol=2e-2)
         m_hint, m_fit = depth_metrics(depth, fr.gt_m), depth_metrics(full, fr.gt_m)
         assert m_hint['coverage'] == 1.0 and m_hint['l1'] < 0.8 * m_fit['l1']
+
+
+def test_depth_anything_v2_source_gives_disparity_for_adapt(tmp_path_factory, tmp_path, capsys):
+    """A tiny random Depth Anything V2 (-hf folder) as relative source, also in promptda-adapt."""
+    from promptda_ros.adapt import cli
+    from test_train_models import _tiny_depth_anything
+
+    hf_dir = str(tmp_path / 'da2-tiny-hf')
+    _tiny_depth_anything().save_pretrained(hf_dir)
+    bag = tiny_sample(tmp_path_factory)
+    fr = next(iter(read_bag(bag)))
+    src = make_relative_source('depth_anything_v2', checkpoint=hf_dir, short_side=56)
+    assert src.space == 'inverse'
+    assert src(fr).shape == fr.rgb.shape[:2]
+    rel = relative_for(src, fr)
+    assert rel.shape == fr.rgb.shape[:2] and np.all(np.isfinite(rel)) and np.ptp(rel) > 0
+    with pytest.raises(CheckpointError):
+        make_relative_source('depth_anything_v2', checkpoint=str(tmp_path / 'missing.pth'))
+    rc = cli.main([str(bag), '--out', str(tmp_path / 'run'), '--relative-source',
+                   'depth_anything_v2', '--relative-checkpoint', hf_dir, '--steps', '1',
+                   '--relative-short-side', '56',
+                   '--width', '8', '--net-long-side', '48', '--batch', '2', '--quiet'])
+    assert rc == 0, capsys.readouterr()[1]
+    _, meta = load_refiner(str(tmp_path / 'run' / cli.WEIGHTS))
+    assert meta['relative_source'] == 'depth_anything_v2' and meta['relative_space'] == 'inverse'

@@ -26,7 +26,9 @@ def test_sample_bag_default_beats_bilinear(sqlite_bag, tmp_path, capsys):
     out = tmp_path / 'out'
     assert main([str(sqlite_bag), '--out', str(out)]) == 0, capsys.readouterr().err
     rep = json.loads((out / 'report.json').read_text())
-    assert list(rep['methods']) == ['default', 'bilinear']  # all that can run without inputs
+    # all that can run without extra inputs: the sample's relative-depth topic adds the
+    # aligned relative maps
+    assert list(rep['methods']) == ['default', 'bilinear', 'ransac_bag', 'lstsq_bag']
     ds = rep['dataset']
     assert ds['kind'] == 'bag' and ds['n_frames'] == FRAMES and ds['has_poses']
     assert ds['image_size'] == '640x480' and ds['prompt_size'] == '256x192'

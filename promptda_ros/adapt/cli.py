@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--relative-checkpoint', default=None,
                    help='weights of the relative-depth network (promptda_noprompt: a PromptDA '
                    'checkpoint; depth_anything_v2: a -hf folder or the official .pth)')
+    p.add_argument('--relative-short-side', type=int, default=518,
+                   help='depth_anything_v2: input short side, px (default 518)')
     p.add_argument('--steps', type=int, default=300, help='optimiser steps (default 300)')
     p.add_argument('--batch', type=int, default=4, help='pairs per step (default 4)')
     p.add_argument('--lr', type=float, default=2e-3, help='AdamW learning rate (default 2e-3)')
@@ -111,6 +113,8 @@ def _check_args(args) -> None:
         raise InputError('--steps and --batch must be >= 1')
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise InputError(f'--lr must be > 0, got {args.lr}')
+    if args.relative_short_side < 14:
+        raise InputError('--relative-short-side must be >= 14 px')
     if args.stride < 1 or (args.max_frames is not None and args.max_frames < 1):
         raise InputError('--stride and --max-frames must be >= 1')
     if args.save_every < 1:
@@ -188,7 +192,7 @@ def _source(args):
 
     return make_relative_source(args.relative_source, relative_dir=args.relative_dir,
                                 space=args.relative_space, checkpoint=args.relative_checkpoint,
-                                device=args.device)
+                                device=args.device, short_side=args.relative_short_side)
 
 
 class PairDataset:

@@ -160,25 +160,26 @@ class DepthAnythingRelative:
     """Depth Anything V2 relative disparity (transformers ``DepthAnythingForDepthEstimation``).
 
     The image is resized so its short side is ``input_size`` px (both sides multiples of 14),
-    ImageNet-normalised as the model was trained, and the predicted disparity is returned at
-    the network resolution (:func:`relative_for` resizes it to the image).
+    ImageNet-normalised as the model was trained, and the predicted disparity is resized back
+    to the image (bilinear; the network input's aspect differs slightly after rounding).
     """
 
     space = 'inverse'
 
     def __init__(self, path: str, device: str = 'cpu', input_size: int = 518) -> None:
-        from promptda_ros.model import depth_anything
+        from promptda_ros.model.checkpoint import load_depth_anything_v2
 
         if not path:
             raise InputError('relative source depth_anything_v2 needs a checkpoint path '
                              '(a -hf folder or the official .pth)')
-        self.model = depth_anything.load_depth_anything_v2(path, device=device)
+        self.model = load_depth_anything_v2(path, device=device)
         self.device = device
         self.input_size = int(input_size)
         self._norm = None
 
     def __call__(self, frame) -> np.ndarray:
-        """Return the (h, w) float64 disparity of ``frame`` at network resolution."""
+        """Return the (H, W) float64 disparity of ``frame``."""
+        import cv2
         import torch
 
         from promptda_ros.model.processing import ImageNormaliser, network_input_size
@@ -191,12 +192,14 @@ class DepthAnythingRelative:
         x = self._norm(np.asarray(frame.rgb), size)
         with torch.inference_mode():
             out = self.model(pixel_values=x).predicted_depth
-        return out.reshape(out.shape[-2:]).float().cpu().numpy().astype(np.float64)
+        disp = out.reshape(out.shape[-2:]).float().cpu().numpy()
+        return cv2.resize(disp, (W, H), interpolation=cv2.INTER_LINEAR).astype(np.float64)
 
 
 def make_relative_source(kind: str, *, relative_dir: str | None = None,
                          space: str = 'inverse', checkpoint: str | None = None,
-                         device: str = 'cpu', backend=None, input_size=None):
+                         device: str = 'cpu', backend=None, input_size=None,
+                         short_side: int = 518):
     """Create a relative source.
 
     Args:
@@ -207,6 +210,8 @@ def make_relative_source(kind: str, *, relative_dir: str | None = None,
         device: 'cpu' or 'cuda' for the network sources.
         backend: an existing 'promptda' backend to reuse (``promptda_noprompt``).
         input_size: PromptDA network input (h, w) (``promptda_noprompt``).
+        short_side: Depth Anything V2 input short side in pixels (``depth_anything_v2``; 518 as
+            the model was trained).
 
     Raises:
         InputError: unknown kind or space, or a missing folder / checkpoint.
@@ -237,7 +242,7 @@ def make_relative_source(kind: str, *, relative_dir: str | None = None,
                 opts['input_size'] = tuple(input_size)
             backend = make_backend('promptda', **opts)
         return NoPromptRelative(backend)
-    return DepthAnythingRelative(checkpoint, device=device)
+    return DepthAnythingRelative(checkpoint, device=device, input_size=short_side)
 
 
 def relative_for(source, frame) -> np.ndarray:
