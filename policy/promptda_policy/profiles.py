@@ -121,7 +121,7 @@ PROFILES = {
         DEFAULT_MAX_VELOCITY),
     'unitree_h1_right_arm_gripper': lambda: make_profile(
         'unitree_h1_right_arm_gripper', H1_RIGHT_ARM_JOINTS + (H1_GRIPPER_JOINT,),
-        H1_RIGHT_ARM_LOWER + H1_GRIPPER_RANGE[:1], H1_RIGHT_ARM_UPPER + H1_GRIPPER_RANGE[1:],
+        H1_RIGHT_ARM_LOWER + (H1_GRIPPER_RANGE[0],), H1_RIGHT_ARM_UPPER + (H1_GRIPPER_RANGE[1],),
         (DEFAULT_MAX_VELOCITY,) * len(H1_RIGHT_ARM_JOINTS) + (H1_GRIPPER_MAX_VELOCITY,)),
 }
 

@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class SimGraph:
         if depth_source == 'promptda' and not checkpoint:
             raise InputError('depth source promptda needs --checkpoint')
         sim_time = Parameter('use_sim_time', value=True)
-        self.nodes = []
+        self.nodes: list[Any] = []
         self.context = context
         sim_params = [Parameter('real_time_factor', value=float(real_time_factor))]
         if depth_hw is not None and depth_source == 'true':
@@ -115,7 +116,7 @@ class SimGraph:
                            Parameter('camera_width', value=int(depth_hw[1]))]
         self.sim = SimNode(context=context, namespace=namespace, parameter_overrides=sim_params)
         self.nodes.append(self.sim)
-        self.perception = None
+        self.perception: Any = None
         self.depth_topic = 'depth/true'
         if depth_source != 'true':
             from promptda_ros.ros.perception_node import PerceptionNode
@@ -137,7 +138,7 @@ class SimGraph:
             self.nodes.append(self.perception)
             self.depth_topic = 'depth/image'
         remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
-        self.policy = None
+        self.policy: Any = None
         if policy_path:
             from promptda_policy.policy_node import PolicyNode
             overrides = [sim_time, Parameter('policy_path', value=policy_path),
@@ -150,13 +151,13 @@ class SimGraph:
                 self.close()
                 raise PromptDAError('policy node: %s' % error)
             self.nodes.append(self.policy)
-        self.expert = None
+        self.expert: Any = None
         if expert:
             from promptda_ros.ros.sim_node import ExpertNode
             self.expert = ExpertNode(context=context, namespace=namespace,
                                      parameter_overrides=[sim_time])
             self.nodes.append(self.expert)
-        self.recorder = None
+        self.recorder: Any = None
         if record_root:
             from promptda_policy.recorder import RecorderNode
             overrides = [sim_time, Parameter('root', value=record_root),
@@ -168,10 +169,10 @@ class SimGraph:
         self.driver = rclpy.create_node('promptda_sim_driver', context=context,
                                         namespace=namespace)
         self.nodes.append(self.driver)
-        self._frames = []
+        self._frames: list = []
         self._frame_lock = threading.Lock()
         self.capture = False
-        self._latest = {}
+        self._latest: dict = {}
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
         from std_srvs.srv import SetBool, Trigger
@@ -180,11 +181,11 @@ class SimGraph:
         self.driver.create_subscription(Image, self.depth_topic,
                                         lambda m: self._keep('depth', m),
                                         qos_profile_sensor_data)
-        self._reset = self.driver.create_client(Trigger, 'promptda_sim/reset')
-        self._success = self.driver.create_client(Trigger, 'promptda_sim/success')
-        self._enable = (self.driver.create_client(SetBool, 'promptda_policy/enable')
-                        if self.policy else None)
-        self._rec = None
+        self._reset: Any = self.driver.create_client(Trigger, 'promptda_sim/reset')
+        self._success: Any = self.driver.create_client(Trigger, 'promptda_sim/success')
+        self._enable: Any = (self.driver.create_client(SetBool, 'promptda_policy/enable')
+                             if self.policy else None)
+        self._rec: Any = None
         if self.recorder:
             self._rec = {k: self.driver.create_client(
                 Trigger, 'promptda_policy_recorder/%s_episode' % k) for k in ('start', 'stop')}
@@ -370,9 +371,11 @@ def success_table(results: dict, objects: list, positions: list) -> str:
 def _init(prog: str, ros_args: list, domain_id: int | None):
     import rclpy
     context = rclpy.Context()
-    kwargs = {} if domain_id is None else {'domain_id': int(domain_id)}
     try:
-        rclpy.init(args=[prog] + list(ros_args), context=context, **kwargs)
+        if domain_id is None:
+            rclpy.init(args=[prog] + list(ros_args), context=context)
+        else:
+            rclpy.init(args=[prog] + list(ros_args), context=context, domain_id=int(domain_id))
     except RuntimeError as exc:
         raise PromptDAError(str(exc).strip().splitlines()[0])
     return context
@@ -529,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
         from promptda_ros.sim.render import make_renderer  # noqa: F401  (rendering check)
         os.makedirs(args.out, exist_ok=True)
         context = _init('promptda-sim-eval', ros_args, None)
-        results, strip = {}, None
+        results: dict = {}
+        strip = None
         t0 = time.monotonic()
         for source in sources:
             graph = SimGraph(context, depth_source=source, policy_path=args.policy,

@@ -41,6 +41,7 @@ import json
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -179,8 +180,8 @@ class SimNode(Node):
         self.create_service(Trigger, '~/reset', self._srv_reset)
         self.create_service(Trigger, '~/success', self._srv_success)
         self.add_on_set_parameters_callback(self._on_params)
-        self._timer = None
-        self._close_requested = None
+        self._timer: Any = None
+        self._close_requested: threading.Event | None = None
         self._start_timer()
         self.create_timer(1.0, self._on_diagnostics)
         self._publish_episode()
@@ -307,8 +308,9 @@ class SimNode(Node):
 
     def release_renderers(self, timeout_s: float = 5.0) -> None:
         """Free the renderers from the executor thread that owns them (call while spinning)."""
-        self._close_requested = threading.Event()
-        self._close_requested.wait(timeout_s)
+        event = threading.Event()
+        self._close_requested = event
+        event.wait(timeout_s)
 
     # ---------------------------------------------------------------- the loop
     def _on_tick(self) -> None:
@@ -406,13 +408,13 @@ class ExpertNode(Node):
         self._model = mujoco.MjModel.from_xml_string(build_mjcf())
         self._episode_cls = EpisodeConfig
         self._lock = threading.Lock()
-        self._episode = None
-        self._start_s = None
-        self._joints = None
-        self.plan = None
+        self._episode: Any = None
+        self._start_s = 0.0
+        self._joints: np.ndarray | None = None
+        self.plan: Any = None
         self.plan_t = 0.0          # s of the plan played so far
-        self._tick_s = None        # sim time of the previous command
-        self._last = None          # (5,) last command
+        self._tick_s: float | None = None   # sim time of the previous command
+        self._last: np.ndarray | None = None  # (5,) last command
         self.commands = 0
         self.pub = self.create_publisher(COMMAND_TYPES[p['output_type']], 'command', 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

@@ -93,7 +93,7 @@ def solve_ik(model, data, target: np.ndarray, q0: np.ndarray, tol: float = 1e-3)
 
     starts = [np.asarray(q0, np.float64), scene.HOME[:4], np.array([0.6, -0.3, 0.0, 1.0]),
               np.array([-0.3, -0.6, 0.3, 1.8]), np.array([0.9, -0.1, -0.2, 0.6])]
-    best = None
+    best: tuple | None = None
     for s0 in starts:
         q = reach(s0)
         with warnings.catch_warnings():   # SLSQP may step past a bound; it is clipped
@@ -107,6 +107,7 @@ def solve_ik(model, data, target: np.ndarray, q0: np.ndarray, tol: float = 1e-3)
         key = (err > tol, c)
         if best is None or key < best[0]:
             best = (key, q, err)
+    assert best is not None
     q, err = best[1], best[2]
     _, R, _, _ = fk(q)
     return q, err, (-R[:, 2]).copy()

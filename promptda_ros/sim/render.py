@@ -37,8 +37,8 @@ def _loads(name: str) -> bool:
 
 def _egl_vendors() -> tuple:
     """Return (vendor library names from the glvnd JSON files, the directories searched)."""
-    dirs = os.environ.get('__EGL_VENDOR_LIBRARY_DIRS')
-    dirs = tuple(d for d in dirs.split(':') if d) if dirs else EGL_VENDOR_DIRS
+    env = os.environ.get('__EGL_VENDOR_LIBRARY_DIRS')
+    dirs = tuple(d for d in env.split(':') if d) if env else EGL_VENDOR_DIRS
     names = []
     for d in dirs:
         for path in sorted(glob.glob(os.path.join(d, '*.json'))):

@@ -96,9 +96,9 @@ class SimWorld:
                  sensors: SensorConfig | None = None, render: bool = True) -> None:
         self.sensors = sensors or SensorConfig()
         self.render_enabled = bool(render)
-        self._renderers = None
-        self._render_thread = None
-        self._orphans = []
+        self._renderers: dict | None = None
+        self._render_thread: int | None = None
+        self._orphans: list = []
         self.reset(episode or scene.EpisodeConfig())
 
     # ------------------------------------------------------------------ episode
