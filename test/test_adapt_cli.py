@@ -35,8 +35,11 @@ def _one_line_error(err, *words):
 
 
 def test_adapt_never_reads_ground_truth_resumes_and_reports(tmp_path_factory, tmp_path, capsys):
-    """Training on the bag minus its ground truth gives the very same weights as on the full
-    bag (the reference topic is never read); --resume continues; --eval writes the table."""
+    """Train without ground truth: the reference topic is never read.
+
+    Training on the bag minus its ground truth gives the very same weights as on the full bag;
+    --resume continues; --eval writes the table.
+    """
     bag = tiny_sample(tmp_path_factory)
     no_gt = without_topics(tmp_path_factory, bag)
     rc, out, err = _adapt(capsys, no_gt, '--out', tmp_path / 'a', '--steps', 2,

@@ -1,8 +1,11 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""StarryGazer building blocks: the sample's simulated monocular map, relative sources, pair
-synthesis and the refinement weights format."""
+"""StarryGazer building blocks.
+
+The sample's simulated monocular map, relative sources, pair synthesis and the refinement
+weights format.
+"""
 
 import numpy as np
 import pytest
@@ -131,8 +134,11 @@ def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
 
 
 def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_path):
-    """An untrained (zero-output) network returns the affine fit corrected by the spread
-    sparse residuals, which is already closer to the truth than the affine fit alone."""
+    """An untrained (zero-output) network returns the hint-corrected affine fit.
+
+    The affine fit corrected by the spread sparse residuals is already closer to the truth
+    than the affine fit alone.
+    """
     bag = tiny_sample(tmp_path_factory)
     path = save_refiner(RefineNet(TINY), str(tmp_path / 'zero.safetensors'))
     sg = StarryGazer(path)
