@@ -5,6 +5,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -107,5 +108,7 @@ def test_default_backend_gives_the_same_depth_on_one_or_two_threads():
         a = one.predict(frame.rgb, prompt.sparse_m, gen.camera)
         b = two.predict(frame.rgb, prompt.sparse_m, gen.camera)
         assert a.tobytes() == b.tobytes()
+    copied = pickle.loads(pickle.dumps(two))  # the helper thread is not part of its state
+    assert copied.predict(frame.rgb, prompt.sparse_m, gen.camera).tobytes() == a.tobytes()
     with pytest.raises(Exception, match='threads'):
         DefaultBackend(threads=3)

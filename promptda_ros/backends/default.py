@@ -346,6 +346,17 @@ class DefaultBackend:
         """Occlusion window of this backend in whole grid cells (see occlusion_cells)."""
         return occlusion_cells(image_hw, grid_hw, self.occlusion_window)
 
+    def __getstate__(self) -> dict:
+        """Return the options for pickling / copying (the helper thread is not copied)."""
+        state = dict(self.__dict__)
+        state['_pool'], state['_pool_lock'] = None, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore the options; a helper thread starts again on first use."""
+        self.__dict__.update(state)
+        self._pool_lock = threading.Lock()
+
     def _executor(self) -> ThreadPoolExecutor | None:
         """Return the helper thread of ``threads=2`` (started on first use), or None."""
         if self.threads < 2:
