@@ -371,6 +371,17 @@ def test_compressed_image_input(harness):
     valid = np.isfinite(depth) & np.isfinite(frame.depth_gt_m)
     assert float(np.median(np.abs(depth[valid] - frame.depth_gt_m[valid]))) < 0.05
     assert h.wait(lambda _r: h.node.stats.snapshot().errors['bad_image'] == 1)
+    # A compressed image's size is known after decoding: one pixel over max_image_area.
+    area = GEN.camera.width * GEN.camera.height
+    assert h.node.set_parameters([Parameter('max_image_area', value=area - 1)])[0].successful
+    stamp = frame.stamp_ns + 10**9
+    header = _header(stamp, CAMERA_FRAME)
+    h.pubs['info'].publish(conversions.camera_info_msg(GEN.camera, header))
+    h.pubs['points'].publish(conversions.cloud_msg(
+        frame.points_lidar, _header(stamp + frame.lidar_stamp_ns - frame.stamp_ns, 'lidar')))
+    pub.publish(CompressedImage(header=header, format='png', data=png.tobytes()))
+    assert h.wait(lambda _r: h.node.stats.snapshot().errors['too_large'] == 1)
+    assert len(h.received['depth']) == 1
 
 
 def test_tf2_extrinsics_path_with_a_stand_in_buffer(harness, monkeypatch):
