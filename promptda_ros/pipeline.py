@@ -305,8 +305,9 @@ class DepthPipeline:
             depth (H', W') float32 metres, NaN = invalid, with the matching camera.
         """
         check_rgb(rgb, camera)
-        start = time.perf_counter()
+        # The grid first: a filled prompt is computed on first use, not on the backend's clock.
         grid = prompt.sparse_m if needs_sparse_prompt(self.backend) else prompt.filled_m
+        start = time.perf_counter()
         depth = self.backend.predict(rgb, grid, camera)
         network_s = time.perf_counter() - start
         depth = np.asarray(depth, dtype=np.float32)
