@@ -17,7 +17,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
@@ -26,8 +26,9 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments, the simulator, the perception node and the policy node."""
-    default_params = os.path.join(get_package_share_directory('promptda_ros'), 'config',
-                                  'sim.yaml')
+    share = get_package_share_directory('promptda_ros')
+    default_params = os.path.join(share, 'config', 'sim.yaml')
+    large_data_profile = os.path.join(share, 'config', 'fastdds_large_data.xml')
     arg = LaunchConfiguration
     arguments = [
         DeclareLaunchArgument('namespace', default_value='',
@@ -51,7 +52,14 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('seed', default_value='0', description='first episode seed'),
         DeclareLaunchArgument('log_level', default_value='info',
                               description='logger level: debug, info, warn, error'),
+        DeclareLaunchArgument('large_data_transport', default_value='true',
+                              description='start every node with the Fast DDS profile '
+                                          'config/fastdds_large_data.xml (best-effort images '
+                                          'between processes arrive whole)'),
     ]
+    transport = SetEnvironmentVariable(
+        'FASTDDS_DEFAULT_PROFILES_FILE', large_data_profile,
+        condition=IfCondition(arg('large_data_transport')))
     ns = arg('namespace')
     ros_args = ['--ros-args', '--log-level', arg('log_level')]
     sim = Node(package='promptda_ros', executable='promptda-sim', name='promptda_sim',
@@ -76,4 +84,4 @@ def generate_launch_description() -> LaunchDescription:
                   remappings=[('depth', depth_topic)],
                   arguments=['--policy-path', arg('policy_path')] + ros_args,
                   condition=IfCondition(has_policy))
-    return LaunchDescription(arguments + [sim, perception, policy])
+    return LaunchDescription(arguments + [transport, sim, perception, policy])
