@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--height', type=int, default=480, help='image height, px (default: 480)')
     p.add_argument('--backend', default='default',
                    help="node backend: 'default' (weights-free), 'bilinear' or 'promptda'")
-    p.add_argument('--checkpoint', default='', help="PromptDA checkpoint for --backend promptda")
+    p.add_argument('--checkpoint', default='', help='PromptDA checkpoint for --backend promptda')
     p.add_argument('--no-progress', action='store_true', help='hide progress bars')
     return p
 

@@ -74,7 +74,7 @@ def test_core_imports_without_rclpy():
         mod = path[:-3].replace('/', '.')
         modules.append(mod[:-len('.__init__')] if mod.endswith('.__init__') else mod)
     assert 'promptda_ros.core.projection' in modules and 'promptda_ros.pipeline' in modules
-    script = textwrap.dedent('''
+    script = textwrap.dedent("""
         import importlib, sys
         BLOCKED = %r
         class Block:
@@ -89,7 +89,7 @@ def test_core_imports_without_rclpy():
         leaked = sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED)
         assert not leaked, leaked
         print('imported', len(%r))
-    ''') % (ROS_MODULES, modules, modules)
+    """) % (ROS_MODULES, modules, modules)
     proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

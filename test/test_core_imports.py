@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = r'''
+SCRIPT = r"""
 import importlib.abc
 import sys
 
@@ -30,7 +30,7 @@ assert filled.shape == (15, 20) and stats.n_valid > 16
 loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'rclpy' or m.endswith('_msgs'))
 assert not loaded, loaded
 print('ok')
-'''
+"""
 
 
 def test_core_imports_and_runs_without_ros():

@@ -23,6 +23,12 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.linter
+def test_ruff_passes_on_the_tree():
+    proc = _ruff('.')
+    assert proc.returncode == 0, 'ruff found problems (make lint):\n' + proc.stdout + proc.stderr
+
+
+@pytest.mark.linter
 def test_make_lint_fails_on_a_lint_error(tmp_path):
     assert shutil.which('make'), 'make is needed for the lint target'
     bad = tmp_path / 'bad.py'

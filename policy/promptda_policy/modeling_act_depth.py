@@ -106,5 +106,5 @@ class ACTDepthPolicy(ACTPolicy):
             self.imagenet_initialised = True
         elif config.imagenet_backbone and config.require_imagenet_backbone:
             raise CheckpointError('require_imagenet_backbone is set but %s does not exist '
-                                  '(place torchvision\'s ResNet18 file there)' % path)
+                                  "(place torchvision's ResNet18 file there)" % path)
         backbone.conv1 = depth_conv_from_rgb(backbone.conv1)

@@ -23,7 +23,7 @@ def check_depth_stats(config: ACTDepthConfig, dataset_stats: dict | None) -> Non
     key = config.depth_key
     if dataset_stats is None or key not in dataset_stats:
         raise InputError('act_depth: no dataset statistics for %r; depth is normalised with '
-                         'the dataset\'s own statistics' % key)
+                         "the dataset's own statistics" % key)
     stats = dataset_stats[key]
     needed = ('mean', 'std') if config.normalization_mapping['VISUAL'] == 'MEAN_STD' else (
         'min', 'max')
@@ -34,7 +34,7 @@ def check_depth_stats(config: ACTDepthConfig, dataset_stats: dict | None) -> Non
                            dtype=np.float64)
         if value.size != 1:
             raise InputError('act_depth: %s statistics of %r have %d channels; expected the '
-                             'dataset\'s 1-channel depth stats (ImageNet stats are not allowed; '
+                             "dataset's 1-channel depth stats (ImageNet stats are not allowed; "
                              'train with dataset.use_imagenet_stats=false)'
                              % (name, key, value.size))
         if not np.all(np.isfinite(value)):
