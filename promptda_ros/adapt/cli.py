@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import InputError, PromptDAError, PromptError
 
 KIND = 'starrygazer-adapt'
@@ -48,17 +49,10 @@ topic or gt/ folder is never read. The LiDAR gives the metric scale only.
 """
 
 
-def _hw(text: str) -> tuple[int, int]:
-    from promptda_ros.eval.cli import _hw as parse_hw
-
-    return parse_hw(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-adapt``."""
     from promptda_ros.adapt.network import RefineConfig
     from promptda_ros.adapt.relative import SOURCES
-    from promptda_ros.eval.cli import _topics
 
     d = RefineConfig()
     p = argparse.ArgumentParser(prog='promptda-adapt', description=DESCRIPTION,
@@ -92,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0, help='seed of the pairs and the init')
     p.add_argument('--stride', type=int, default=1, help='use every N-th input frame')
     p.add_argument('--max-frames', type=int, default=None, help='use at most N frames')
-    p.add_argument('--prompt-size', type=_hw, default=(192, 256), metavar='HxW',
+    p.add_argument('--prompt-size', type=hw_arg, default=(192, 256), metavar='HxW',
                    help='bags: grid the LiDAR sweep is projected on (default 192x256)')
-    p.add_argument('--topics', type=_topics, default={}, metavar='KEY=TOPIC,...',
+    p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bags: topic overrides, e.g. image=/cam/image_raw,relative=/cam/rel')
     p.add_argument('--save-every', type=int, default=100, help='checkpoint period, steps')
     p.add_argument('--device', default='cpu', choices=('cpu', 'cuda'), help='torch device')

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
@@ -59,26 +60,6 @@ Exit status: 0 on success, 2 on bad arguments or unreadable input (one-line reas
 """
 
 
-def _hw(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 192x256, got '{text}'") from None
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f'sizes must be positive, got {text}')
-    return h, w
-
-
-def _topics(text: str) -> dict[str, str]:
-    out = {}
-    for item in filter(None, text.split(',')):
-        key, sep, topic = item.partition('=')
-        if not sep or not key or not topic:
-            raise argparse.ArgumentTypeError(f"expected KEY=TOPIC pairs, got '{item}'")
-        out[f'{key.strip()}_topic'] = topic.strip()
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of promptda-eval."""
     p = argparse.ArgumentParser(prog='promptda-eval', description=DESCRIPTION,
@@ -93,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='PromptDA checkpoint: official model.ckpt, .safetensors or -hf folder')
     p.add_argument('--encoder', default=None,
                    help='PromptDA encoder (vits, vitb, vitl); default: from the checkpoint')
-    p.add_argument('--input-size', type=_hw, default=None, metavar='HxW',
+    p.add_argument('--input-size', type=hw_arg, default=None, metavar='HxW',
                    help='PromptDA network input size (multiples of 14); default: the '
                    "backend's (long side 504)")
     p.add_argument('--min-depth', type=float, default=0.0,
@@ -122,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--prompt-source', choices=('auto', 'lidar', 'depth_image'), default='auto',
                    help='bags: project the LiDAR sweep (lidar) or use the low-res depth topic '
                    '(depth_image); auto = LiDAR when present (default)')
-    p.add_argument('--prompt-size', type=_hw, default=(192, 256), metavar='HxW',
+    p.add_argument('--prompt-size', type=hw_arg, default=(192, 256), metavar='HxW',
                    help='bags: prompt grid for projected LiDAR (default 192x256)')
-    p.add_argument('--topics', type=_topics, default={}, metavar='KEY=TOPIC,...',
+    p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bags: topic overrides passed to the bag reader as KEY_topic, e.g. '
                    'image=/cam/image_raw,depth_gt=/cam/depth')
     p.add_argument('--poses', default=None, metavar='FILE',

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from promptda_ros.cli_args import parse_hw
 from promptda_ros.core.errors import PromptDAError
 
 _EPILOG_CKPT = ('CKPT is an official PromptDA model.ckpt, a transformers -hf directory '
@@ -174,7 +175,7 @@ def export_main(argv=None) -> int:
         input_hw = parse_input_size(args.input_size)
         if input_hw == 'native':
             raise InputError('--input-size must be HxW for export')
-        prompt_hw = _parse_hw(args.prompt_size)
+        prompt_hw = parse_hw(args.prompt_size)
         if args.format == 'tensorrt' and not export.tensorrt_available():
             raise export.ExportError(export.TENSORRT_MISSING)
         onnx_path = args.out
@@ -197,11 +198,3 @@ def export_main(argv=None) -> int:
         return _fail(parser.prog, exc)
     print('%s: %s' % (parser.prog, message))
     return 0
-
-
-def _parse_hw(text: str) -> tuple:
-    from promptda_ros.core.errors import InputError
-    parts = text.lower().split('x')
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise InputError("size must be 'HxW' with positive integers, got %r" % text)
-    return int(parts[0]), int(parts[1])

@@ -29,7 +29,7 @@ from typing import List, Optional
 import numpy as np
 
 from promptda_ros.core.errors import PromptDAError
-from promptda_ros.eval.cli import _hw, _topics
+from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.train.lidar_sim import LidarSimConfig, PATTERNS
 
 KIND = 'promptda-train'
@@ -61,7 +61,7 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
     """Add the LiDAR-simulation options (shared by both commands)."""
     d = LidarSimConfig()
     g = p.add_argument_group('simulated prompts')
-    g.add_argument('--prompt-hw', type=_hw, default=(192, 256), metavar='HxW',
+    g.add_argument('--prompt-hw', type=hw_arg, default=(192, 256), metavar='HxW',
                    help="prompt grid (default: 192x256, the paper's)")
     g.add_argument('--beams', type=int, default=d.n_beams, help='LiDAR beams (%(default)s)')
     g.add_argument('--vfov', type=_pair, default=d.vfov_deg, metavar='LOW,HIGH',
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='l1; l1_grad = L1 + 0.5 gradient (dense / synthetic reference); edge = '
                         "L1 + 0.5 gradient to the starting network's prediction (sparse or "
                         'noisy reference) (default: %(default)s)')
-    p.add_argument('--input-size', type=_hw, default=(378, 504), metavar='HxW',
+    p.add_argument('--input-size', type=hw_arg, default=(378, 504), metavar='HxW',
                    help='network input, multiples of 14 (default: 378x504)')
     p.add_argument('--scale-jitter', type=float, default=1.25,
                    help='random zoom before cropping, 1 = none (%(default)s)')
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0, help='seed of everything random')
     p.add_argument('--stride', type=int, default=1, help='keep every N-th input frame')
     p.add_argument('--max-frames', type=int, default=None, help='frames per input at most')
-    p.add_argument('--topics', type=_topics, default={}, metavar='KEY=TOPIC,...',
+    p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bag topic overrides, e.g. gt=/depth/gt,image=/cam/image')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_sim_arguments(p)
