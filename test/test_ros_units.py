@@ -157,7 +157,7 @@ def test_cheap_header_checks():
 # -- pipeline ------------------------------------------------------------------------------------
 def _plane_points(z=2.0) -> np.ndarray:
     xs, ys = np.meshgrid(np.linspace(-1.5, 1.5, 60), np.linspace(-1.0, 1.0, 40))
-    # A slanted plane z = z0 + 0.25 y (a constant prompt is rejected: max must exceed min).
+    # A slanted plane z = z0 + 0.25 y, so the prompt has a depth range.
     return np.stack([xs.ravel(), ys.ravel(), z + 0.25 * ys.ravel()], 1).astype(np.float32)
 
 
