@@ -29,8 +29,9 @@ import zipfile
 import torch
 
 from promptda_ros.core.errors import CheckpointError
-from promptda_ros.model.config import (describe_mismatch, EncoderSpec, encoder_from_embed_dim,
-                                       encoder_spec, ENCODERS, IMAGENET_MEAN, IMAGENET_STD)
+from promptda_ros.model.config import (EncoderSpec, encoder_from_embed_dim,
+                                       encoder_spec, ENCODERS, IMAGENET_MEAN, IMAGENET_STD,
+                                       shape_mismatch)
 
 FORMATS = ('official', 'hf', 'safetensors')
 OFFICIAL_PREFIX = 'pipeline.'
@@ -450,16 +451,10 @@ def check_official_keys(official: dict, spec: EncoderSpec, source: str = 'checkp
     The ``_mean`` / ``_std`` buffers are optional. Raises CheckpointError naming the missing,
     unexpected and wrongly shaped keys.
     """
-    expected = expected_official_shapes(spec)
-    optional = set(NORMALISATION_KEYS)
-    missing = sorted(set(expected) - set(official) - optional)
-    unexpected = sorted(set(official) - set(expected))
-    wrong = sorted('%s %s (expected %s)' % (k, tuple(official[k].shape), expected[k])
-                   for k in set(expected) & set(official)
-                   if tuple(official[k].shape) != expected[k])
-    if missing or unexpected or wrong:
+    problem = shape_mismatch(official, expected_official_shapes(spec), NORMALISATION_KEYS)
+    if problem:
         raise CheckpointError('%s is not a PromptDA %s checkpoint: %s'
-                              % (source, spec.name, describe_mismatch(missing, unexpected, wrong)))
+                              % (source, spec.name, problem))
 
 
 def load_network(path: str, encoder: str | None = None, device: str = 'cpu'):
@@ -507,16 +502,11 @@ def _depth_anything_from_official(official: dict, path: str, fmt: str,
         raise CheckpointError('%s holds a PromptDA network (it has prompt-fusion branches), not '
                               'Depth Anything V2' % path)
     spec = encoder_spec(encoder) if encoder is not None else infer_encoder(official, path)
-    expected = expected_depth_anything_shapes(spec)
     present = {k: v for k, v in official.items() if k not in NORMALISATION_KEYS}
-    missing = sorted(set(expected) - set(present))
-    unexpected = sorted(set(present) - set(expected))
-    wrong = sorted('%s %s (expected %s)' % (k, tuple(present[k].shape), expected[k])
-                   for k in set(expected) & set(present)
-                   if tuple(present[k].shape) != expected[k])
-    if missing or unexpected or wrong:
+    problem = shape_mismatch(present, expected_depth_anything_shapes(spec))
+    if problem:
         raise CheckpointError('%s is not a Depth Anything V2 %s checkpoint: %s'
-                              % (path, spec.name, describe_mismatch(missing, unexpected, wrong)))
+                              % (path, spec.name, problem))
     return Checkpoint(spec, official_to_hf(official, spec, path), fmt, path, dict(head or {}))
 
 

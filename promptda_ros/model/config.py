@@ -160,3 +160,23 @@ def describe_mismatch(missing, unexpected, wrong=(), limit: int = 12) -> str:
             more = ' (+%d more)' % (len(keys) - limit) if len(keys) > limit else ''
             parts.append('%d %s: %s%s' % (len(keys), label, ', '.join(keys[:limit]), more))
     return '; '.join(parts) if parts else 'no differences'
+
+
+def shape_mismatch(found: dict, expected: dict, optional=()) -> str:
+    """Compare a state dict with the shapes a network expects; '' when they match.
+
+    Args:
+        found: ``{key: tensor}`` as read from a checkpoint.
+        expected: ``{key: shape tuple}`` of the network.
+        optional: keys of ``expected`` that may be absent.
+
+    Returns:
+        '' when keys and shapes match, else :func:`describe_mismatch` of the missing,
+        unexpected and wrongly shaped keys (``key (found) (expected (shape))``).
+    """
+    missing = sorted(set(expected) - set(found) - set(optional))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted('%s %s (expected %s)' % (k, tuple(found[k].shape), expected[k])
+                   for k in set(expected) & set(found)
+                   if tuple(found[k].shape) != tuple(expected[k]))
+    return describe_mismatch(missing, unexpected, wrong) if missing or unexpected or wrong else ''

@@ -33,8 +33,8 @@ from transformers.models.prompt_depth_anything.modeling_prompt_depth_anything im
     PromptDepthAnythingLayer
 
 from promptda_ros.core.errors import CheckpointError
-from promptda_ros.model.config import (describe_mismatch, EncoderSpec, encoder_from_embed_dim,
-                                       ENCODERS, PATCH_SIZE, PRETRAIN_IMAGE_SIZE)
+from promptda_ros.model.config import (EncoderSpec, encoder_from_embed_dim,
+                                       ENCODERS, PATCH_SIZE, PRETRAIN_IMAGE_SIZE, shape_mismatch)
 
 HF_MODEL_TYPE = 'prompt_depth_anything'
 DA_MODEL_TYPE = 'depth_anything'
@@ -219,16 +219,10 @@ class PromptDANetwork(nn.Module):
 
         ``assign=True`` takes the tensors over (for a network built on the meta device).
         """
-        expected = self.expected_shapes()
-        missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        wrong = sorted('%s: %s vs model %s' % (k, tuple(state_dict[k].shape), expected[k])
-                       for k in set(expected) & set(state_dict)
-                       if tuple(state_dict[k].shape) != expected[k])
-        if missing or unexpected or wrong:
-            raise CheckpointError(
-                '%s does not match the PromptDA %s network: %s'
-                % (source, self.spec.name, describe_mismatch(missing, unexpected, wrong)))
+        problem = shape_mismatch(state_dict, self.expected_shapes())
+        if problem:
+            raise CheckpointError('%s does not match the PromptDA %s network: %s'
+                                  % (source, self.spec.name, problem))
         self.hf.load_state_dict(state_dict, strict=True, assign=assign)
 
     def hf_state_dict(self) -> dict:
@@ -371,15 +365,11 @@ def depth_anything_model(spec: EncoderSpec, state_dict: dict, device: str = 'cpu
     config = build_depth_anything_config(spec, depth_estimation_type, max_depth)
     with torch.device('meta'):
         model = DepthAnythingForDepthEstimation(config)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    wrong = sorted('%s: %s vs model %s' % (k, tuple(state_dict[k].shape), expected[k])
-                   for k in set(expected) & set(state_dict)
-                   if tuple(state_dict[k].shape) != expected[k])
-    if missing or unexpected or wrong:
+    problem = shape_mismatch(state_dict, {k: tuple(v.shape)
+                                          for k, v in model.state_dict().items()})
+    if problem:
         raise CheckpointError('%s does not match the Depth Anything V2 %s network: %s'
-                              % (source, spec.name, describe_mismatch(missing, unexpected, wrong)))
+                              % (source, spec.name, problem))
     state = {k: v.to(device=device, dtype=torch.float32) for k, v in state_dict.items()}
     model.load_state_dict(state, strict=True, assign=True)
     embeddings = model.backbone.embeddings
