@@ -7,6 +7,7 @@ Usage::
 
     python bench/soak.py --seconds 300                      # 5 minutes at 30 Hz, 640x480
     python bench/soak.py --seconds 30 --width 320 --height 240
+    python bench/soak.py --seconds 60 --param queue_size:=1 --no-tune-allocator   # A/B
 
 Starts ``promptda-perception`` as its own process (default backend unless ``--backend``), then
 publishes the bundled sample's frames (cycled, fresh stamps) at ``--rate`` Hz with LiDAR
@@ -15,10 +16,11 @@ the wall clock at publication, so the output's stamp (the node keeps the input h
 the end-to-end latency. Both processes use the Fast DDS profile
 ``config/fastdds_large_data.xml`` unless ``--profile none``.
 
-Prints one table: frames in / out, rates, dropped frames (in - out), latency p50 / p99 / max,
-the node's resident memory after warm-up and at the end (growth in %), and whether the node
-was still running. Exit status 1 (with a one-line reason) when the node died or published
-nothing, else 0; speed is reported, not judged.
+Prints one table: frames in / out, rates, dropped frames (in - out), latency p50 / p99 / max, the
+node's resident memory after warm-up and at the end (growth in %), the node's own account from its
+last /diagnostics (frames pushed out of the inference queue, unpaired, rejected; mean latency and
+backend time) and whether the node was still running. Exit status 1 (with a one-line reason) when
+the node died or published nothing, else 0; speed is reported, not judged.
 """
 
 import argparse
@@ -76,11 +78,18 @@ def run(args) -> int:
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_msgs.msg import Header
 
+    from diagnostic_msgs.msg import DiagnosticArray
+
     from promptda_ros.ros import conversions
+    from promptda_ros.ros.diagnostics import diagnostic_values
 
     script = Path(sys.executable).parent / 'promptda-perception'
     node_cmd = [str(script), '--ros-args', '-p', f'backend:={args.backend}',
                 '-p', f'sensor_qos:={args.qos}', '-p', 'publish_points:=false']
+    for param in args.param:
+        node_cmd += ['-p', param]
+    if args.no_tune_allocator:
+        env['PROMPTDA_TUNE_ALLOCATOR'] = '0'
     node_proc = subprocess.Popen(node_cmd, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
     rclpy.init()
@@ -103,6 +112,14 @@ def run(args) -> int:
 
     node.create_subscription(Image, 'depth/image', on_depth,
                              QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    diagnostics: dict = {}
+
+    def on_diagnostics(msg) -> None:
+        if msg.status and msg.status[0].name.endswith(': depth'):
+            with lock:
+                diagnostics.update(diagnostic_values(msg))
+
+    node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
     # Messages are built once and re-stamped, so the publisher costs what a camera driver does.
     header = Header(frame_id='camera')
     messages = [(conversions.image_msg(rgb, 'rgb8', header),
@@ -167,10 +184,21 @@ def run(args) -> int:
             growth = 100.0 * (rss_end - rss_start) / rss_start
             rows.append(('node RSS after warm-up / end, MiB',
                          f'{rss_start:.0f} / {rss_end:.0f} ({growth:+.1f} %)'))
+        with lock:
+            counts = dict(diagnostics)
+        if counts:
+            # The node's own account of the frames it did not publish (last diagnostics).
+            rows.append(('node: replaced before inference / unpaired / rejected',
+                         f"{counts.get('dropped_frames', '?')} / "
+                         f"{counts.get('unpaired_frames', '?')} / {counts.get('errors', '?')}"))
+            rows.append(('node: mean latency / backend time, ms',
+                         f"{counts.get('latency_ms', '?')} / {counts.get('network_ms', '?')}"))
         rows.append(('node still running', 'yes' if alive else 'NO'))
         print(f'soak: {args.width}x{args.height} at {args.rate:g} Hz, LiDAR {args.lidar_rate:g} '
               f'Hz, backend {args.backend}, qos {args.qos}, profile '
-              f'{Path(args.profile).name if args.profile != "none" else "built-in"}')
+              f'{Path(args.profile).name if args.profile != "none" else "built-in"}, allocator '
+              f'{"glibc default" if args.no_tune_allocator else "tuned"}'
+              + ''.join(f', {param}' for param in args.param))
         print('| measure | value |\n|---|---|')
         for name, value in rows:
             print(f'| {name} | {value} |')
@@ -213,7 +241,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="Fast DDS XML profile for both processes, or 'none' (default: "
                         'config/fastdds_large_data.xml)')
     p.add_argument('--domain', type=int, default=92, help='ROS_DOMAIN_ID (%(default)s)')
+    p.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                   help='a node parameter, e.g. queue_size:=1 (repeatable)')
+    p.add_argument('--no-tune-allocator', action='store_true',
+                   help="leave the node's malloc as glibc sets it (PROMPTDA_TUNE_ALLOCATOR=0)")
     args = p.parse_args(argv)
+    bad = [param for param in args.param if ':=' not in param]
+    if bad:
+        print(f'error: --param expects NAME:=VALUE, got {bad[0]!r}', file=sys.stderr)
+        return 2
     if args.seconds <= 0 or args.rate <= 0 or args.lidar_rate <= 0 or args.frames < 1:
         print('error: --seconds, --rate, --lidar-rate must be > 0 and --frames >= 1',
               file=sys.stderr)

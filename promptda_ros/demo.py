@@ -35,6 +35,7 @@ from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_poi
 from promptda_ros.ros.replay import read_depth_bag, replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
+from promptda_ros.serving import tune_allocator
 
 SHOWN = ('l1', 'rmse', 'absrel', 'delta_0.5', 'delta_1')
 
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of ``promptda-demo``; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    tune_allocator()
     try:
         if args.frames < 2:
             raise PromptDAError('--frames must be at least 2')

@@ -9,11 +9,20 @@
   exception ends the node: a :class:`Rejected` is counted under its kind, anything else under the
   callback's kind; the log is throttled **per kind** (a bad cloud right after a bad image is still
   logged);
-* :class:`LatestSlot` / :class:`LatestWorker` - the one latest-item worker: a thread runs a slow
-  function (inference) on the newest submitted item; a newer item replaces one still waiting
-  (counted as dropped), so latency stays bounded when inference is slower than the input.
+* :class:`LatestSlot` / :class:`LatestWorker` - the one newest-items worker: a thread runs a slow
+  function (inference) on submitted items in order; at most ``capacity`` wait, and a new item
+  pushes the oldest waiting one out (counted as dropped), so latency stays bounded when inference
+  is slower than the input. ``capacity`` 1 serves only the newest item; 2 also serves a frame
+  that became ready together with the next one (a LiDAR sweep completing two camera frames).
+* :func:`tune_allocator` - keeps freed frame-sized buffers in the process instead of handing them
+  back to the kernel after every frame (glibc only), which costs a worker thread a page fault per
+  4 KiB of every new array.
 """
 
+from collections import deque
+import ctypes
+import os
+import sys
 import threading
 import time
 import traceback
@@ -132,49 +141,65 @@ class CallbackGuard:
 
 
 class LatestSlot:
-    """One-slot buffer: ``put`` replaces a waiting item (returning it), ``take`` blocks."""
+    """Bounded FIFO of the newest items: ``put`` pushes out the oldest when full, ``take`` blocks.
 
-    def __init__(self) -> None:
-        """Create an empty open slot."""
+    Args:
+        capacity: items kept waiting (>= 1); 1 = only the newest.
+    """
+
+    def __init__(self, capacity: int = 1) -> None:
+        """Create an empty open buffer."""
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f'capacity must be an integer >= 1, got {capacity!r}')
         self._cond = threading.Condition()
-        self._item: Any = None
+        self._items: deque[Any] = deque()
+        self._capacity = capacity
         self._closed = False
 
     def put(self, item: Any) -> Any:
-        """Store ``item``; return the item it replaced (a dropped one) or None."""
+        """Append ``item``; return the oldest waiting item it pushed out (dropped) or None."""
         with self._cond:
-            replaced, self._item = self._item, item
+            replaced = self._items.popleft() if len(self._items) >= self._capacity else None
+            self._items.append(item)
             self._cond.notify()
             return replaced
 
     def take(self, timeout: Optional[float] = None) -> Any:
-        """Return the waiting item, waiting up to ``timeout`` s; None when closed or timed out."""
+        """Return the oldest waiting item, waiting up to ``timeout`` s (None: closed / timeout)."""
         with self._cond:
-            if self._item is None and not self._closed:
+            if not self._items and not self._closed:
                 self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return None if self._closed else item
+            if self._closed or not self._items:
+                return None
+            return self._items.popleft()
+
+    def __len__(self) -> int:
+        """Number of items waiting."""
+        with self._cond:
+            return len(self._items)
 
     @property
     def closed(self) -> bool:
         """True once ``close`` was called."""
         return self._closed
 
-    def close(self) -> Any:
-        """Wake the consumer for good; return the item still waiting (or None)."""
+    def close(self) -> list[Any]:
+        """Wake the consumer for good; return the items still waiting, oldest first."""
         with self._cond:
             self._closed = True
-            item, self._item = self._item, None
+            items = list(self._items)
+            self._items.clear()
             self._cond.notify_all()
-            return item
+            return items
 
 
 class LatestWorker:
-    """Run ``process(item)`` in a thread on the newest item (perception and policy inference).
+    """Run ``process(item)`` in a thread on the newest items, in order (perception inference).
 
-    ``put`` never blocks: a newer item replaces one that has not started yet (returned to the
-    caller and counted in :attr:`dropped`). Results go to ``on_result(item, output)``; an
-    exception raised by ``process`` goes to ``on_error(item, exc)`` and the worker keeps running.
+    ``put`` never blocks: when ``capacity`` items are already waiting, the oldest of them is pushed
+    out (returned to the caller and counted in :attr:`dropped`). Results go to ``on_result(item,
+    output)``; an exception raised by ``process`` goes to ``on_error(item, exc)`` and the worker
+    keeps running.
 
     Shutdown: a SIGINT shuts the ROS context down before ``main`` can stop the worker, so a frame
     in flight then fails to publish. With ``alive`` given, an exception raised while
@@ -188,19 +213,20 @@ class LatestWorker:
         name: thread name.
         alive: callable() -> bool, False once the node's context is shut down (e.g.
             ``node.context.ok``), or None.
+        capacity: items waiting at most (>= 1): 1 = the newest only.
     """
 
     def __init__(self, process: Callable[[Any], Any],
                  on_result: Optional[Callable[[Any, Any], None]] = None,
                  on_error: Optional[Callable[[Any, BaseException], None]] = None,
                  name: str = 'promptda-worker',
-                 alive: Optional[Callable[[], bool]] = None) -> None:
+                 alive: Optional[Callable[[], bool]] = None, capacity: int = 1) -> None:
         """Create a stopped worker; :meth:`start` starts its thread."""
         self._process = process
         self._on_result = on_result
         self._on_error = on_error
         self._alive = alive
-        self._slot = LatestSlot()
+        self._slot = LatestSlot(capacity)
         self._lock = threading.Lock()
         self.dropped = 0
         self.completed = 0
@@ -212,15 +238,15 @@ class LatestWorker:
         self._thread.start()
 
     def put(self, item: Any) -> Any:
-        """Offer ``item``; return the waiting item it replaced (dropped) or None."""
+        """Offer ``item``; return the oldest waiting item it pushed out (dropped) or None."""
         replaced = self._slot.put(item)
         if replaced is not None:
             with self._lock:
                 self.dropped += 1
         return replaced
 
-    def stop(self, timeout_s: float = 5.0) -> Any:
-        """Stop the thread, wait up to ``timeout_s`` s for a running item; return one waiting."""
+    def stop(self, timeout_s: float = 5.0) -> list[Any]:
+        """Stop the thread, wait up to ``timeout_s`` s for a running item; return those waiting."""
         left = self._slot.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)
@@ -262,3 +288,53 @@ class LatestWorker:
             self.completed += 1
         if self._on_result is not None:
             self._on_result(item, output)
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 32 << 20
+"""Blocks up to this size come from the heap, not a fresh mmap (glibc's largest allowed value)."""
+TRIM_THRESHOLD_BYTES = 256 << 20
+"""Free memory at the top of a heap is returned to the kernel only above this size."""
+
+
+def tune_allocator() -> str:
+    """Make glibc keep freed frame buffers for reuse; return what was done, in words.
+
+    glibc serves a large block (a 640 x 480 frame is ~1 MiB) by a fresh ``mmap`` and, in a
+    thread's own arena, hands freed memory back with ``madvise`` once the free top of the heap
+    passes the trim threshold: every frame then refaults its arrays page by page (zero-filled by
+    the kernel). In the perception node's worker that was a third of its CPU time (sys) and
+    halved the rate the node served 640 x 480 frames at (bench/soak.py). Fixed thresholds (blocks
+    up to 32 MiB from the heap, trim above 256 MiB) keep the working set of a frame resident;
+    the resident size stays bounded by the largest frame's working set.
+
+    Call it once, early in a process's ``main`` (it changes the process's allocator). It does
+    nothing with ``PROMPTDA_TUNE_ALLOCATOR=0``, where the user tuned glibc's allocator
+    (``GLIBC_TUNABLES`` with ``glibc.malloc``, or ``MALLOC_MMAP_THRESHOLD_`` /
+    ``MALLOC_TRIM_THRESHOLD_`` set) or where the C library is not glibc.
+
+    Returns:
+        'tuned', or the reason it was left alone.
+    """
+    if os.environ.get('PROMPTDA_TUNE_ALLOCATOR', '1').strip() == '0':
+        return 'left alone: PROMPTDA_TUNE_ALLOCATOR=0'
+    if 'glibc.malloc' in os.environ.get('GLIBC_TUNABLES', '') or any(
+            name in os.environ for name in ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_')):
+        return 'left alone: the environment tunes glibc malloc'
+    if not sys.platform.startswith('linux'):
+        return f'left alone: not Linux ({sys.platform})'
+    try:
+        libc = ctypes.CDLL(None)
+        gnu_get_libc_version = libc.gnu_get_libc_version
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return 'left alone: the C library is not glibc'
+    gnu_get_libc_version.restype = ctypes.c_char_p
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1 or \
+            mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) != 1:
+        return f'left alone: mallopt refused (glibc {gnu_get_libc_version().decode()})'
+    return 'tuned'

@@ -279,6 +279,64 @@ def test_slow_backend_drops_stale_frames_and_reports_them(harness):
                   == snap.dropped)
 
 
+class GatedBackend:
+    """Holds each frame while ``gate`` is clear (the worker busy on demand).
+
+    The gate is open at first, for the warm-up at configure.
+    """
+
+    name = 'gated_test'
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def predict(self, rgb, prompt_m, camera=None):
+        assert self.gate.wait(TIMEOUT_S)
+        return np.full(rgb.shape[:2], 2.0, np.float32)
+
+
+@pytest.mark.parametrize('queue_size', [1, 2])
+def test_a_sweep_completing_two_frames_queues_both_oldest_first(harness, queue_size):
+    """Image A (between two sweeps) waits for the later sweep, which also completes image B.
+
+    Both are handed over, A first; the worker's queue (queue_size) decides what waits: with 1,
+    A is dropped (counted as dropped, not unpaired) and B served; with 2 both are served.
+    """
+    backend = GatedBackend()
+    register_backend('gated_test', lambda **options: backend)
+    h = harness({'backend': 'gated_test', 'queue_size': queue_size}, subscribe_points=False)
+    h.wait_matched()
+    backend.gate.clear()
+    outcomes = []
+    h.node.add_frame_listener(lambda stamp, outcome: outcomes.append((stamp, outcome)))
+    frame = GEN.frame(0)
+    lidar_dt = frame.lidar_stamp_ns - frame.stamp_ns  # +7 ms
+    base = frame.stamp_ns
+    a_stamp, b_stamp = base + 60_000_000, base + 100_000_000
+    h.publish_frame(0, stamp_ns=base)  # F0 with its sweep: the worker holds it at the gate
+    assert h.wait(lambda _r: (base, 'queued') in outcomes)
+    for stamp in (a_stamp, b_stamp):  # 53 / 93 ms from the cached sweep: pending
+        h.publish_frame(1, stamp_ns=stamp, cloud=False)
+        assert h.wait(lambda _r, s=stamp: (s, 'pending') in outcomes)
+    h.pubs['points'].publish(conversions.cloud_msg(GEN.frame(1).points_lidar,
+                                                   _header(b_stamp + lidar_dt, 'lidar')))
+    assert h.wait(lambda _r: (b_stamp, 'queued') in outcomes)
+    backend.gate.set()
+    served = [base, a_stamp, b_stamp] if queue_size == 2 else [base, b_stamp]
+    assert h.wait(lambda r: len(r['depth']) >= len(served))
+    time.sleep(0.2)
+    with h.lock:
+        published = [conversions.stamp_to_ns(m.header.stamp) for m in h.received['depth']]
+    assert published == served
+    queued = [stamp for stamp, outcome in outcomes if outcome == 'queued']
+    assert queued == [base, a_stamp, b_stamp]  # oldest first
+    snap = h.node.stats.snapshot()
+    assert snap.unpaired == 0
+    assert snap.dropped == (1 if queue_size == 1 else 0)
+    assert ((a_stamp, 'dropped') in outcomes) == (queue_size == 1)
+
+
 def test_lifecycle_transitions(harness):
     h = harness({'autostart': False})
     assert h.node.stats.snapshot().state == 'unconfigured'

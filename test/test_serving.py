@@ -1,16 +1,19 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""The callback guard, the typed rejection and the one latest-item worker of both nodes."""
+"""The callback guard, the typed rejection, the newest-items worker and the allocator tuning."""
 
 import collections
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
+from promptda_ros.serving import CallbackGuard, LatestSlot, LatestWorker, Rejected, rejecting
 
 
 class Logger:
@@ -91,7 +94,7 @@ def test_latest_worker_drops_stale_items_and_survives_errors():
     worker.put(5)
     while len(results) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert worker.stop() is None
+    assert worker.stop() == []
     assert results == [(1, 2), (3, 6), (5, 10)]
     assert worker.dropped == 1 and worker.completed == 3
     assert errors[0][0] == 'bad' and 'bad item' in str(errors[0][1])
@@ -119,7 +122,7 @@ def test_worker_ends_quietly_on_an_error_after_shutdown():
     worker._thread.join(5.0)
     assert not worker._thread.is_alive()  # ended by itself, before stop()
     assert errors == []  # nothing reported: shutting down is not an inference error
-    assert worker.stop() is None
+    assert worker.stop() == []
     raising = LatestWorker(lambda item: 1 / 0, on_error=lambda item, exc: errors.append(item),
                            alive=lambda: True)
     raising.start()
@@ -129,3 +132,72 @@ def test_worker_ends_quietly_on_an_error_after_shutdown():
         time.sleep(0.01)
     raising.stop()
     assert errors == ['x']  # while alive, an error is reported and the worker goes on
+
+
+def test_latest_slot_keeps_the_newest_items_oldest_first():
+    slot = LatestSlot(2)
+    assert slot.put(1) is None and slot.put(2) is None
+    assert slot.put(3) == 1  # full: the oldest waiting item goes
+    assert len(slot) == 2
+    assert slot.take(0.1) == 2 and slot.take(0.1) == 3
+    assert slot.take(0.01) is None
+    slot.put(4)
+    assert slot.close() == [4] and slot.take(0.01) is None
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError):
+            LatestSlot(bad)
+
+
+def test_worker_with_capacity_two_serves_a_burst_in_order():
+    gate = threading.Event()
+    results = []
+    worker = LatestWorker(lambda item: gate.wait(5.0) and item,
+                          lambda item, out: results.append(out), lambda item, exc: None,
+                          capacity=2)
+    worker.start()
+    worker.put(1)
+    time.sleep(0.1)  # 1 is running
+    assert worker.put(2) is None and worker.put(3) is None
+    assert worker.put(4) == 2
+    gate.set()
+    deadline = time.monotonic() + 5.0
+    while len(results) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    assert results == [1, 3, 4] and worker.dropped == 1
+
+
+_FAULTS = r"""
+import resource, sys, threading
+import numpy as np
+from promptda_ros.serving import tune_allocator
+state = tune_allocator() if sys.argv[1] == 'tune' else 'untouched'
+
+def frames():
+    for _ in range(100):  # the shape of a box-filter pass of the default backend
+        a = np.ones((2, 240, 321))
+        b = np.cumsum(a, axis=2)
+        del a, b
+
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+worker = threading.Thread(target=frames)  # a thread's own arena, as in the node's worker
+worker.start()
+worker.join()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 100, state)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc malloc tuning')
+def test_tune_allocator_stops_page_faults_per_frame_in_a_worker_thread():
+    def faults(mode, **env):
+        out = subprocess.run([sys.executable, '-c', _FAULTS, mode], capture_output=True,
+                             text=True, timeout=120, env={**os.environ, **env}, check=True)
+        per_frame, state = out.stdout.strip().splitlines()[-1].split(maxsplit=1)
+        return state, float(per_frame)
+
+    state, untuned = faults('plain')
+    assert untuned > 100  # ~600 faults: every 1.2 MiB array refaulted page by page
+    state, tuned = faults('tune')
+    assert state == 'tuned' and tuned < untuned / 20, (untuned, tuned)
+    state, _ = faults('tune', GLIBC_TUNABLES='glibc.malloc.trim_threshold=1000000')
+    assert state.startswith('left')  # the user's own tuning wins

@@ -40,7 +40,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
-from promptda_ros.serving import CallbackGuard, Rejected
+from promptda_ros.serving import CallbackGuard, Rejected, tune_allocator
 
 from .ros_common import (command_type, declare, joint_state_positions, make_command,
                          OUTPUT_TYPES, params_class, PROFILE_SPECS, ParamSpec,
@@ -442,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                         help='checkpoint directory (overrides the policy_path parameter)')
     argv, ros_args = split_ros_args(argv)
     args = parser.parse_args(argv)
+    tune_allocator()
 
     def make_node():
         overrides = []

@@ -120,6 +120,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=EXTRINSICS_SOURCES),
     ParamSpec('lidar_cache_size', 10, 'number of LiDAR sweeps / prompt images kept for pairing',
               read_only=True, low=1, high=200),
+    ParamSpec('queue_size', 2, 'paired frames waiting for inference; when full, the oldest is '
+              'dropped (dropped_frames). 1 = the newest frame only (lowest latency); 2 also '
+              'serves a frame that a LiDAR sweep completed together with the next one',
+              read_only=True, low=1, high=8),
     ParamSpec('diagnostics_period_s', 1.0, 'period of /diagnostics messages, s', read_only=True,
               low=0.05, high=60.0),
     ParamSpec('autostart', True, 'configure and activate the lifecycle node on start-up',
@@ -199,6 +203,7 @@ class PerceptionParams:
     sensor_qos: str = 'sensor_data'
     extrinsics_source: str = 'auto'
     lidar_cache_size: int = 10
+    queue_size: int = 2
     diagnostics_period_s: float = 1.0
     autostart: bool = True
     max_image_area: int = MAX_IMAGE_AREA

@@ -9,15 +9,16 @@ Data flow (all topic names relative, remap them in launch)::
     camera_info ───┼─> pair: nearest camera_info, nearest ──>│   depth/camera_info  (scaled)
     lidar/points ──┘   LiDAR sweep within slop_s  │          ├─> depth/points       organized
      (or prompt_depth)                            v          └─> prompt/image       (debug)
-                                 latest-frame worker (promptda_ros.serving)
+                                 newest-frames worker (promptda_ros.serving)
                                  -> frame pipeline (promptda_ros.pipeline)
 
 This module is lifecycle and wiring only: header checks and decoding are in
 :mod:`promptda_ros.core.msg_codec`, pairing in :mod:`promptda_ros.core.sync`, the frame pipeline
 in :mod:`promptda_ros.pipeline`, the worker and the callback guard in :mod:`promptda_ros.serving`.
-The executor only caches messages and hands complete frames to the worker; a newer frame replaces
-a waiting one (counted as dropped). Every callback is guarded: a bad input is counted under its
-error kind and logged (throttled per kind); nothing a message carries can end the node.
+The executor only caches messages and hands complete frames to the worker, whose queue holds
+``queue_size`` frames: a new frame pushes the oldest waiting one out (counted as dropped). Every
+callback is guarded: a bad input is counted under its error kind and logged (throttled per kind);
+nothing a message carries can end the node.
 ``message_filters`` (LiDAR subscription) and ``tf2_ros`` (extrinsics) are used when installed.
 """
 
@@ -57,7 +58,8 @@ from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, promp
 from promptda_ros.ros import conversions
 from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats, StatsSnapshot
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
-from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
+from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting, \
+    tune_allocator
 
 try:  # optional: a ROS 2 installation provides them, PyPI does not
     import message_filters
@@ -311,7 +313,8 @@ class PerceptionNode(LifecycleNode):
         reliable = params.sensor_qos == 'reliable'
         overrides = QoSOverridingOptions.with_default_policies()
         self._worker = LatestWorker(self._process, on_error=self._on_frame_error,
-                                    name='promptda_inference', alive=self.context.ok)
+                                    name='promptda_inference', alive=self.context.ok,
+                                    capacity=params.queue_size)
         self._worker.start()
         on_image = self._guard.wrap('callback', self._on_image)
         if params.image_transport == 'compressed':
@@ -469,31 +472,41 @@ class PerceptionNode(LifecycleNode):
         return None if match is None else match.item
 
     def _dispatch(self) -> None:
-        """Hand the newest complete frame to the worker; older pending frames are unpaired."""
+        """Hand the complete pending frames to the worker, oldest first (see _dispatch_locked)."""
         with self._input_lock:
             if self._sweeps is not None and self._worker is not None:
                 self._dispatch_locked(self._sweeps, self._worker)
 
     def _dispatch_locked(self, sweeps: CoreSweepSource, worker: LatestWorker) -> None:
-        ready = None
-        for index in range(len(self._pending) - 1, -1, -1):
-            msg, stamp, received = self._pending[index]
+        """Queue every pending frame that has its sweep and camera_info, in arrival order.
+
+        A pending frame older than the newest complete one that still has no partner is
+        unpaired (the node has moved past it). One sweep often completes two frames at once (an
+        image stamped between two sweeps waits for the later one, and the image stamped with
+        that sweep arrives with it): both go to the worker, whose queue (``queue_size``) drops
+        the oldest waiting frame when full.
+        """
+        complete = []
+        for index, (msg, stamp, received) in enumerate(self._pending):
             camera = self._nearest_camera(stamp)
             match = sweeps.match(stamp) if camera is not None else None
             if camera is not None and match is not None:
-                ready = (index, FrameJob(msg, stamp, camera, match[1], match[0], received))
-                break
-        if ready is not None:
-            index, job = ready
-            for _msg, stale, _received in self._pending[:index]:
-                self.stats.unpaired()
-                self._notify(stale, 'unpaired')
-            del self._pending[:index + 1]
-            replaced = worker.put(job)
-            self._notify(job.stamp_ns, 'queued')
-            if replaced is not None:
-                self.stats.dropped()
-                self._notify(replaced.stamp_ns, 'dropped')
+                complete.append((index, FrameJob(msg, stamp, camera, match[1], match[0],
+                                                 received)))
+        if complete:
+            last = complete[-1][0]
+            queued = {index for index, _job in complete}
+            for index, (_msg, stale, _received) in enumerate(self._pending[:last]):
+                if index not in queued:
+                    self.stats.unpaired()
+                    self._notify(stale, 'unpaired')
+            del self._pending[:last + 1]
+            for _index, job in complete:
+                replaced = worker.put(job)
+                self._notify(job.stamp_ns, 'queued')
+                if replaced is not None:
+                    self.stats.dropped()
+                    self._notify(replaced.stamp_ns, 'dropped')
         while len(self._pending) > MAX_PENDING_IMAGES:
             _msg, stale, _received = self._pending.pop(0)
             self.stats.unpaired()
@@ -648,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
                'config/perception.yaml -r lidar/points:=/velodyne_points -p backend:=bilinear. '
                'Parameters, units and ranges: config/perception.yaml.',
     ).parse_args(plain_args)
+    tune_allocator()
     rclpy.init(args=args)
     node = None
     try:

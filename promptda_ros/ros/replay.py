@@ -42,6 +42,7 @@ from promptda_ros.bagio import (CAMERA_INFO_TOPIC, extrinsics_matrix, IMAGE_TOPI
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.ros.params import SPECS
+from promptda_ros.serving import tune_allocator
 
 
 PENDING_GRACE_S = 0.3
@@ -566,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``promptda-replay``; print the summary; return 0, or 1 with ``error: ...``."""
     args = build_parser().parse_args(argv)
+    tune_allocator()
     try:
         params = load_params_file(args.params) if args.params else {}
         for item in args.set:
