@@ -103,3 +103,34 @@ def test_frames_without_reference_or_prompt_are_skipped_with_a_reason():
     assert [f.name for f in frames] == ['10', '40']
     assert len(skipped) == 2
     assert 'no reference depth' in skipped[0] and 'no prompt depth image' in skipped[1]
+
+
+def test_tum_poses_match_bag_stamps_by_the_pairing_rule(sqlite_bag, tmp_path):
+    """Stamps are read as exact decimals and matched like sweeps: nearest within 50 ms."""
+    from promptda_ros.bagio import read_frames
+    from promptda_ros.eval.dataset import read_bag, seconds_to_ns
+
+    stamps = [fr.stamp_ns for fr in read_frames(str(sqlite_bag))]
+
+    def sec(ns: int) -> str:  # exact decimal text of integer ns
+        return f'{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}'
+
+    lines = [
+        # frame 0: 20 ms before and 20 ms after -> a tie, the later stamp wins (x = 2)
+        f'{sec(stamps[0] - 20_000_000)} 1 0 0 0 0 0 1',
+        f'{sec(stamps[0] + 20_000_000)} 2 0 0 0 0 0 1',
+        # frame 1: 100 ns after beats 150 ns before (float seconds hold ~240 ns at 1.7e9 s)
+        f'{sec(stamps[1] + 100)} 3 0 0 0 0 0 1',
+        f'{sec(stamps[1] - 150)} 4 0 0 0 0 0 1',
+        # frame 2: only a pose 50 ms + 1 ns away -> no pose
+        f'{sec(stamps[2] + 50_000_001)} 5 0 0 0 0 0 1',
+    ]
+    poses = tmp_path / 'poses.txt'
+    poses.write_text('\n'.join(lines) + '\n')
+    frames = list(read_bag(str(sqlite_bag), poses_path=str(poses)))
+    assert [None if f.T_world_cam is None else f.T_world_cam[0, 3] for f in frames] == \
+        [2.0, 3.0, None]
+    assert seconds_to_ns('1700000000.123456789') == 1_700_000_000_123_456_789
+    for bad in ('nan', '-1', 'x', 'inf'):
+        with pytest.raises(ValueError):
+            seconds_to_ns(bad)

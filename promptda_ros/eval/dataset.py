@@ -15,15 +15,19 @@ Folder layout (all frames share one stem, e.g. ``000042``)::
       poses.txt              optional: "<stem> tx ty tz qx qy qz qw" per line (T_world_cam,
                              camera optical frame -> world; '#' starts a comment)
 
-For bags, ``--poses`` files use the TUM layout "<stamp_s> tx ty tz qx qy qz qw" and are matched to
-the image stamp (nearest within 50 ms).
+For bags, ``--poses`` files use the TUM layout "<stamp_s> tx ty tz qx qy qz qw"; a stamp is read
+as exact decimal seconds into integer nanoseconds and matched to the image stamp by the node's
+pairing rule (:func:`promptda_ros.core.sync.select_nearest`: nearest within 50 ms, ties to the
+later stamp).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 import json
 import os
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -31,12 +35,14 @@ import numpy as np
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.depth_io import load_depth
 from promptda_ros.core.errors import CalibrationError, InputError
+from promptda_ros.core.sync import select_nearest
 from promptda_ros.core.transforms import make_transform
 from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 DEPTH_EXTS = ('.png', '.npy')
-POSE_MATCH_S = 0.05
+POSE_MATCH_NS = 50_000_000
+"""A bag frame takes the pose nearest to its stamp within this many ns (TUM poses files)."""
 
 
 @dataclass
@@ -199,10 +205,46 @@ def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
         yield EvalFrame(i, stem, None, rgb, camera, _prompt_zero(_load_depth(p_path)), gt, T)
 
 
-def _nearest_pose(poses: dict[float, np.ndarray], keys: np.ndarray, stamp_s: float
-                  ) -> np.ndarray | None:
-    j = int(np.argmin(np.abs(keys - stamp_s)))
-    return poses[float(keys[j])] if abs(keys[j] - stamp_s) <= POSE_MATCH_S else None
+def seconds_to_ns(text: str) -> int:
+    """Return decimal seconds written as text (``'1700000000.123456789'``) as integer ns.
+
+    Exact: the digits are read as a decimal, not a float (a float64 keeps ~0.2 us around 1.7e9 s).
+
+    Raises:
+        ValueError: not a finite, non-negative number.
+    """
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f'not a number: {text!r}') from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f'not a finite time >= 0: {text!r}')
+    return int((value * 1_000_000_000).to_integral_value())
+
+
+class StampedPoses:
+    """Poses of a TUM file by integer-ns stamp, matched to image stamps with the pairing rule.
+
+    Args:
+        poses: stamp text (decimal seconds) -> (4, 4) float64 T_world_cam, as from
+            :func:`read_poses`.
+
+    Raises:
+        ValueError: a key that is not a time in seconds.
+    """
+
+    def __init__(self, poses: dict[str, np.ndarray]) -> None:
+        """Convert the keys to integer ns and sort by stamp."""
+        self._entries = sorted(((seconds_to_ns(key), T) for key, T in poses.items()),
+                               key=lambda entry: entry[0])
+        self._stamps = [stamp for stamp, _T in self._entries]
+
+    def nearest(self, stamp_ns: int) -> np.ndarray | None:
+        """Return the (4, 4) pose for an image stamped ``stamp_ns`` ns; None: none in 50 ms."""
+        lo = bisect_left(self._stamps, stamp_ns - POSE_MATCH_NS)
+        hi = bisect_right(self._stamps, stamp_ns + POSE_MATCH_NS)
+        match = select_nearest(self._entries[lo:hi], stamp_ns, POSE_MATCH_NS)
+        return None if match is None else match.item
 
 
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
@@ -266,10 +308,10 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
     if poses_path:
         raw = read_poses(poses_path)
         try:
-            poses = {float(k): v for k, v in raw.items()}
-        except ValueError:
+            poses = StampedPoses(raw)
+        except ValueError as exc:
             raise InputError(f'{poses_path}: bag poses need a timestamp (seconds) as first '
-                             'column') from None
+                             f'column ({exc})') from None
     else:
         poses = None
     if config is None:
@@ -279,9 +321,8 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
 
 
 def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig,
-                poses: dict[float, np.ndarray] | None, topics: dict[str, str],
+                poses: StampedPoses | None, topics: dict[str, str],
                 skipped: list[str]) -> Iterator[EvalFrame]:
-    keys = np.array(sorted(poses)) if poses else None
     with_gt = topics.get('gt_topic', '') is not None
     for i, fr in enumerate(bagio.read_frames(bag_path, **topics)):
         if with_gt and fr.depth_gt_m is None:
@@ -301,7 +342,7 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig
             prompt = _prompt_zero(fr.prompt_depth_m)
         T = fr.T_world_cam
         if poses is not None:
-            T = _nearest_pose(poses, keys, fr.stamp_ns * 1e-9)
+            T = poses.nearest(int(fr.stamp_ns))
         gt = _gt_nan(fr.depth_gt_m) if with_gt else None
         yield EvalFrame(i, str(fr.stamp_ns), int(fr.stamp_ns), fr.rgb, fr.camera, prompt, gt,
                         None if T is None else np.asarray(T, np.float64),
