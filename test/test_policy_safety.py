@@ -76,28 +76,66 @@ def test_clamps_to_joint_and_velocity_limits():
     assert np.all(out >= H1.lower) and np.all(out <= H1.upper)
 
 
-def test_stale_depth_or_joints_hold_the_pose():
+def test_stale_depth_or_joints_hold_the_last_command():
     f = _active_filter()
     pose = np.array([0.1, -0.2, 0.3, 0.4])
-    f.step(0.0, pose + 0.01, pose, 0.0, 0.0)
+    sent = f.step(0.0, pose + 0.01, pose, 0.0, 0.0).positions   # the arm lags its command
+    np.testing.assert_allclose(sent, pose + 0.01)
     d = f.step(1.0, pose + 1.0, pose, 1.0, 0.4)          # depth 0.6 s old
     assert d.mode == Mode.STALE and 'depth' in d.reason
-    np.testing.assert_allclose(d.positions, pose)
+    np.testing.assert_allclose(d.positions, sent)        # where the arm was sent, no jump
     d2 = f.step(1.1, pose + 1.0, pose + 0.05, 1.1, 0.4)   # still held at the latched pose
-    np.testing.assert_allclose(d2.positions, pose)
+    np.testing.assert_allclose(d2.positions, sent)
     d3 = f.step(2.0, pose + 1.0, pose, 1.5, 2.0)          # joints 0.5 s old
     assert d3.mode == Mode.STALE and 'joint' in d3.reason
     assert f.step(2.0, None, pose, 2.0, 2.0).mode == Mode.HOLD
     assert f.step(2.0, [np.nan] * 4, pose, 2.0, 2.0).mode == Mode.HOLD
+    blocked = f.step(2.1, None, sent + 0.6, 2.1, 2.1)       # pushed away while holding
+    assert blocked.mode == Mode.FAULT and not f.enabled
+    first = _active_filter()                              # nothing commanded yet:
+    held = first.step(0.0, pose, pose, 0.0, -1.0)          # the measured pose
+    assert held.mode == Mode.STALE
+    np.testing.assert_allclose(held.positions, pose)
+
+
+def test_no_command_steps_beyond_the_velocity_limit_outside_estop_and_fault():
+    """Random ticks of fresh / stale depth and joints, no action, NaN actions, far targets.
+
+    The arm follows each command with a lag; whatever the mode, two consecutive published
+    commands differ by at most max_velocity * control_period (the hold used to latch the
+    measured pose: a step of the tracking lag).
+    """
+    rng = np.random.default_rng(7)
+    f = _active_filter(max_vel=1.0)
+    arm = np.zeros(4)
+    previous = None
+    modes = set()
+    for i in range(3000):
+        now = i * DT
+        kind = rng.integers(0, 6)
+        target = {0: None, 1: [np.nan] * 4}.get(kind, rng.uniform(-3, 3, 4))
+        joint_stamp = now - (0.5 if rng.random() < 0.05 else 0.0)
+        depth_stamp = now - (1.0 if rng.random() < 0.2 else 0.0)
+        d = f.step(now, target, arm, joint_stamp, depth_stamp)
+        assert d.mode not in (Mode.FAULT, Mode.ESTOP, Mode.DISABLED), d
+        modes.add(d.mode)
+        if d.positions is not None:
+            if previous is not None:
+                assert np.all(np.abs(d.positions - previous) <= DT + 1e-12), (i, d)
+            previous = d.positions
+            arm = arm + 0.2 * (d.positions - arm)   # a lagging position controller
+    assert modes == {Mode.ACTIVE, Mode.STALE, Mode.HOLD}
 
 
 def test_estop_latches_until_reset_and_reenable():
     f = _active_filter()
     pose = np.array([0.5, 0.0, 0.0, 1.0])
     f.step(0.0, pose, pose, 0.0, 0.0)
+    assert f.step(0.05, None, pose + 0.02, 0.05, 0.05).mode == Mode.HOLD  # at the command
     f.set_estop(True)
     held = [f.step(0.1 * i, pose + 1, pose + 0.01 * i, 0.1 * i, 0.1 * i) for i in range(1, 5)]
     assert all(d.mode == Mode.ESTOP for d in held)
+    np.testing.assert_allclose(held[0].positions, pose + 0.01)  # where the arm is when it stops
     assert all(np.array_equal(d.positions, held[0].positions) for d in held)
     assert not f.set_enabled(True)[0]
     assert not f.reset_estop()[0]          # input still active

@@ -13,7 +13,10 @@ Every command the policy node publishes goes through :meth:`SafetyFilter.step`:
 * **e-stop** latches: the arm holds the pose it had when the stop arrived until the stop input
   is released, :meth:`SafetyFilter.reset_estop` is called *and* the filter is enabled again;
 * **stale** depth or joint state (older than the configured age), or no action available ->
-  hold the pose latched when the hold began (no motion);
+  hold the last command (latched when the hold began; the measured pose when nothing was
+  commanded since enabling): the arm settles where it was last sent, so no published command
+  steps further than the velocity limit allows, as in every mode but e-stop and fault. The
+  tracking-error check goes on during a hold;
 * **active** -> the policy target clamped to the joint limits, then rate-limited so no joint
   moves faster than its velocity limit between two commands, then clamped again;
 * **fault**: while active, a measured pose further than ``max_tracking_error_rad`` from the
@@ -127,6 +130,8 @@ class SafetyFilter:
         if now_s is not None:
             self._estop_heard_s = float(now_s)
         if active:
+            if not self._estop_latched:
+                self._hold = None  # the e-stop holds the pose of the moment it arrives
             self._estop_latched = True
             self._enabled = False
 
@@ -177,9 +182,17 @@ class SafetyFilter:
                              % (name, arr.size, self.profile.name, self.profile.num_joints))
         return arr
 
-    def _hold_decision(self, mode: Mode, reason: str, measured: np.ndarray | None) -> Decision:
+    def _hold_decision(self, mode: Mode, reason: str, measured: np.ndarray | None,
+                       at_measured: bool = False) -> Decision:
+        """Hold the pose latched when the hold began.
+
+        The latched pose is the last command (it is within one velocity step of the previous
+        one), or with ``at_measured`` (e-stop: stop where the arm is) or when nothing was
+        commanded yet, the measured pose.
+        """
         if self._hold is None:
-            if measured is not None and np.all(np.isfinite(measured)):
+            known = measured is not None and bool(np.all(np.isfinite(measured)))
+            if known and (at_measured or self._last_command is None):
                 self._hold = self.profile.clamp(measured)
             elif self._last_command is not None:
                 self._hold = self._last_command.copy()
@@ -216,9 +229,10 @@ class SafetyFilter:
             if lost:  # heartbeat silent while enabled: stop as if the e-stop were pressed
                 self._estop_latched = True
                 self._enabled = False
-                return self._hold_decision(Mode.ESTOP, lost, pose_for_hold)
+                return self._hold_decision(Mode.ESTOP, lost, pose_for_hold, at_measured=True)
         if self._estop_latched:
-            return self._hold_decision(Mode.ESTOP, 'e-stop latched', pose_for_hold)
+            return self._hold_decision(Mode.ESTOP, 'e-stop latched', pose_for_hold,
+                                       at_measured=True)
         if not self._enabled:
             self._hold = None
             return Decision(Mode.DISABLED, None, 'disabled')
@@ -227,10 +241,6 @@ class SafetyFilter:
                 now_s - joint_stamp_s)
             return self._hold_decision(Mode.STALE, 'joint state stale: ' + age, None)
         assert measured is not None  # a fresh joint state is a measurement
-        if depth_stamp_s is None or now_s - depth_stamp_s > self.config.max_depth_age_s:
-            age = 'never received' if depth_stamp_s is None else '%.3f s old' % (
-                now_s - depth_stamp_s)
-            return self._hold_decision(Mode.STALE, 'depth stale: ' + age, measured)
         limit = self.config.max_tracking_error_rad
         if limit > 0 and self._last_command is not None:
             error = np.abs(measured - self._last_command)
@@ -243,6 +253,10 @@ class SafetyFilter:
                 return Decision(Mode.FAULT, hold.copy(),
                                 'tracking error %.3f rad at %s > %.3f: disabled, enable again '
                                 'to resume' % (error[j], self.profile.joint_names[j], limit))
+        if depth_stamp_s is None or now_s - depth_stamp_s > self.config.max_depth_age_s:
+            age = 'never received' if depth_stamp_s is None else '%.3f s old' % (
+                now_s - depth_stamp_s)
+            return self._hold_decision(Mode.STALE, 'depth stale: ' + age, measured)
         if target is None:
             return self._hold_decision(Mode.HOLD, 'no action available', measured)
         goal = self._check_vector('target', target)
