@@ -72,13 +72,12 @@ def run(args) -> int:
     os.environ['ROS_DOMAIN_ID'] = str(args.domain)
     camera, frames = _frames(args.width, args.height, args.frames)
 
+    from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_msgs.msg import Header
-
-    from diagnostic_msgs.msg import DiagnosticArray
 
     from promptda_ros.ros import conversions
     from promptda_ros.ros.diagnostics import diagnostic_values

@@ -24,8 +24,13 @@ from rosbags.typesys import get_typestore, Stores
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
-from promptda_ros.core.msg_codec import camera_info_to_camera, cloud_to_xyz, image_to_array, \
-    image_to_depth_m, image_to_rgb
+from promptda_ros.core.msg_codec import (
+    camera_info_to_camera,
+    cloud_to_xyz,
+    image_to_array,
+    image_to_depth_m,
+    image_to_rgb,
+)
 from promptda_ros.core.sync import select_nearest
 from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
 from promptda_ros.pipeline import unit_quaternion

@@ -33,8 +33,13 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.pointcloud import depth_to_points, pack_rgb
 from promptda_ros.core.projection import project_to_grid
-from promptda_ros.core.prompt import (FILL_METHODS, fill_morphological, fill_prompt, PromptStats,
-                                      validate_prompt)
+from promptda_ros.core.prompt import (
+    FILL_METHODS,
+    fill_morphological,
+    fill_prompt,
+    PromptStats,
+    validate_prompt,
+)
 from promptda_ros.core.transforms import transform_points
 
 # 'morph' by default: on the bundled sample (640x480, default backend, 192x256 grid) it scored

@@ -174,7 +174,7 @@ class LatestSlot:
             return self._items.popleft()
 
     def __len__(self) -> int:
-        """Number of items waiting."""
+        """Return the number of items waiting."""
         with self._cond:
             return len(self._items)
 

@@ -16,6 +16,7 @@ from promptda_ros.core.errors import CheckpointError, InputError
 from promptda_ros.eval import cli as eval_cli
 from promptda_ros.eval.dataset import read_bag
 from promptda_ros.sample.bag_writer import LIDAR_DEPTH_TOPIC, LIDAR_TOPIC
+
 from test_adapt_helpers import tiny_sample, tiny_weights, without_topics
 
 TINY_ARGS = ['--width', '8', '--net-long-side', '48', '--batch', '2', '--quiet']

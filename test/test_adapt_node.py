@@ -20,6 +20,7 @@ from promptda_ros.core.errors import InputError
 from promptda_ros.eval.dataset import read_bag
 from promptda_ros.ros import conversions
 from promptda_ros.ros.replay import replay_bag
+
 from test_adapt_helpers import tiny_sample, tiny_weights
 from test_model_helpers import official_checkpoint
 

@@ -9,21 +9,27 @@ weights format.
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import save_file
+import torch
 
-from promptda_ros.adapt.network import (HINT, load_refiner, RefineConfig, RefineNet,
-                                        save_refiner)
+from promptda_ros.adapt.network import HINT, load_refiner, RefineConfig, RefineNet, save_refiner
 from promptda_ros.adapt.refine import apply_fit, prepare, resize, sparse_to_grid, StarryGazer
-from promptda_ros.adapt.relative import (BagRelative, DiskRelative, fit_to_image,
-                                         make_relative_source, normalise_relative, relative_for)
-from promptda_ros.adapt.synthesis import frame_base, synthesize, SynthesisConfig
+from promptda_ros.adapt.relative import (
+    BagRelative,
+    DiskRelative,
+    fit_to_image,
+    make_relative_source,
+    normalise_relative,
+    relative_for,
+)
+from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig, synthesize
 from promptda_ros.bagio import read_frames, RELATIVE_TOPIC
 from promptda_ros.core.errors import CheckpointError, InputError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import read_bag
 from promptda_ros.eval.metrics import depth_metrics
 from promptda_ros.sample.scene import SampleGenerator
+
 from test_adapt_helpers import TINY, tiny_sample, tiny_weights
 
 
@@ -158,6 +164,7 @@ def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_p
 def test_depth_anything_v2_source_gives_disparity_for_adapt(tmp_path_factory, tmp_path, capsys):
     """A tiny random Depth Anything V2 (-hf folder) as relative source, also in promptda-adapt."""
     from promptda_ros.adapt import cli
+
     from test_train_models import _tiny_depth_anything
 
     hf_dir = str(tmp_path / 'da2-tiny-hf')

@@ -9,12 +9,11 @@ import pytest
 from promptda_ros.backends import available_backends, make_backend, register_backend
 from promptda_ros.backends.default import remove_occluded
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.core.prompt import fill_knn
 from promptda_ros.core.projection import project_to_grid
+from promptda_ros.core.prompt import fill_knn
 from promptda_ros.core.transforms import transform_points
 from promptda_ros.eval.metrics import depth_metrics
-from promptda_ros.sample.bench_cli import (_sample_frames, format_table, main,
-                                           run_bench)
+from promptda_ros.sample.bench_cli import _sample_frames, format_table, main, run_bench
 
 
 def _inputs(H=48, W=64, h=12, w=16):

@@ -5,15 +5,21 @@
 
 import threading
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import numpy as np
+import pytest
 
 from promptda_ros.core.errors import SyncError
-from promptda_ros.core.sync import (DEFAULT_JUMP_BACK_NS, interval_bounds, Match,
-                                    match_filter_cache, NearestSweepCache, select_nearest,
-                                    StampCache)
+from promptda_ros.core.sync import (
+    DEFAULT_JUMP_BACK_NS,
+    interval_bounds,
+    Match,
+    match_filter_cache,
+    NearestSweepCache,
+    select_nearest,
+    StampCache,
+)
 
 T0 = 1_700_000_000_000_000_000  # epoch-scale stamps: float seconds would lose precision
 MS = 1_000_000

@@ -3,10 +3,10 @@
 
 """Tests of quaternions and rigid transforms."""
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import numpy as np
+import pytest
 
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.transforms import (

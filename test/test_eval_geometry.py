@@ -10,7 +10,7 @@ import pytest
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import CalibrationError, InputError
-from promptda_ros.eval.recon import TSDFFusion, recon_scores
+from promptda_ros.eval.recon import recon_scores, TSDFFusion
 from promptda_ros.eval.temporal import flicker
 
 H, W = 60, 80

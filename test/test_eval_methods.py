@@ -10,8 +10,7 @@ import pytest
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.eval.dataset import EvalFrame, read_poses, strided
-from promptda_ros.eval.methods import (MethodRunner, all_method_names, default_methods,
-                                       parse_method)
+from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
 
 H, W = 24, 32
 CAM = PinholeCamera.from_intrinsics(30.0, 30.0, 15.5, 11.5, W, H)

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 
 from promptda_ros.core.errors import InputError
-from promptda_ros.eval.metrics import (METRIC_KEYS, MetricAccumulator, aggregate_frames,
-                                       depth_metrics, valid_mask)
+from promptda_ros.eval.metrics import (
+    aggregate_frames,
+    depth_metrics,
+    METRIC_KEYS,
+    MetricAccumulator,
+    valid_mask,
+)
 
 # 2x2 frame: one invalid reference pixel (0.0). Errors on the valid set: +0.5, 0.0, -2.0.
 GT = np.array([[1.0, 2.0], [4.0, 0.0]], dtype=np.float32)

@@ -8,8 +8,13 @@ import math
 
 import numpy as np
 
-from promptda_ros.eval.report import (ErrorMapKeeper, markdown, plot_error_maps,
-                                      plot_histograms, write_json)
+from promptda_ros.eval.report import (
+    ErrorMapKeeper,
+    markdown,
+    plot_error_maps,
+    plot_histograms,
+    write_json,
+)
 
 
 def _report():

@@ -19,8 +19,11 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.prompt import validate_prompt
 from promptda_ros.model.config import TINY
 from promptda_ros.model.hf_adapter import PromptDANetwork
-from promptda_ros.model.processing import (CONSTANT_PROMPT_EPS_M, guard_constant_prompt,
-                                           prepare_prompt)
+from promptda_ros.model.processing import (
+    CONSTANT_PROMPT_EPS_M,
+    guard_constant_prompt,
+    prepare_prompt,
+)
 from promptda_ros.model.runtime import DepthEstimator
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
 

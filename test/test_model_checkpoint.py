@@ -12,8 +12,14 @@ import torch
 from promptda_ros.core.errors import CheckpointError
 from promptda_ros.model import checkpoint as ck
 from promptda_ros.model.config import ENCODERS
-from test_model_helpers import (deterministic_state_dict, load_case, loaded_network,
-                                official_checkpoint, official_forward_inputs)
+
+from test_model_helpers import (
+    deterministic_state_dict,
+    load_case,
+    loaded_network,
+    official_checkpoint,
+    official_forward_inputs,
+)
 
 
 def _depth(network, case='vits_case0'):
@@ -86,8 +92,8 @@ def test_every_format_loads_to_the_same_network(tmp_path_factory, tmp_path, fmt)
 
 
 def test_hf_directory_is_readable_by_transformers_and_legacy_names(tmp_path_factory, tmp_path):
-    from transformers import PromptDepthAnythingForDepthEstimation
     from safetensors.torch import load_file, save_file
+    from transformers import PromptDepthAnythingForDepthEstimation
     hf_dir = str(tmp_path / 'vits-hf')
     ck.convert_checkpoint(official_checkpoint(tmp_path_factory, 'vits'), hf_dir, 'hf')
     with open(os.path.join(hf_dir, 'config.json'), encoding='utf-8') as f:

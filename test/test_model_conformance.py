@@ -13,8 +13,14 @@ from promptda_ros.model.checkpoint import expected_official_shapes, manifest_sha
 from promptda_ros.model.config import ENCODERS
 from promptda_ros.model.processing import ProcessingConfig
 from promptda_ros.model.runtime import DepthEstimator
-from test_model_helpers import (ARKIT, load_case, loaded_network, manifest_path,
-                                official_forward_inputs)
+
+from test_model_helpers import (
+    ARKIT,
+    load_case,
+    loaded_network,
+    manifest_path,
+    official_forward_inputs,
+)
 
 TOL_M = 1e-3
 CASES = [('vits', 'vits_case0'), ('vits', 'vits_case1'),
@@ -113,6 +119,7 @@ def test_real_weights_on_arkit_sample(encoder):
         pytest.skip('real %s weights not given (PROMPTDA_%s_CHECKPOINT)'
                     % (encoder, encoder.upper()))
     import cv2
+
     from promptda_ros.core.depth_io import load_depth
     est = DepthEstimator(path, encoder=encoder, input_size=(756, 1008), warmup=0,
                          processing=ProcessingConfig(resample='bicubic',

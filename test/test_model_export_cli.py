@@ -11,6 +11,7 @@ import pytest
 
 from promptda_ros.core.errors import CheckpointError, InputError
 from promptda_ros.model import cli, export
+
 from test_model_helpers import ARKIT, load_case, loaded_network, official_checkpoint
 
 

@@ -10,6 +10,7 @@ import torch
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.model import processing as pp
 from promptda_ros.model.runtime import DepthEstimator, DeviceError, resolve_device
+
 from test_model_helpers import load_case, loaded_network
 
 

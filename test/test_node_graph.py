@@ -6,6 +6,7 @@
 import threading
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 import rclpy
@@ -13,7 +14,6 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -445,8 +445,10 @@ def test_compressed_image_input(harness):
 def test_tf2_extrinsics_path_with_a_stand_in_buffer(harness, monkeypatch):
     """tf2_ros is absent here: a stand-in Buffer checks the lookup arguments and answers."""
     import types
+
     from geometry_msgs.msg import TransformStamped
     from rclpy.time import Time
+
     from promptda_ros.ros import perception_node
     lookups = []
 
@@ -554,8 +556,9 @@ def test_bad_stamps_and_a_raising_callback_never_end_the_node(harness):
 def test_stamps_near_zero_pair_and_publish(harness, monkeypatch, with_message_filters):
     """A simulator clock starting at 0: images stamped below slop_s (no negative times)."""
     if with_message_filters:
-        from test_ros_units import _fake_message_filters
         from promptda_ros.ros import perception_node
+
+        from test_ros_units import _fake_message_filters
         monkeypatch.setattr(perception_node, 'message_filters', _fake_message_filters())
     h = harness({'slop_s': 0.05})
     h.wait_matched()
@@ -599,6 +602,7 @@ def test_lidar_frame_without_any_extrinsics_is_an_error_not_a_guess(harness):
 
 def test_diagnostics_go_stale_when_input_stops(harness, monkeypatch):
     from diagnostic_msgs.msg import DiagnosticStatus
+
     from promptda_ros.ros import diagnostics
     monkeypatch.setattr(diagnostics, 'STALE_AFTER_S', 0.5)
     h = harness({'diagnostics_period_s': 0.2})

@@ -25,6 +25,7 @@ from promptda_ros.ros.perception_node import PerceptionNode
 from promptda_ros.ros.replay import replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
+
 from test_model_helpers import official_checkpoint
 
 DOMAIN_ID = 63

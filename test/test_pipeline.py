@@ -12,8 +12,15 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.dataset import open_input
 from promptda_ros.eval.methods import MethodRunner
-from promptda_ros.pipeline import (DEFAULT_FILL, DepthPipeline, lidar_prompt_grid, PipelineConfig,
-                                   prompt_from_depth, prompt_from_points, unit_quaternion)
+from promptda_ros.pipeline import (
+    DEFAULT_FILL,
+    DepthPipeline,
+    lidar_prompt_grid,
+    PipelineConfig,
+    prompt_from_depth,
+    prompt_from_points,
+    unit_quaternion,
+)
 from promptda_ros.ros.params import PerceptionParams
 from promptda_ros.ros.replay import read_depth_bag, replay_bag
 from promptda_ros.sample.bag_writer import write_sample_bag

@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 import yaml
 
-from promptda_policy.policy_node import main as policy_main, POLICY_SPECS
-from promptda_policy.recorder import main as record_main, RECORDER_SPECS
+from promptda_policy.policy_node import main as policy_main
+from promptda_policy.policy_node import POLICY_SPECS
+from promptda_policy.recorder import main as record_main
+from promptda_policy.recorder import RECORDER_SPECS
 from promptda_policy.recording import EpisodeWriter
-from promptda_policy.train import eval_main, main as train_main
+from promptda_policy.train import eval_main
+from promptda_policy.train import main as train_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = os.path.join(ROOT, 'launch', 'policy.launch.py')

@@ -14,17 +14,22 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-from promptda_ros.core.errors import CheckpointError, InputError  # noqa: E402
-
 from promptda_policy import POLICY_TYPE  # noqa: E402
 from promptda_policy.configuration_act_depth import ACTDepthConfig  # noqa: E402
 from promptda_policy.inference import DepthPolicy, load_policy  # noqa: E402
-from promptda_policy.lerobot_adapter import (get_policy_class, make_pre_post_processors,  # noqa
-                                             PreTrainedConfig)
-from promptda_policy.modeling_act_depth import (ACTDepthPolicy, depth_conv_from_rgb,  # noqa
-                                                RESNET18_IMAGENET_FILE)
+from promptda_policy.lerobot_adapter import (  # noqa
+    get_policy_class,
+    make_pre_post_processors,
+    PreTrainedConfig,
+)
+from promptda_policy.modeling_act_depth import (  # noqa
+    ACTDepthPolicy,
+    depth_conv_from_rgb,
+    RESNET18_IMAGENET_FILE,
+)
 from promptda_policy.processor_act_depth import check_depth_stats  # noqa: E402
 from promptda_policy.synthetic import make_config, make_stats, save_untrained_policy  # noqa
+from promptda_ros.core.errors import CheckpointError, InputError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(dim_model=64, n_heads=2, dim_feedforward=128, n_encoder_layers=1,

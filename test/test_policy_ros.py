@@ -9,12 +9,15 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from promptda_ros.core.errors import InputError
-
 from promptda_policy.profiles import get_profile
-from promptda_policy.ros_common import (command_positions, command_type,
-                                        joint_state_positions, make_command,
-                                        profile_from_params)
+from promptda_policy.ros_common import (
+    command_positions,
+    command_type,
+    joint_state_positions,
+    make_command,
+    profile_from_params,
+)
+from promptda_ros.core.errors import InputError
 
 H1 = get_profile('unitree_h1_right_arm')
 PARAMS = dict(profile='unitree_h1_right_arm', joint_names=[''], joint_lower=[0.0],

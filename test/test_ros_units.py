@@ -15,15 +15,17 @@ from promptda_ros.core import msg_codec
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import CalibrationError, InputError, PromptError
 from promptda_ros.core.pointcloud import depth_to_points
+from promptda_ros.pipeline import (
+    cloud_arrays,
+    DepthPipeline,
+    prompt_from_depth,
+    prompt_from_points,
+)
 from promptda_ros.ros import conversions
-from promptda_ros.ros.diagnostics import (diagnostic_array, diagnostic_values, PerceptionStats)
-from promptda_ros.ros.params import (apply_changes, descriptor, PARAMETERS, PerceptionParams,
-                                     SPECS)
-from promptda_ros.ros.perception_node import (check_cloud_header, check_image_header,
-                                              RGB_ENCODINGS)
+from promptda_ros.ros.diagnostics import diagnostic_array, diagnostic_values, PerceptionStats
+from promptda_ros.ros.params import apply_changes, descriptor, PARAMETERS, PerceptionParams, SPECS
+from promptda_ros.ros.perception_node import check_cloud_header, check_image_header, RGB_ENCODINGS
 from promptda_ros.serving import LatestSlot
-from promptda_ros.pipeline import (cloud_arrays, DepthPipeline, prompt_from_depth,
-                                   prompt_from_points)
 
 
 def _camera(width=64, height=48) -> PinholeCamera:
@@ -277,6 +279,7 @@ def _fake_message_filters():
     clock type fails as it does with the real package.
     """
     import types
+
     from rclpy.time import Time
 
     class SimpleFilter:
@@ -354,7 +357,7 @@ def test_one_spec_system_read_only_unless_marked_and_frozen_params():
 
     from promptda_policy.policy_node import POLICY_SPECS, PolicyParams
     from promptda_policy.recorder import RECORDER_SPECS
-    from promptda_ros.ros.params import changeable, ParamSpec, params_class
+    from promptda_ros.ros.params import changeable, params_class, ParamSpec
 
     for spec in (*PARAMETERS, *POLICY_SPECS, *RECORDER_SPECS):
         assert type(spec) is ParamSpec, spec.name  # one class, one default

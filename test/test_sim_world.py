@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
+from promptda_policy.profiles import get_profile
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.sim import scene
 from promptda_ros.sim.expert import run_expert_episode, ScriptedExpert
 from promptda_ros.sim.render import mujoco
 from promptda_ros.sim.world import SimWorld
-from promptda_policy.profiles import get_profile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -147,6 +147,7 @@ def test_one_expert_episode_succeeds():
 
 def test_sim_yaml_and_launch_file_match_the_code():
     import ast
+
     import yaml
 
     from promptda_ros.core.transforms import matrix_to_quat

@@ -19,7 +19,8 @@ from promptda_ros.model.hf_adapter import PromptDANetwork
 from promptda_ros.sample.bag_writer import write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
 from promptda_ros.train.cli import simulate_lidar_main, train_main
-from promptda_ros.train.data import cache_dir, SampleConfig as DataSampleConfig, TrainFrames
+from promptda_ros.train.data import cache_dir, TrainFrames
+from promptda_ros.train.data import SampleConfig as DataSampleConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 56 x 70 network input (4 x 5 patches), 24 x 32 prompt grid: a few ms per step.
@@ -30,6 +31,7 @@ FAST = ['--input-size', '56x70', '--prompt-hw', '24x32', '--batch-size', '2', '-
 def _write_frame_folder(bag, root):
     """Write a bag's frames as a frame folder (the evaluation's folder layout)."""
     import cv2
+
     from promptda_ros.eval.dataset import read_bag
     os.makedirs(root)
     for sub in ('rgb', 'gt', 'prompt'):

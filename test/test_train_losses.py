@@ -8,8 +8,13 @@ import math
 import pytest
 import torch
 
-from promptda_ros.train.losses import (edge_aware_loss, gradient_loss, l1_gradient_loss, l1_loss,
-                                       masked_mean)
+from promptda_ros.train.losses import (
+    edge_aware_loss,
+    gradient_loss,
+    l1_gradient_loss,
+    l1_loss,
+    masked_mean,
+)
 
 NAN = math.nan
 

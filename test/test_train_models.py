@@ -15,6 +15,7 @@ from promptda_ros.core.errors import CheckpointError
 from promptda_ros.model import checkpoint as ck
 from promptda_ros.model.config import custom_spec, ENCODERS, TINY
 from promptda_ros.model.hf_adapter import _official_interpolate_pos_encoding, PromptDANetwork
+
 from test_model_helpers import manifest
 
 FUSION = re.compile(r'depth_head\.scratch\.refinenet[1-4]\.resConfUnit_depth\.')

@@ -18,7 +18,7 @@ from promptda_ros.core.errors import CheckpointError, InputError
 
 from . import POLICY_TYPE, STATE_FEATURE
 from .configuration_act_depth import ACTDepthConfig
-from .lerobot_adapter import PreTrainedConfig, make_pre_post_processors
+from .lerobot_adapter import make_pre_post_processors, PreTrainedConfig
 from .modeling_act_depth import ACTDepthPolicy
 
 REQUIRED_FILES = ('config.json', 'model.safetensors')

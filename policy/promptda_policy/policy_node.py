@@ -42,9 +42,20 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 from promptda_ros.serving import CallbackGuard, Rejected, tune_allocator
 
-from .ros_common import (command_type, declare, joint_state_positions, make_command,
-                         OUTPUT_TYPES, params_class, PROFILE_SPECS, ParamSpec,
-                         profile_from_params, run_node_cli, service_failed, split_ros_args)
+from .ros_common import (
+    command_type,
+    declare,
+    joint_state_positions,
+    make_command,
+    OUTPUT_TYPES,
+    params_class,
+    ParamSpec,
+    profile_from_params,
+    PROFILE_SPECS,
+    run_node_cli,
+    service_failed,
+    split_ros_args,
+)
 from .runtime import ChunkScheduler, InferenceWorker
 from .safety import Mode, SafetyConfig, SafetyFilter
 

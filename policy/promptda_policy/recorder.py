@@ -36,9 +36,18 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 from promptda_ros.serving import CallbackGuard
 
-from .ros_common import (command_positions, declare, joint_state_positions, params_class,
-                         PROFILE_SPECS, ParamSpec, profile_from_params, run_node_cli,
-                         service_failed, split_ros_args)
+from .ros_common import (
+    command_positions,
+    declare,
+    joint_state_positions,
+    params_class,
+    ParamSpec,
+    profile_from_params,
+    PROFILE_SPECS,
+    run_node_cli,
+    service_failed,
+    split_ros_args,
+)
 
 NODE_NAME = 'promptda_policy_recorder'
 ACTION_TYPES = {'trajectory': JointTrajectory, 'array': Float64MultiArray}

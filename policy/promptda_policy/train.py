@@ -90,9 +90,10 @@ def _train_parser() -> argparse.ArgumentParser:
 
 def build_train_config(args: argparse.Namespace):
     """Return the lerobot TrainPipelineConfig for parsed CLI arguments."""
+    from pathlib import Path
+
     from .configuration_act_depth import ACTDepthConfig
     from .lerobot_adapter import DatasetConfig, TrainPipelineConfig, WandBConfig
-    from pathlib import Path
 
     if args.steps < 1 or args.batch_size < 1:
         raise PromptDAError('--steps and --batch-size must be >= 1')

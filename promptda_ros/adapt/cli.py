@@ -227,9 +227,8 @@ class PairDataset:
 
 
 def _loss(model, batch) -> tuple:
-    from promptda_ros.train.losses import l1_gradient_loss, l1_loss
-
     from promptda_ros.adapt.network import compose
+    from promptda_ros.train.losses import l1_gradient_loss, l1_loss
 
     x, target, init = batch
     pred = compose(init, x, model(x))
@@ -241,8 +240,13 @@ def train(args, frames: list) -> dict:
     """Train (or resume) the refinement network; return a summary dict."""
     import torch
 
-    from promptda_ros.adapt.network import (compose, load_refiner, RefineConfig, RefineNet,
-                                            save_refiner)
+    from promptda_ros.adapt.network import (
+        compose,
+        load_refiner,
+        RefineConfig,
+        RefineNet,
+        save_refiner,
+    )
     from promptda_ros.adapt.relative import relative_for
     from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig
     from promptda_ros.core.errors import CheckpointError
@@ -332,7 +336,8 @@ def train(args, frames: list) -> dict:
 
 def evaluate_adapted(args, weights: str) -> dict:
     """Score the adapted network on ``args.eval`` with promptda-eval's machinery."""
-    from promptda_ros.eval.cli import build_parser as eval_parser, evaluate
+    from promptda_ros.eval.cli import build_parser as eval_parser
+    from promptda_ros.eval.cli import evaluate
 
     src = args.relative_source
     methods = ['starrygazer', f'lstsq_{src}', f'ransac_{src}', 'default', 'bilinear']

@@ -130,8 +130,7 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
     Raises:
         PromptError: fewer than 16 valid sparse samples.
     """
-    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, \
-        remove_occluded
+    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, remove_occluded
 
     sparse0 = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     sparse0[sparse0 < 0] = 0.0

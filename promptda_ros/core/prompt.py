@@ -11,8 +11,8 @@ LiDAR, or an IP-Basic-style morphological completion).
 A prompt is an (h, w) float32 array in metres where 0 marks a cell without measurement.
 """
 
-import math
 from dataclasses import dataclass
+import math
 
 import cv2
 import numpy as np

@@ -7,10 +7,19 @@ The submodules import only numpy / scipy / opencv at import time; open3d is impo
 inside :mod:`promptda_ros.eval.recon` and matplotlib inside :mod:`promptda_ros.eval.report`.
 """
 
-from promptda_ros.eval.alignment import (AlignmentResult, align_relative_depth,
-                                         fit_scale_shift_lstsq, fit_scale_shift_ransac)
-from promptda_ros.eval.metrics import (METRIC_KEYS, MetricAccumulator, aggregate_frames,
-                                       depth_metrics, valid_mask)
+from promptda_ros.eval.alignment import (
+                                         align_relative_depth,
+                                         AlignmentResult,
+                                         fit_scale_shift_lstsq,
+                                         fit_scale_shift_ransac,
+)
+from promptda_ros.eval.metrics import (
+                                         aggregate_frames,
+                                         depth_metrics,
+                                         METRIC_KEYS,
+                                         MetricAccumulator,
+                                         valid_mask,
+)
 from promptda_ros.eval.temporal import flicker
 
 __all__ = [

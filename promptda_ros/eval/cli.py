@@ -18,10 +18,13 @@ from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
-from promptda_ros.eval.methods import (MethodRunner, all_method_names, default_methods,
-                                       parse_method)
-from promptda_ros.eval.metrics import METRIC_KEYS, MetricAccumulator, aggregate_frames, \
-    depth_metrics
+from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
+from promptda_ros.eval.metrics import (
+    aggregate_frames,
+    depth_metrics,
+    METRIC_KEYS,
+    MetricAccumulator,
+)
 from promptda_ros.eval.recon import RECON_KEYS
 from promptda_ros.eval.temporal import flicker
 

@@ -41,9 +41,14 @@ from typing import Callable
 
 import numpy as np
 
-from promptda_ros.adapt.relative import (BagRelative, DiskRelative,  # noqa: F401
-                                         NEUTRAL_PROMPT_M, NoPromptRelative, read_relative,
-                                         relative_for)
+from promptda_ros.adapt.relative import (  # noqa: F401
+    BagRelative,
+    DiskRelative,
+    NEUTRAL_PROMPT_M,
+    NoPromptRelative,
+    read_relative,
+    relative_for,
+)
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame

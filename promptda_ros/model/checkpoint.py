@@ -29,9 +29,15 @@ import zipfile
 import torch
 
 from promptda_ros.core.errors import CheckpointError
-from promptda_ros.model.config import (EncoderSpec, encoder_from_embed_dim,
-                                       encoder_spec, ENCODERS, IMAGENET_MEAN, IMAGENET_STD,
-                                       shape_mismatch)
+from promptda_ros.model.config import (
+    encoder_from_embed_dim,
+    encoder_spec,
+    ENCODERS,
+    EncoderSpec,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    shape_mismatch,
+)
 
 FORMATS = ('official', 'hf', 'safetensors')
 OFFICIAL_PREFIX = 'pipeline.'
@@ -529,8 +535,10 @@ def read_depth_anything_v2(path: str, encoder=None) -> Checkpoint:
     path = os.fspath(path)
     _require(path)
     if os.path.isdir(path):
-        from promptda_ros.model.hf_adapter import (depth_anything_config_from_json,
-                                                   spec_from_depth_anything_config)
+        from promptda_ros.model.hf_adapter import (
+            depth_anything_config_from_json,
+            spec_from_depth_anything_config,
+        )
         config_path = os.path.join(path, HF_CONFIG)
         weights_path = os.path.join(path, HF_WEIGHTS)
         for needed in (config_path, weights_path):
@@ -613,8 +621,9 @@ def save_checkpoint(spec: EncoderSpec, hf_state_dict: dict, path: str, fmt: str)
         official = hf_to_official(tensors)
         torch.save({'state_dict': add_official_prefix(official)}, path)
     elif fmt == 'hf':
-        from promptda_ros.model.hf_adapter import write_hf_config
         from safetensors.torch import save_file
+
+        from promptda_ros.model.hf_adapter import write_hf_config
         os.makedirs(path, exist_ok=True)
         write_hf_config(spec, path)
         save_file(tensors, os.path.join(path, HF_WEIGHTS), metadata={'format': 'pt'})

@@ -27,6 +27,7 @@ def _fail(prog: str, exc: BaseException) -> int:
 def _read_image(path: str) -> tuple:
     """Read an image file -> ((H, W, 3) uint8, encoding name)."""
     import cv2
+
     from promptda_ros.core.errors import InputError
     if not os.path.isfile(path):
         raise InputError('image not found: %s' % path)
@@ -69,10 +70,14 @@ def depth_main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         from promptda_ros.core.depth_io import load_depth, save_depth_png_mm
-        from promptda_ros.model.processing import (check_prompt_aspect, network_input_size,
-                                                   parse_input_size, ProcessingConfig)
-        from promptda_ros.model.runtime import DepthEstimator
         from promptda_ros.core.errors import InputError
+        from promptda_ros.model.processing import (
+            check_prompt_aspect,
+            network_input_size,
+            parse_input_size,
+            ProcessingConfig,
+        )
+        from promptda_ros.model.runtime import DepthEstimator
         if not args.out.endswith('.npy'):
             raise InputError('--out must end with .npy (float32 metres), got %r' % args.out)
         input_size = parse_input_size(args.input_size) if args.input_size else None

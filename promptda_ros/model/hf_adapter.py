@@ -26,15 +26,26 @@ import types
 
 import torch
 from torch import nn
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation
-from transformers import Dinov2Config, PromptDepthAnythingConfig
-from transformers import PromptDepthAnythingForDepthEstimation
-from transformers.models.prompt_depth_anything.modeling_prompt_depth_anything import \
-    PromptDepthAnythingLayer
+from transformers import (
+    DepthAnythingConfig,
+    DepthAnythingForDepthEstimation,
+    Dinov2Config,
+    PromptDepthAnythingConfig,
+    PromptDepthAnythingForDepthEstimation,
+)
+from transformers.models.prompt_depth_anything.modeling_prompt_depth_anything import (
+    PromptDepthAnythingLayer,
+)
 
 from promptda_ros.core.errors import CheckpointError
-from promptda_ros.model.config import (EncoderSpec, encoder_from_embed_dim,
-                                       ENCODERS, PATCH_SIZE, PRETRAIN_IMAGE_SIZE, shape_mismatch)
+from promptda_ros.model.config import (
+    encoder_from_embed_dim,
+    ENCODERS,
+    EncoderSpec,
+    PATCH_SIZE,
+    PRETRAIN_IMAGE_SIZE,
+    shape_mismatch,
+)
 
 HF_MODEL_TYPE = 'prompt_depth_anything'
 DA_MODEL_TYPE = 'depth_anything'

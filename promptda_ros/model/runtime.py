@@ -16,8 +16,14 @@ import numpy as np
 import torch
 
 from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.model.processing import (ImageNormaliser, network_input_size, postprocess_depth,
-                                           prepare_prompt, ProcessingConfig, prompt_to_tensor)
+from promptda_ros.model.processing import (
+    ImageNormaliser,
+    network_input_size,
+    postprocess_depth,
+    prepare_prompt,
+    ProcessingConfig,
+    prompt_to_tensor,
+)
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 

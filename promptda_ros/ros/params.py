@@ -16,7 +16,8 @@ exceptions naming the offending parameter.  Run-time changes are validated by bu
 :class:`PerceptionParams` from the current one plus the changes (:func:`apply_changes`).
 """
 
-from dataclasses import dataclass, field as dc_field, fields, InitVar, make_dataclass, replace
+from dataclasses import dataclass, fields, InitVar, make_dataclass, replace
+from dataclasses import field as dc_field
 import math
 from typing import Any, Mapping, Sequence
 

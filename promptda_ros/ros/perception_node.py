@@ -29,7 +29,9 @@ import threading
 import time
 from typing import Any, Callable
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import ClockType
@@ -41,25 +43,31 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.time import Time
 from rclpy.utilities import remove_ros_args
-from rcl_interfaces.msg import SetParametersResult
-from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from promptda_ros.backends import make_backend
 from promptda_ros.core import msg_codec
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import CalibrationError, PromptDAError, PromptError
-from promptda_ros.core.msg_codec import (check_cloud_header, check_image_header, PROMPT_ENCODINGS,
-                                         RGB_ENCODINGS)
+from promptda_ros.core.msg_codec import (
+    check_cloud_header,
+    check_image_header,
+    PROMPT_ENCODINGS,
+    RGB_ENCODINGS,
+)
 from promptda_ros.core.sync import NearestSweepCache, select_nearest, StampCache
 from promptda_ros.core.transforms import make_transform
-from promptda_ros.pipeline import (check_rgb, cloud_arrays, DepthPipeline, prompt_from_depth,
-                                   prompt_from_points)
+from promptda_ros.pipeline import (
+    check_rgb,
+    cloud_arrays,
+    DepthPipeline,
+    prompt_from_depth,
+    prompt_from_points,
+)
 from promptda_ros.ros import conversions
 from promptda_ros.ros.diagnostics import diagnostic_array, PerceptionStats, StatsSnapshot
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
-from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting, \
-    tune_allocator
+from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting, tune_allocator
 
 try:  # optional: a ROS 2 installation provides them, PyPI does not
     import message_filters

@@ -37,13 +37,19 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tqdm import tqdm
 import yaml
 
-from promptda_ros.bagio import (CAMERA_INFO_TOPIC, extrinsics_matrix, IMAGE_TOPIC, LIDAR_TOPIC,
-                                PROMPT_DEPTH_TOPIC, static_extrinsics, TYPESTORE)
+from promptda_ros.bagio import (
+    CAMERA_INFO_TOPIC,
+    extrinsics_matrix,
+    IMAGE_TOPIC,
+    LIDAR_TOPIC,
+    PROMPT_DEPTH_TOPIC,
+    static_extrinsics,
+    TYPESTORE,
+)
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.ros.params import SPECS
 from promptda_ros.serving import tune_allocator
-
 
 PENDING_GRACE_S = 0.3
 OUTPUT_TOPICS = {'depth/image': ('/promptda/depth/image', Image, 'sensor_msgs/msg/Image'),

@@ -43,25 +43,29 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
 from std_msgs.msg import Float64MultiArray, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from promptda_policy.ros_common import (
+    declare,
+    make_command,
+    ParamSpec,
+    run_node_cli,
+    split_ros_args,
+)
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
-from promptda_policy.ros_common import (declare, make_command, ParamSpec, run_node_cli,
-                                        split_ros_args)
 
 try:  # optional: ROS installs ship tf2_msgs, PyPI does not
     from geometry_msgs.msg import TransformStamped
@@ -399,9 +403,9 @@ class ExpertNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(EXPERT_NAME, **kwargs)
+        from promptda_policy.profiles import get_profile
         from promptda_ros.sim.render import mujoco
         from promptda_ros.sim.scene import build_mjcf, EpisodeConfig
-        from promptda_policy.profiles import get_profile
         p = declare(self, EXPERT_SPECS)
         self.params = p
         self.profile = get_profile('unitree_h1_right_arm_gripper')

@@ -27,13 +27,27 @@ import sys
 from typing import Callable, Optional, Union
 
 import numpy as np
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, \
-    QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
-from promptda_ros.bagio import (CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, LIDAR_TOPIC,
-                                PROMPT_DEPTH_TOPIC, RELATIVE_TOPIC, TF_STATIC_TOPIC, TF_TOPIC,
-                                TYPESTORE)
+from promptda_ros.bagio import (
+    CAMERA_INFO_TOPIC,
+    GT_TOPIC,
+    IMAGE_TOPIC,
+    LIDAR_TOPIC,
+    PROMPT_DEPTH_TOPIC,
+    RELATIVE_TOPIC,
+    TF_STATIC_TOPIC,
+    TF_TOPIC,
+    TYPESTORE,
+)
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_fields, depth_image_fields, image_fields
 from promptda_ros.core.projection import project_to_grid

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from promptda_policy.profiles import (
+    H1_GRIPPER_JOINT,
+    H1_GRIPPER_RANGE,
+    H1_RIGHT_ARM_JOINTS,
+    H1_RIGHT_ARM_LOWER,
+    H1_RIGHT_ARM_UPPER,
+)
 from promptda_ros.core.errors import InputError
-from promptda_policy.profiles import (H1_GRIPPER_JOINT, H1_GRIPPER_RANGE, H1_RIGHT_ARM_JOINTS,
-                                      H1_RIGHT_ARM_LOWER, H1_RIGHT_ARM_UPPER)
 
 ARM_JOINTS = tuple(H1_RIGHT_ARM_JOINTS)
 JOINT_NAMES = ARM_JOINTS + (H1_GRIPPER_JOINT,)

@@ -23,13 +23,13 @@ import math
 import os
 import sys
 import time
-import warnings
 from typing import List, Optional
+import warnings
 
 import numpy as np
 
-from promptda_ros.core.errors import PromptDAError
 from promptda_ros.cli_args import hw_arg, topics_arg
+from promptda_ros.core.errors import PromptDAError
 from promptda_ros.train.lidar_sim import LidarSimConfig, PATTERNS
 
 KIND = 'promptda-train'
@@ -265,6 +265,7 @@ class Validator:
     def __call__(self, network) -> dict:
         """Return the mean per-frame metrics (``promptda_ros.eval.metrics``) of ``network``."""
         import torch
+
         from promptda_ros.eval.metrics import aggregate_frames, depth_metrics
         from promptda_ros.model.runtime import DepthEstimator
         if not self.frames:
@@ -290,8 +291,12 @@ def _save_weights(network, spec, path: str) -> None:
 def train(args, ctx) -> dict:
     """Run ``promptda-train`` with parsed ``args`` in distributed context ``ctx``."""
     import torch
-    from promptda_ros.model.checkpoint import network_from_state_dict, read_checkpoint, \
-        read_start_checkpoint
+
+    from promptda_ros.model.checkpoint import (
+        network_from_state_dict,
+        read_checkpoint,
+        read_start_checkpoint,
+    )
     from promptda_ros.train import data as tdata
     from promptda_ros.train import loop
     from promptda_ros.train.losses import edge_aware_loss, l1_gradient_loss, l1_loss
@@ -496,6 +501,7 @@ def simulate_lidar(args) -> dict:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     from promptda_ros.core.errors import InputError
     from promptda_ros.eval.dataset import open_input
     from promptda_ros.train.lidar_sim import make_prompt
