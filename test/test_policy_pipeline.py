@@ -218,3 +218,55 @@ def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):
     pos = np.stack(got)
     assert np.all(pos >= PROFILE.lower) and np.all(pos <= PROFILE.upper)
     assert node.worker.completed > 0
+
+
+def _weights(ckpt):
+    from safetensors.numpy import load_file
+    return load_file(os.path.join(ckpt, 'model.safetensors'))
+
+
+def test_init_fine_tunes_a_saved_policy_and_refuses_a_mismatched_dataset(recorded, tmp_path,
+                                                                           capsys):
+    first = str(tmp_path / 'first')
+    assert train.main(['--dataset', recorded, '--output-dir', first, '--steps', '2',
+                       '--batch-size', '4', '--episodes', '0-1'] + TINY) == 0
+    ckpt = os.path.join(first, 'checkpoints', 'last', 'pretrained_model')
+    start = _weights(ckpt)
+    # Learning rate 0: the run starts from the checkpoint, so every tensor comes back unchanged
+    # (a new network would be random, and its architecture options are ignored: no TINY here).
+    frozen = str(tmp_path / 'frozen')
+    assert train.main(['--dataset', recorded, '--output-dir', frozen, '--steps', '1',
+                       '--batch-size', '4', '--episodes', '2', '--init', ckpt,
+                       '--lr', '0']) == 0
+    same = _weights(os.path.join(frozen, 'checkpoints', 'last', 'pretrained_model'))
+    assert same.keys() == start.keys()
+    assert all(np.array_equal(same[k], start[k]) for k in start)
+    moved = str(tmp_path / 'moved')
+    assert train.main(['--dataset', recorded, '--output-dir', moved, '--steps', '1',
+                       '--batch-size', '4', '--episodes', '2', '--init', ckpt,
+                       '--lr', '1e-3']) == 0
+    tuned = _weights(os.path.join(moved, 'checkpoints', 'last', 'pretrained_model'))
+    changed = [k for k in start if not np.array_equal(tuned[k], start[k])]
+    assert changed and tuned.keys() == start.keys()
+    capsys.readouterr()
+    # A dataset at another rate, or with another depth size, is refused in one line.
+    other = tmp_path / 'other'
+    import shutil
+    shutil.copytree(recorded, other)
+    info_path = other / 'meta' / 'info.json'
+    info = json.loads(info_path.read_text())
+    for change, message in ((('fps', 15), 'acts at 30 Hz, the dataset is recorded at 15 Hz'),
+                            (('depth', [60, 80, 1]), 'takes observation.images.depth of shape')):
+        edited = json.loads(json.dumps(info))
+        if change[0] == 'fps':
+            edited['fps'] = change[1]
+        else:
+            edited['features']['observation.images.depth']['shape'] = change[1]
+        info_path.write_text(json.dumps(edited))
+        assert train.main(['--dataset', str(other), '--output-dir', str(tmp_path / 'x'),
+                           '--steps', '1', '--init', ckpt]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith('error: ') and message in err[0], err
+    assert train.main(['--dataset', recorded, '--output-dir', str(tmp_path / 'y'),
+                       '--steps', '1', '--init', str(tmp_path)]) == 1
+    assert 'is not a saved policy' in capsys.readouterr().err

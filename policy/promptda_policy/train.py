@@ -7,6 +7,9 @@
 ``act_depth`` and runs lerobot's own training loop (``lerobot.scripts.lerobot_train.train``)
 on a local dataset: hub access off, wandb off, dataset statistics for depth (never ImageNet),
 depth read in metres. The trained policy is in ``OUTPUT/checkpoints/last/pretrained_model``.
+``--init CHECKPOINT`` starts from a saved policy instead of a new network (fine-tuning on new
+demonstrations, or continuing a run): its architecture and action rate are kept, the dataset
+must match its inputs, and normalisation statistics come from the new dataset.
 
 ``promptda-policy-eval`` reports the action L1 (rad) of a checkpoint on held-out episodes.
 """
@@ -63,6 +66,11 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument('--output-dir', required=True, help='new directory for checkpoints and logs')
     p.add_argument('--episodes', default=None,
                    help='training episodes, e.g. 0-39 (default: all; keep some for eval)')
+    p.add_argument('--init', default=None, metavar='CHECKPOINT',
+                   help='start from this saved policy (a pretrained_model folder) instead of a '
+                        'new network; its architecture is kept (the architecture options '
+                        'below are ignored), the dataset must have its depth size, joints '
+                        'and fps')
     p.add_argument('--steps', type=int, default=100000, help='optimizer steps (%(default)s)')
     p.add_argument('--batch-size', type=int, default=8, help='batch size (%(default)s)')
     p.add_argument('--lr', type=float, default=1e-5, help='learning rate (%(default)s)')
@@ -92,7 +100,6 @@ def build_train_config(args: argparse.Namespace):
     """Return the lerobot TrainPipelineConfig for parsed CLI arguments."""
     from pathlib import Path
 
-    from .configuration_act_depth import ACTDepthConfig
     from .lerobot_adapter import DatasetConfig, TrainPipelineConfig, WandBConfig
 
     if args.steps < 1 or args.batch_size < 1:
@@ -103,19 +110,14 @@ def build_train_config(args: argparse.Namespace):
         raise PromptDAError('output directory %s already exists' % args.output_dir)
     try:
         with open(os.path.join(args.dataset, 'meta', 'info.json'), encoding='utf-8') as f:
-            fps = float(json.load(f)['fps'])
+            info = json.load(f)
+        fps = float(info['fps'])
     except (OSError, ValueError, KeyError) as exc:
         raise PromptDAError('cannot read fps from %s/meta/info.json: %s' % (args.dataset, exc))
-    policy = ACTDepthConfig(
-        action_fps=fps, device=args.device, chunk_size=args.chunk_size,
-        n_action_steps=args.chunk_size,
-        dim_model=args.dim_model, n_heads=args.n_heads, dim_feedforward=args.dim_feedforward,
-        n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
-        latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,
-        optimizer_lr_backbone=args.lr, imagenet_backbone=not args.no_imagenet_backbone,
-        normalization_mapping={'VISUAL': args.normalization, 'STATE': 'MEAN_STD',
-                               'ACTION': 'MEAN_STD'},
-        push_to_hub=False)
+    if args.init:
+        policy = _init_config(args, info, fps)
+    else:
+        policy = _new_config(args, fps)
     dataset = DatasetConfig(repo_id=args.repo_id, root=args.dataset,
                             episodes=parse_episodes(args.episodes), use_imagenet_stats=False,
                             depth_output_unit=policy.depth_unit, video_backend='pyav')
@@ -126,6 +128,82 @@ def build_train_config(args: argparse.Namespace):
         save_freq=min(args.save_freq, args.steps), save_checkpoint=True,
         wandb=WandBConfig(enable=False), persistent_workers=args.num_workers > 0,
         prefetch_factor=2 if args.num_workers > 0 else None)
+
+
+def _new_config(args: argparse.Namespace, fps: float):
+    """Return the ACTDepthConfig of a new network from the CLI options (``fps``: dataset Hz)."""
+    from .configuration_act_depth import ACTDepthConfig
+
+    return ACTDepthConfig(
+        action_fps=fps, device=args.device, chunk_size=args.chunk_size,
+        n_action_steps=args.chunk_size,
+        dim_model=args.dim_model, n_heads=args.n_heads, dim_feedforward=args.dim_feedforward,
+        n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
+        latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,
+        optimizer_lr_backbone=args.lr, imagenet_backbone=not args.no_imagenet_backbone,
+        normalization_mapping={'VISUAL': args.normalization, 'STATE': 'MEAN_STD',
+                               'ACTION': 'MEAN_STD'},
+        push_to_hub=False)
+
+
+def _dataset_shapes(info: dict) -> dict[str, tuple[int, ...]]:
+    """Return the policy-side shapes of a dataset's features from its meta/info.json.
+
+    Depth is stored (H, W, 1) and consumed (1, H, W); state and action are (J,).
+    """
+    shapes = {}
+    for key, feature in info.get('features', {}).items():
+        shape = tuple(int(v) for v in feature.get('shape', ()))
+        if feature.get('dtype') in ('image', 'video') and len(shape) == 3:
+            shape = (shape[2], shape[0], shape[1])
+        shapes[key] = shape
+    return shapes
+
+
+def _init_config(args: argparse.Namespace, info: dict, fps: float):
+    """Return the config of the saved policy ``args.init``, set to fine-tune on this dataset.
+
+    Raises:
+        PromptDAError: not a saved act_depth policy, or its inputs, outputs or action rate do
+            not match the dataset (one line naming the difference).
+    """
+    from pathlib import Path
+
+    from . import POLICY_TYPE
+    from .configuration_act_depth import ACTDepthConfig
+    from .lerobot_adapter import PreTrainedConfig
+
+    path = args.init
+    if not all(os.path.isfile(os.path.join(path, name))
+               for name in ('config.json', 'model.safetensors')):
+        raise PromptDAError('--init %s is not a saved policy (a pretrained_model folder with '
+                            'config.json and model.safetensors)' % path)
+    try:
+        cfg = PreTrainedConfig.from_pretrained(path)
+    except Exception as exc:  # noqa: B902 - draccus / json raise many types: one line
+        raise PromptDAError('--init %s: cannot read its config.json: %s'
+                            % (path, str(exc).strip().splitlines()[0] if str(exc) else
+                               type(exc).__name__)) from None
+    if cfg.type != POLICY_TYPE or not isinstance(cfg, ACTDepthConfig):
+        raise PromptDAError('--init %s is a %r policy, not %r' % (path, cfg.type, POLICY_TYPE))
+    if abs(float(cfg.action_fps) - fps) > 1e-6:
+        raise PromptDAError('--init %s acts at %g Hz, the dataset is recorded at %g Hz'
+                            % (path, cfg.action_fps, fps))
+    shapes = _dataset_shapes(info)
+    wanted = {**cfg.input_features, **cfg.output_features}
+    for key, feature in wanted.items():
+        if key not in shapes:
+            raise PromptDAError('--init %s needs %s, the dataset has no such feature'
+                                % (path, key))
+        if tuple(feature.shape) != shapes[key]:
+            raise PromptDAError('--init %s takes %s of shape %s, the dataset has %s'
+                                % (path, key, tuple(feature.shape), shapes[key]))
+    cfg.pretrained_path = Path(path)
+    cfg.device = args.device
+    cfg.optimizer_lr = args.lr
+    cfg.optimizer_lr_backbone = args.lr
+    cfg.push_to_hub = False
+    return cfg
 
 
 def train(args: argparse.Namespace) -> str:
