@@ -10,6 +10,8 @@
 #   PYTHON                 interpreter to build the venv with (default: a Python 3.12 on PATH or pyenv's)
 #   PROMPTDA_VENV_CACHE    optional folder keeping venvs keyed on the requirements hash; .venv then
 #                          becomes a link into it, so fresh clones (CI) reuse an earlier install.
+#                          Clones share that venv: the clone set up last owns its editable install
+#                          (`make test` sets up first; test_core_imports.py checks it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

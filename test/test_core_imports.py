@@ -41,3 +41,24 @@ def test_core_imports_and_runs_without_ros():
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == 'ok'
+
+
+def test_the_installed_package_is_this_checkout():
+    """Console scripts run in their own process: they must import this checkout's code.
+
+    A venv from PROMPTDA_VENV_CACHE is shared by every clone with the same requirements, and
+    the last clone set up owns its editable install; `make test` sets it up for this clone
+    first. Tested in a fresh process from another directory, as a console script runs.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ('import os, promptda_ros, promptda_policy; print(os.path.realpath('
+            'promptda_ros.__file__)); print(os.path.realpath(promptda_policy.__file__))')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=os.path.dirname(root), check=True)
+    ros_path, policy_path = proc.stdout.split()
+    real_root = os.path.realpath(root)
+    assert ros_path.startswith(os.path.join(real_root, 'promptda_ros')), \
+        f'promptda_ros imports from {ros_path}, not this checkout: run make setup here'
+    assert policy_path.startswith(os.path.join(real_root, 'policy', 'promptda_policy')), \
+        f'promptda_policy imports from {policy_path}, not this checkout: run make setup here'
