@@ -138,4 +138,5 @@ def get_profile(name: str, max_velocity: Sequence[float] | float | None = None) 
     prof = PROFILES[name]()
     if max_velocity is None:
         return prof
-    return make_profile(prof.name, prof.joint_names, prof.lower, prof.upper, max_velocity)
+    return make_profile(prof.name, prof.joint_names, prof.lower.tolist(), prof.upper.tolist(),
+                        max_velocity)

@@ -192,7 +192,7 @@ class SafetyFilter:
         """
         if self._hold is None:
             known = measured is not None and bool(np.all(np.isfinite(measured)))
-            if known and (at_measured or self._last_command is None):
+            if measured is not None and known and (at_measured or self._last_command is None):
                 self._hold = self.profile.clamp(measured)
             elif self._last_command is not None:
                 self._hold = self._last_command.copy()

@@ -29,6 +29,7 @@ Sources (``make_relative_source(kind, ...)``):
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,7 @@ class DepthAnythingRelative:
         self.model = load_depth_anything_v2(path, device=device)
         self.device = device
         self.input_size = int(input_size)
-        self._norm = None
+        self._norm: Any = None  # ImageNormaliser, built on first use (imports torch)
 
     def __call__(self, frame) -> np.ndarray:
         """Return the (H, W) float64 disparity of ``frame``."""
@@ -237,7 +238,7 @@ def make_relative_source(kind: str, *, relative_dir: str | None = None,
                                  'checkpoint')
             from promptda_ros.backends import make_backend
 
-            opts = {'checkpoint': checkpoint, 'device': device}
+            opts: dict[str, Any] = {'checkpoint': checkpoint, 'device': device}
             if input_size is not None:
                 opts['input_size'] = tuple(input_size)
             backend = make_backend('promptda', **opts)

@@ -23,7 +23,7 @@ Backends with the class attribute ``needs_sparse_prompt = True`` want the unfill
 """
 
 import importlib
-from typing import Callable, Dict, List, Optional, Protocol, runtime_checkable
+from typing import Callable, Dict, List, Optional, Protocol, runtime_checkable, Union
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class DepthBackend(Protocol):
 
 
 # name -> factory(**options) or 'module:function' resolved on first use.
-_REGISTRY: Dict[str, object] = {
+_REGISTRY: Dict[str, Union[str, Callable[..., DepthBackend]]] = {
     'default': 'promptda_ros.backends.default:make_default_backend',
     'bilinear': 'promptda_ros.backends.bilinear:make_bilinear_backend',
     'promptda': 'promptda_ros.backends.promptda_backend:make_promptda_backend',
@@ -61,7 +61,7 @@ _REGISTRY: Dict[str, object] = {
 }
 
 
-def register_backend(name: str, factory: Callable[..., DepthBackend]) -> None:
+def register_backend(name: str, factory: Union[str, Callable[..., DepthBackend]]) -> None:
     """Register (or replace) a backend factory under ``name``.
 
     Args:
@@ -90,8 +90,9 @@ def _resolve(name: str) -> Callable[..., DepthBackend]:
     if isinstance(factory, str):
         module_name, func_name = factory.split(':', 1)
         module = importlib.import_module(module_name)
-        factory = getattr(module, func_name)
-        _REGISTRY[name] = factory
+        loaded: Callable[..., DepthBackend] = getattr(module, func_name)
+        _REGISTRY[name] = loaded
+        return loaded
     return factory
 
 

@@ -37,7 +37,7 @@ NaN, so for the same frame, backend and configuration the scored depth is the pu
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -179,7 +179,7 @@ class MethodRunner:
                 if bname not in self._backends:
                     if backend_factory is None:
                         from promptda_ros.backends import make_backend as backend_factory
-                    opts = {}
+                    opts: dict[str, Any] = {}
                     if bname == 'promptda':
                         opts = {'checkpoint': checkpoint, 'encoder': encoder}
                         if input_size is not None:

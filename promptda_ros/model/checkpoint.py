@@ -121,8 +121,8 @@ _HF_TO_OFFICIAL = [
     (r'head\.conv2\.(weight|bias)', 'depth_head.scratch.output_conv2.0.{0}'),
     (r'head\.conv3\.(weight|bias)', 'depth_head.scratch.output_conv2.2.{0}'),
 ]
-_OFFICIAL_TO_HF = [(re.compile(p + '$'), t) for p, t in _OFFICIAL_TO_HF]
-_HF_TO_OFFICIAL = [(re.compile(p + '$'), t) for p, t in _HF_TO_OFFICIAL]
+_OFFICIAL_TO_HF_RE = [(re.compile(p + '$'), t) for p, t in _OFFICIAL_TO_HF]
+_HF_TO_OFFICIAL_RE = [(re.compile(p + '$'), t) for p, t in _HF_TO_OFFICIAL]
 
 
 def _fill(template: str, groups: tuple) -> str:
@@ -160,7 +160,7 @@ def official_key_to_hf(key: str) -> list:
         block, kind = match.groups()
         return ['backbone.encoder.layer.%s.attention.%s.%s' % (block, part, kind)
                 for part in _QKV_PARTS]
-    mapped = _map_key(key, _OFFICIAL_TO_HF)
+    mapped = _map_key(key, _OFFICIAL_TO_HF_RE)
     return [mapped] if mapped else []
 
 
@@ -170,7 +170,7 @@ def hf_key_to_official(key: str) -> str | None:
     if match:
         block, _, kind = match.groups()
         return 'pretrained.blocks.%s.attn.qkv.%s' % (block, kind)
-    return _map_key(key, _HF_TO_OFFICIAL)
+    return _map_key(key, _HF_TO_OFFICIAL_RE)
 
 
 def strip_official_prefix(state_dict: dict, source: str = 'checkpoint') -> dict:

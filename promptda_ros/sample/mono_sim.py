@@ -40,7 +40,7 @@ NOISE_SIGMA = 0.003
 STREAM = 0x4E1A
 
 
-def object_errors(seed: int, num_objects: int) -> tuple:
+def object_errors(seed: int, num_objects: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the per-sequence (scale (O,), offset (O,) metres) of every object id."""
     rng = np.random.default_rng([int(seed), STREAM])
     scale = np.clip(np.exp(rng.normal(0.0, OBJECT_SCALE_SIGMA, num_objects)),

@@ -175,7 +175,7 @@ class Scene:
     light: np.ndarray
     table_center: np.ndarray
     table_half: np.ndarray
-    noise_table: np.ndarray = field(repr=False, default=None)
+    noise_table: np.ndarray = field(repr=False)
 
     # ------------------------------------------------------------------ ray casting
     def cast(self, origin: np.ndarray, dirs: np.ndarray, with_object: bool = False) -> tuple:
@@ -654,7 +654,7 @@ class SampleGenerator:
         self.scene, self.trajectory, self.T_base_cam, self.T_base_lidar = \
             _make_scene(rng, duration)
         self._rays_cam = self.camera.rays().reshape(-1, 3).astype(np.float64)
-        self._object_errors = None
+        self._object_errors: tuple[np.ndarray, np.ndarray] | None = None
         cfg = config
         elev = np.radians(np.linspace(*cfg.lidar_elevation_deg, int(cfg.lidar_beams)))
         az0, az1 = cfg.lidar_azimuth_deg
