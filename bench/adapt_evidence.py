@@ -15,7 +15,7 @@
 
 Prints the wall time of each stage and the tables; no assertion (CPU timings vary with load).
 
-    python bench/adapt_evidence.py --out out/adapt_evidence --seed 11 --steps 300
+    python bench/adapt_evidence.py --out out/adapt_evidence --seed 11 --other-seed 12
 """
 
 import argparse
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument('--other-seed', type=int, default=None,
                    help='also score the adapted weights on this unseen sample seed')
     p.add_argument('--frames', type=int, default=30)
-    p.add_argument('--steps', type=int, default=300)
+    p.add_argument('--steps', type=int, default=5000)
     p.add_argument('--batch', type=int, default=4)
     p.add_argument('--width', type=int, default=16, help='U-Net base width')
     args, extra = p.parse_known_args(argv)

@@ -125,6 +125,9 @@ def test_adapt_bad_input_one_line_errors(tmp_path_factory, tmp_path, capsys):
     assert rc == 2
     rc, _, err = _adapt(capsys, bag, '--out', tmp_path / 'no_run', '--resume', *TINY_ARGS)
     _one_line_error(err, '--resume', 'does not exist')
+    rc, _, err = _adapt(capsys, bag, '--out', tmp_path / 'x', '--degrade', '1.5', *TINY_ARGS)
+    assert rc == 2
+    _one_line_error(err, '--degrade is a share in [0, 1]')
 
 
 def test_backend_without_relative_source_or_with_foreign_weights(tmp_path):

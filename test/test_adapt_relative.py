@@ -98,7 +98,8 @@ def test_sparse_to_grid_keeps_values_and_nearest():
 def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
     bag = tiny_sample(tmp_path_factory)
     fr = next(iter(read_bag(bag)))
-    cfg = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300))
+    cfg = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                          degrade_probability=0.0)
     base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64), cfg)
     assert base.labels[0].shape == (48, 64) and base.labels[0].max() >= 4
     p1, t1 = synthesize(base, np.random.default_rng(1), cfg)
@@ -116,6 +117,35 @@ def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
     assert ratio.min() >= lo * np.exp(-m) - 1e-5 and ratio.max() <= hi * np.exp(m) + 1e-5
     per_segment = [np.ptp(ratio[base.labels[0] == k]) for k in range(base.labels[0].max() + 1)]
     assert max(per_segment) < 1e-4 and np.ptp(ratio) > 0.05
+
+
+def test_pairs_with_a_degraded_relative_map_keep_a_clean_pseudo_truth(tmp_path_factory):
+    """The network sees a blurred, noisy relative map; the pseudo-truth keeps the clean one."""
+    from promptda_ros.adapt.synthesis import _degrade
+
+    step = np.where(np.arange(64) < 32, 0.2, 0.8).astype(np.float32)[None].repeat(48, axis=0)
+    soft = _degrade(step, np.random.default_rng(0),
+                    SynthesisConfig(degrade_blur_px=(1.5, 1.5), degrade_noise=0.0))
+    assert soft.shape == step.shape and soft.dtype == np.float32
+    assert 0.2 < soft[10, 31] < 0.5 < soft[10, 32] < 0.8  # the edge is blurred
+    noisy = _degrade(step, np.random.default_rng(0), SynthesisConfig(degrade_blur_px=(0, 0)))
+    assert 0.005 < float(np.std(noisy - step)) < 0.02  # 2 % of the 0.6 range
+    for bad in ({'degrade_probability': 1.5}, {'degrade_blur_px': (-1.0, 1.0)},
+                {'degrade_noise': -0.1}):
+        with pytest.raises(InputError):
+            SynthesisConfig(**bad)
+    bag = tiny_sample(tmp_path_factory)
+    fr = next(iter(read_bag(bag)))
+    clean = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                            degrade_probability=0.0)
+    always = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                             degrade_probability=1.0)
+    base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64), clean)
+    p0, t0 = synthesize(base, np.random.default_rng(5), clean)
+    p1, t1 = synthesize(base, np.random.default_rng(5), always)
+    assert np.array_equal(t0, t1) or np.array_equal(t0, t1[:, ::-1]) or \
+        np.array_equal(t0[:, ::-1], t1)  # the same pseudo-truth (a flip may differ)
+    assert not np.allclose(p0.x[3], p1.x[3]) and not np.allclose(p0.x[3], p1.x[3][:, ::-1])
 
 
 def test_refiner_weights_round_trip_and_refuse_others(tmp_path):

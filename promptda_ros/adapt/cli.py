@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-adapt``."""
     from promptda_ros.adapt.network import RefineConfig
     from promptda_ros.adapt.relative import SOURCES
+    from promptda_ros.adapt.synthesis import SynthesisConfig
 
     d = RefineConfig()
+    d_synth = SynthesisConfig()
     p = argparse.ArgumentParser(prog='promptda-adapt', description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', metavar='BAG_OR_DIR', help='ROS 2 bag folder or frame folder')
@@ -74,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                    'checkpoint; depth_anything_v2: a -hf folder or the official .pth)')
     p.add_argument('--relative-short-side', type=int, default=518,
                    help='depth_anything_v2: input short side, px (default 518)')
-    p.add_argument('--steps', type=int, default=300, help='optimiser steps (default 300)')
+    p.add_argument('--steps', type=int, default=5000,
+                   help='optimiser steps (default 5000: the network leaves its start, the '
+                        'hint-corrected fit, after ~500-1000 steps; ~9 min on a 2-core CPU)')
     p.add_argument('--batch', type=int, default=4, help='pairs per step (default 4)')
     p.add_argument('--lr', type=float, default=2e-3, help='AdamW learning rate (default 2e-3)')
     p.add_argument('--width', type=int, default=d.base_width,
@@ -83,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f'network input long side, px (default {d.net_long_side})')
     p.add_argument('--pattern', choices=('mix', 'beams', 'random'), default='mix',
                    help='simulated sparse pattern of the pairs (default mix: beams or random)')
+    p.add_argument('--degrade', type=float, default=d_synth.degrade_probability, metavar='P',
+                   help='share of pairs whose relative map the network sees blurred and noisy '
+                        '(the pseudo-truth keeps it clean; default %(default)s; 0 = off)')
     p.add_argument('--seed', type=int, default=0, help='seed of the pairs and the init')
     p.add_argument('--stride', type=int, default=1, help='use every N-th input frame')
     p.add_argument('--max-frames', type=int, default=None, help='use at most N frames')
@@ -107,6 +114,8 @@ def _check_args(args) -> None:
         raise InputError('--steps and --batch must be >= 1')
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise InputError(f'--lr must be > 0, got {args.lr}')
+    if not 0.0 <= args.degrade <= 1.0:
+        raise InputError(f'--degrade is a share in [0, 1], got {args.degrade}')
     if args.relative_short_side < 14:
         raise InputError('--relative-short-side must be >= 14 px')
     if args.stride < 1 or (args.max_frames is not None and args.max_frames < 1):
@@ -253,9 +262,10 @@ def train(args, frames: list) -> dict:
     from promptda_ros.train import loop
 
     config = RefineConfig(base_width=args.width, net_long_side=args.net_long_side)
-    synth = SynthesisConfig(pattern=args.pattern)
+    synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade)
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
-    run_config = {'refine': config.to_json(), 'pattern': args.pattern, 'seed': args.seed,
+    run_config = {'refine': config.to_json(), 'pattern': args.pattern,
+                  'degrade': args.degrade, 'seed': args.seed,
                   'batch': args.batch, 'lr': args.lr, 'input': os.path.abspath(args.input),
                   'relative_source': args.relative_source,
                   'relative_space': args.relative_space}

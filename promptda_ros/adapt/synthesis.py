@@ -54,6 +54,12 @@ class SynthesisConfig:
         pattern: sparse pattern: 'beams', 'random' or 'mix' (either, 50 / 50).
         beams: beam counts drawn for the 'beams' pattern.
         random_points: (low, high) point counts drawn for the 'random' pattern.
+        degrade_probability: chance that the relative map the network sees is degraded
+            (blurred by ``degrade_blur_px`` and noisy by ``degrade_noise``) while the
+            pseudo-truth keeps the clean one: the network learns to restore edges from RGB.
+        degrade_blur_px: (low, high) Gaussian sigma, pixels at the network resolution.
+        degrade_noise: noise standard deviation, in units of the map's 1st..99th percentile
+            range.
     """
 
     n_segments: tuple = (24, 48, 96)
@@ -65,6 +71,9 @@ class SynthesisConfig:
     pattern: str = 'mix'
     beams: tuple = (16, 32, 64)
     random_points: tuple = (500, 4000)
+    degrade_probability: float = 0.5
+    degrade_blur_px: tuple = (0.5, 2.0)
+    degrade_noise: float = 0.02
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
@@ -75,6 +84,13 @@ class SynthesisConfig:
             raise InputError(f'global_scale must satisfy 0 < low <= high, got {self.global_scale}')
         if not self.n_segments or min(self.n_segments) < 1:
             raise InputError('n_segments must list positive counts')
+        if not 0.0 <= self.degrade_probability <= 1.0:
+            raise InputError(f'degrade_probability must be in [0, 1], got '
+                             f'{self.degrade_probability}')
+        lo, hi = self.degrade_blur_px
+        if not 0.0 <= lo <= hi or self.degrade_noise < 0:
+            raise InputError('degrade_blur_px must satisfy 0 <= low <= high and degrade_noise '
+                             f'>= 0, got {self.degrade_blur_px} / {self.degrade_noise}')
 
 
 def segment(rgb: np.ndarray, rel_n: np.ndarray, n_segments: int,
@@ -160,6 +176,19 @@ def frame_base(rgb: np.ndarray, rel: np.ndarray, space: str, lidar_prompt_m: np.
                      tuple(np.shape(lidar_prompt_m)))
 
 
+def _degrade(rel: np.ndarray, rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
+    """Blur and add noise to a relative map (h, w) float32 (the monocular model's errors)."""
+    import cv2
+
+    sigma = float(rng.uniform(*config.degrade_blur_px))
+    out = np.asarray(rel, np.float32)
+    if sigma > 0:
+        out = cv2.GaussianBlur(out, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    lo, hi = np.percentile(out, [1.0, 99.0])
+    noise = config.degrade_noise * max(float(hi - lo), 1e-6)
+    return (out + rng.normal(0.0, noise, out.shape)).astype(np.float32)
+
+
 def synthesize(base: FrameBase, rng: np.random.Generator,
                config: SynthesisConfig = SynthesisConfig()) -> tuple:
     """Draw one synthetic (input, pseudo-truth) pair from a prepared frame.
@@ -200,6 +229,8 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
         sparse = make_prompt('random', target, rng, prompt_hw=grid,
                              config=LidarSimConfig(n_random=n))
     rgb, rel = base.rgb, base.rel
+    if rng.uniform() < config.degrade_probability:
+        rel = _degrade(rel, rng, config)
     if rng.uniform() < 0.5:  # horizontal flip of every aligned map
         rgb, rel = rgb[:, ::-1], rel[:, ::-1]
         sparse, target = sparse[:, ::-1], target[:, ::-1]
