@@ -19,6 +19,9 @@ For one frame (RGB, its relative map, its real LiDAR prompt), at the network res
    (:func:`promptda_ros.train.lidar_sim.make_prompt`: beams from a sensor displaced from the
    camera with occlusion, range noise, dropouts and outliers, or random points), then more
    dropout of whole beams' worth of cells is left to those samplers.
+6. **degrade** the relative map the network sees (with probability
+   :attr:`SynthesisConfig.degrade_probability`): blur and noise, while ``D*`` keeps the clean
+   map, so the network learns to restore edges from the RGB (measured in docs/starrygazer.md).
 
 The network sees the RGB, the **un-rescaled** relative map, the sparse depth of ``D*`` and its
 mask (plus their affine fit, see :mod:`promptda_ros.adapt.refine`); it must recover ``D*``,
