@@ -225,8 +225,7 @@ def _weights(ckpt):
     return load_file(os.path.join(ckpt, 'model.safetensors'))
 
 
-def test_init_fine_tunes_a_saved_policy_and_refuses_a_mismatched_dataset(recorded, tmp_path,
-                                                                           capsys):
+def test_init_fine_tunes_a_saved_policy_and_refuses_other_datasets(recorded, tmp_path, capsys):
     first = str(tmp_path / 'first')
     assert train.main(['--dataset', recorded, '--output-dir', first, '--steps', '2',
                        '--batch-size', '4', '--episodes', '0-1'] + TINY) == 0
