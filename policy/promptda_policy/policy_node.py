@@ -453,13 +453,14 @@ def main(argv: list[str] | None = None) -> int:
                         help='checkpoint directory (overrides the policy_path parameter)')
     argv, ros_args = split_ros_args(argv)
     args = parser.parse_args(argv)
-    tune_allocator()
+    allocator = tune_allocator()
 
     def make_node():
         overrides = []
         if args.policy_path:
             overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
         node = PolicyNode(parameter_overrides=overrides)
+        node.get_logger().info('malloc thresholds: %s' % allocator)
         if node.params['autostart'] and node.configure_error:
             error = node.configure_error
             node.destroy_node()

@@ -669,11 +669,12 @@ def main(argv: list[str] | None = None) -> int:
                'config/perception.yaml -r lidar/points:=/velodyne_points -p backend:=bilinear. '
                'Parameters, units and ranges: config/perception.yaml.',
     ).parse_args(plain_args)
-    tune_allocator()
+    allocator = tune_allocator()
     rclpy.init(args=args)
     node = None
     try:
         node = PerceptionNode()
+        node.get_logger().info(f'malloc thresholds: {allocator}')
         if node.params.autostart and node.configure_error:
             print(f'error: configure failed: {node.configure_error}', file=sys.stderr)
             return 1
