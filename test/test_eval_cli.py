@@ -153,6 +153,12 @@ def test_cli_promptda_and_noprompt_alignment_with_a_checkpoint(
     assert list(rep['methods']) == ['default', 'bilinear', 'promptda',
                                     'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
     for name, m in rep['methods'].items():
+        frame = m['frames'][0]
+        if 'noprompt' in name and 'error' in frame:
+            # Untrained weights: a map that does not grow with depth is refused, not published.
+            assert 'negative scale' in frame['error'], (name, frame['error'])
+            assert frame['l1'] is None and frame['n_valid'] == 0, name
+            continue
         assert m['aggregate']['n_frames'] == 1, name
         assert m['aggregate']['coverage'] > 0.99, name
-        assert 'error' not in m['frames'][0], name
+        assert 'error' not in frame, name

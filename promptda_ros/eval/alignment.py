@@ -21,9 +21,7 @@ Alignment space (:func:`align_relative_depth`, ``space``):
   ``1 / depth ~= s * rel + t`` and the output is ``1 / (s * rel + t)``;
 * ``'depth'`` (for affine-invariant *depth*): ``depth ~= s * rel + t``.
 
-Non-positive results are invalid (NaN) in the output.  In both spaces a larger relative value
-must mean a larger target, so a fitted scale below zero is refused: the map is in the other space
-(disparity read as depth or the reverse), not a measurement to publish.
+Non-positive results are invalid (NaN) in the output.
 """
 
 from __future__ import annotations
@@ -254,8 +252,7 @@ def align_relative_depth(relative: np.ndarray, prompt_m: np.ndarray, method: str
 
     Raises:
         InputError: wrong shapes, unknown method or space.
-        PromptError: not enough valid samples to fit, or a negative fitted scale (the map is in
-            the other space).
+        PromptError: not enough valid samples to fit.
 
     """
     rel = np.asarray(relative, dtype=np.float64)
@@ -278,11 +275,6 @@ def align_relative_depth(relative: np.ndarray, prompt_m: np.ndarray, method: str
         fit = fit_scale_shift_ransac(rel_s[ok], target, **ransac_options)
     else:
         fit = fit_scale_shift_lstsq(rel_s[ok], target)
-    if fit.scale < 0.0:
-        read_as = 'disparity-like (inverse)' if space == 'inverse' else 'depth-like (depth)'
-        raise PromptError(f'the relative map fits the prompt with a negative scale '
-                          f'({fit.scale:.4g}): wrong --relative-space? (it was read as '
-                          f'{read_as})')
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         val = fit.scale * rel + fit.shift
         if space == 'inverse':

@@ -356,8 +356,8 @@ def evaluate(args, progress: bool = True) -> dict:
         agg['runtime_ms'] = float(np.mean([f['runtime_ms'] for f in st.frames]))
         agg['n_failed'] = st.errors
         if st.errors:
-            first = next(f['error'] for f in st.frames if 'error' in f)
-            notes.append(f'{name} failed on {st.errors} of {n} frames, first: {first} (see '
+            why = next(f['error'] for f in st.frames if 'error' in f)
+            notes.append(f'{name} failed on {st.errors} of {n} frames, first: {why} (see '
                          'frames[].error)')
         if recon_on:
             pts = st.fusion.extract_points()

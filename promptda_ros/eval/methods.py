@@ -10,7 +10,8 @@ perception node does: the frame's sparse prompt is range filtered, validated and
 the same :class:`~promptda_ros.pipeline.PipelineConfig`, and the output outside the depth range is
 NaN, so for the same frame, backend and configuration the scored depth is the published depth.
 The other methods' outputs follow the same depth-range rule: outside ``[min_depth, max_depth]``
-of the configuration they are NaN, as a backend's output is.
+of the configuration they are NaN, as a backend's output is; an alignment that fits a negative
+scale (a map in the other ``--relative-space``) is an error of that frame, not a prediction.
 
 * ``default``  - the weights-free RGB-guided completion backend;
 * ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
@@ -118,6 +119,23 @@ def _starrygazer_source(weights: str | None, source: str, checkpoint: str | None
         raise InputError('starrygazer with relative source promptda_noprompt needs '
                          '--checkpoint (a PromptDA checkpoint)')
     return source
+
+
+def _check_scale(scale: float, space: str) -> None:
+    """Refuse a fitted alignment whose scale is negative.
+
+    In both spaces a larger relative value means a larger target (disparity in ``inverse``
+    space, depth in ``depth`` space), so a negative scale means the map is in the other space:
+    its aligned output is not depth to score.
+
+    Raises:
+        PromptError: naming the scale and the space the map was read in.
+    """
+    if scale < 0.0:
+        read_as = 'disparity (inverse)' if space == 'inverse' else 'depth'
+        raise PromptError(f'aligning the relative map to the prompt gave a negative scale '
+                          f'({scale:.4g}): wrong --relative-space? (the map was read as '
+                          f'{read_as})')
 
 
 class MethodRunner:
@@ -258,8 +276,10 @@ class MethodRunner:
                         depth = self._backends[STARRYGAZER].predict_with_relative(
                             frame.rgb, frame.prompt_m, rel, self._sources[source].space)
                     else:
-                        depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
-                                                        space=self._sources[source].space)
+                        space = self._sources[source].space
+                        depth, fit = align_relative_depth(rel, frame.prompt_m, method=kind,
+                                                          space=space)
+                        _check_scale(fit.scale, space)
                     depth = self._in_range(depth)
             except PromptError as exc:
                 errors[name] = f'{type(exc).__name__}: {exc}'
