@@ -18,12 +18,14 @@ from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
+from promptda_ros.eval.holdout import check_fraction
 from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
 from promptda_ros.eval.metrics import (
     aggregate_frames,
     depth_metrics,
     METRIC_KEYS,
     MetricAccumulator,
+    valid_mask,
 )
 from promptda_ros.eval.recon import RECON_KEYS
 from promptda_ros.eval.temporal import flicker
@@ -181,8 +183,6 @@ def _check_args(args) -> None:
         raise InputError(f'--plot-frames must be >= 1, got {args.plot_frames} (--no-plots '
                          'writes no plot)')
     if args.holdout is not None:
-        from promptda_ros.eval.holdout import check_fraction
-
         try:
             check_fraction(args.holdout)
         except InputError as exc:
@@ -194,8 +194,6 @@ def _check_args(args) -> None:
 
 def _unscored_reason(fr, entries: dict[str, dict], rng: tuple[float, float]) -> str:
     """Say why no method could be scored on frame ``fr`` (its per-method metric entries)."""
-    from promptda_ros.eval.metrics import valid_mask
-
     if fr.n_heldout == 0:
         return f'frame {fr.name}: no held-out measurement lands in the image'
     if not valid_mask(fr.gt_m, *rng).any():
