@@ -403,13 +403,15 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig
         T = fr.T_world_cam
         if poses is not None:
             T = poses.nearest(int(fr.stamp_ns))
-        gt = reference
+        gt, n_heldout = reference, None
+        if reference is not None:
+            n_heldout = int(np.isfinite(reference).sum())
         if with_gt:
             gt = _checked_reference(fr.depth_gt_m, f'reference depth at stamp {fr.stamp_ns} ns')
         yield EvalFrame(i, str(fr.stamp_ns), int(fr.stamp_ns), fr.rgb, fr.camera, prompt, gt,
                         None if T is None else np.asarray(T, np.float64),
                         relative=getattr(fr, 'relative', None),
-                        n_heldout=None if reference is None else int(np.isfinite(gt).sum()))
+                        n_heldout=n_heldout)
 
 
 def open_input(path: str, **options) -> Iterator[EvalFrame]:
