@@ -136,6 +136,7 @@ def test_cli_holdout_on_a_bag_without_ground_truth(no_gt_bag, tmp_path, capsys, 
     assert rep['config']['holdout'] == {'fraction': 0.2, 'seed': 0}
     assert rep['config']['recon'] is False
     assert rep['dataset']['reference'].startswith('held-out measurements')
+    assert f"Reference: {rep['dataset']['reference']}." in (tmp_path / 'a' / 'report.md').read_text()
     for name in ('default', 'bilinear'):
         frames = rep['methods'][name]['frames']
         assert len(frames) == 2
