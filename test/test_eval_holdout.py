@@ -136,7 +136,8 @@ def test_cli_holdout_on_a_bag_without_ground_truth(no_gt_bag, tmp_path, capsys, 
     assert rep['config']['holdout'] == {'fraction': 0.2, 'seed': 0}
     assert rep['config']['recon'] is False
     assert rep['dataset']['reference'].startswith('held-out measurements')
-    assert f"Reference: {rep['dataset']['reference']}." in (tmp_path / 'a' / 'report.md').read_text()
+    md = (tmp_path / 'a' / 'report.md').read_text()
+    assert f"Reference: {rep['dataset']['reference']}." in md
     for name in ('default', 'bilinear'):
         frames = rep['methods'][name]['frames']
         assert len(frames) == 2
