@@ -1,13 +1,14 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Round trips of the depth file formats."""
+"""Round trips of the depth file formats; depth in another unit than metres is refused."""
 
 import cv2
 import numpy as np
 import pytest
 
 from promptda_ros.core.depth_io import (
+    check_metres,
     load_depth,
     load_depth_npy_m,
     load_depth_png_mm,
@@ -75,3 +76,14 @@ def test_depth_io_errors(tmp_path):
         load_depth_npy_m(tmp_path / 'obj.npy')
     with pytest.raises(OSError):
         save_depth_png_mm(tmp_path / 'no' / 'such' / 'dir.png', np.ones((2, 2)))
+
+
+def test_check_metres_names_millimetres():
+    metres = np.array([[0.0, 0.55, 1.2], [np.nan, 77.8, 4.0]], np.float32)
+    check_metres(metres, 'prompt')  # KITTI-like ranges pass
+    check_metres(np.zeros((2, 2)), 'prompt')  # nothing measured: nothing to judge
+    with pytest.raises(InputError, match=r'^reference x is not in metres \(median 2600, '
+                       r'range 550\.\.77800\): it looks like millimetres'):
+        check_metres(metres * 1000, 'reference x')
+    with pytest.raises(InputError, match='no depth sensor measures a median beyond 200 m'):
+        check_metres(metres * 1e6, 'prompt')

@@ -8,7 +8,7 @@ import pytest
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.core.projection import project_to_grid
+from promptda_ros.core.projection import check_prompt_aspect, project_to_grid
 from promptda_ros.core.prompt import build_prompt, validate_prompt
 from promptda_ros.core.transforms import make_transform, transform_points
 
@@ -129,3 +129,13 @@ def test_organized_cloud_accepted_and_distortion_option():
     assert np.argwhere(rect > 0).tolist() == [[25, 38]]
     # k1 = 0.3, r^2 = 0.1696: radial factor 1.05088 -> u = 38.92, v = 25.51.
     assert np.argwhere(raw > 0).tolist() == [[26, 39]]
+
+
+def test_prompt_aspect_within_five_percent_and_transposed_refused():
+    check_prompt_aspect((480, 640), (192, 256))
+    check_prompt_aspect((1440, 1920), (190, 256))  # 1 % off: a rounded grid
+    check_prompt_aspect((352, 1216), (352, 1216))
+    with pytest.raises(InputError, match="does not have the image's aspect ratio"):
+        check_prompt_aspect((480, 640), (256, 192))
+    with pytest.raises(InputError, match="does not have the image's aspect ratio"):
+        check_prompt_aspect((480, 640), (192, 192))

@@ -153,6 +153,32 @@ def test_cli_promptda_and_noprompt_alignment_with_a_checkpoint(
     assert list(rep['methods']) == ['default', 'bilinear', 'promptda',
                                     'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
     for name, m in rep['methods'].items():
+        frame = m['frames'][0]
+        if 'noprompt' in name and 'error' in frame:
+            # Untrained weights: a map that does not grow with depth is refused, not published.
+            assert 'negative scale' in frame['error'], (name, frame['error'])
+            assert frame['l1'] is None and frame['n_valid'] == 0, name
+            continue
         assert m['aggregate']['n_frames'] == 1, name
         assert m['aggregate']['coverage'] > 0.99, name
-        assert 'error' not in m['frames'][0], name
+        assert 'error' not in frame, name
+
+
+def test_wrong_relative_space_fails_loudly(folder, tmp_path, capsys):
+    """Disparity maps read as depth fit a negative scale: an error, not an RMSE of 0.5 m."""
+    rc = main([str(folder), '--out', str(tmp_path / 'a'), '--methods', 'ransac_disk,lstsq_disk',
+               '--relative-dir', str(folder / 'rel'), '--relative-space', 'depth',
+               '--no-recon', '--no-plots'])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith('error: no frame could be scored') and 'negative scale' in err
+    assert 'wrong --relative-space?' in err
+    # next to methods that run, the run succeeds and the console says which rows failed and why
+    rc = main([str(folder), '--out', str(tmp_path / 'b'), '--methods', 'bilinear,ransac_disk',
+               '--relative-dir', str(folder / 'rel'), '--relative-space', 'depth',
+               '--no-recon', '--no-plots'])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert f'note: ransac_disk failed on {FRAMES} of {FRAMES} frames' in out
+    assert 'wrong --relative-space?' in out

@@ -11,6 +11,7 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.eval.dataset import EvalFrame, read_poses, strided
 from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
+from promptda_ros.pipeline import PipelineConfig
 
 H, W = 24, 32
 CAM = PinholeCamera.from_intrinsics(30.0, 30.0, 15.5, 11.5, W, H)
@@ -123,3 +124,31 @@ def test_poses_file_and_stride(tmp_path):
     assert [f.index for f in strided(iter(frames), 2, max_frames=2)] == [0, 2]
     with pytest.raises(InputError):
         list(strided(iter(frames), 0))
+
+
+def test_aligned_output_is_masked_to_the_depth_range_like_a_backend(tmp_path):
+    """The frame's depth spans 1.0-5.65 m; with a 0.1-3 m range the rest is NaN, not published."""
+    fr = _frame()
+    np.save(tmp_path / '000000.npy', 1.0 / fr.gt_m)  # exact disparity
+    config = PipelineConfig(max_depth=3.0)
+    for name in ('lstsq_disk', 'ransac_disk'):
+        runner = MethodRunner([name], relative_dir=str(tmp_path), config=config)
+        pred = runner.run(fr)[0][name]
+        inside, beyond = fr.gt_m < 2.9, fr.gt_m > 3.1  # the prompt is an area-averaged grid
+        assert np.allclose(pred[inside], fr.gt_m[inside], rtol=0.01), name
+        assert np.isnan(pred[beyond]).all() and beyond.sum() > 100, name
+    backend = MethodRunner(['bilinear'], config=config).run(fr)[0]['bilinear']
+    assert np.nanmax(backend) <= 3.0 and np.nanmax(pred) <= 3.0
+
+
+def test_negative_alignment_scale_is_a_frame_error_naming_the_relative_space(tmp_path):
+    fr = _frame()
+    np.save(tmp_path / '000000.npy', 1.0 / fr.gt_m)  # disparity, read as depth below
+    runner = MethodRunner(['lstsq_disk', 'ransac_disk'], relative_dir=str(tmp_path),
+                          relative_space='depth')
+    preds, _, errors = runner.run(fr)
+    for name in ('lstsq_disk', 'ransac_disk'):
+        assert 'negative scale' in errors[name] and 'wrong --relative-space?' in errors[name]
+        assert np.isnan(preds[name]).all()
+    ok = MethodRunner(['lstsq_disk'], relative_dir=str(tmp_path), relative_space='inverse')
+    assert not ok.run(fr)[2]

@@ -5,6 +5,9 @@
 
 * ``*.png``: single-channel uint16 millimetres, 0 = invalid (REP 118 16UC1 on disk).
 * ``*.npy``: (H, W) float32 metres, NaN = invalid.
+
+A float file or 32FC1 message carries no unit, so :func:`check_metres` refuses depth whose values
+only make sense in another unit (millimetres written as metres).
 """
 
 import os
@@ -15,6 +18,8 @@ import numpy as np
 from promptda_ros.core.errors import InputError
 
 MAX_PNG_DEPTH_M = 65.535
+MAX_MEDIAN_DEPTH_M = 200.0
+"""Largest median of measured depth read as metres; beyond it the data is in another unit."""
 
 
 def _depth_array(depth_m) -> np.ndarray:
@@ -117,3 +122,33 @@ def load_depth(path) -> np.ndarray:
             good = np.isfinite(depth) & (depth > 0)
         return np.where(good, depth, np.float32(0.0)).astype(np.float32)
     raise InputError(f'unknown depth file type {ext!r} for {p!r}; use .png (mm) or .npy (m)')
+
+
+def check_metres(depth_m, what: str = 'depth') -> None:
+    """Refuse depth whose values only make sense in another unit than metres.
+
+    Depth sensors and LiDARs measure up to a few hundred metres, so a median above
+    :data:`MAX_MEDIAN_DEPTH_M` is not metres; when the values divided by 1000 are plausible the
+    message names millimetres (a 16UC1 image saved or published as float).
+
+    Args:
+        depth_m: (H, W) or (N,) float depth; finite values > 0 are measurements.
+        what: name of the data in the message (e.g. ``'reference gt/000042.npy'``).
+
+    Raises:
+        InputError: one line naming the median, the range and the likely unit.
+    """
+    depth = np.asarray(depth_m, dtype=np.float64)
+    with np.errstate(invalid='ignore'):
+        values = depth[np.isfinite(depth) & (depth > 0)]
+    if values.size == 0:
+        return
+    median = float(np.median(values))
+    if median <= MAX_MEDIAN_DEPTH_M:
+        return
+    if median / 1000.0 <= MAX_MEDIAN_DEPTH_M:
+        hint = 'it looks like millimetres: divide by 1000 or store a uint16 millimetre PNG'
+    else:
+        hint = f'no depth sensor measures a median beyond {MAX_MEDIAN_DEPTH_M:g} m'
+    raise InputError(f'{what} is not in metres (median {median:.6g}, range '
+                     f'{float(values.min()):.6g}..{float(values.max()):.6g}): {hint}')

@@ -18,12 +18,14 @@ from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
+from promptda_ros.eval.holdout import check_fraction
 from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
 from promptda_ros.eval.metrics import (
     aggregate_frames,
     depth_metrics,
     METRIC_KEYS,
     MetricAccumulator,
+    valid_mask,
 )
 from promptda_ros.eval.recon import RECON_KEYS
 from promptda_ros.eval.temporal import flicker
@@ -59,7 +61,14 @@ frames (warped with poses when available).  3-D reconstruction: TSDF fusion of e
 and of the reference along the trajectory, acc / comp (m), prec / recall / fscore at
 --recon-tau.
 
-Exit status: 0 on success, 2 on bad arguments or unreadable input (one-line reason on stderr).
+Held-out evaluation (--holdout FRACTION, no reference depth needed): each frame's measured
+points (LiDAR points of the sweep, or cells of the depth prompt) are split at random (seeded
+by --holdout-seed); every method gets the rest as its prompt and is scored at the held-out
+ones, projected into the image (nearest per pixel).  How a robot owner compares methods on
+their own robot's recordings.
+
+Exit status: 0 on success, 2 on bad arguments, unreadable input or a run in which no frame
+could be scored (one-line reason on stderr).
 """
 
 
@@ -114,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--poses', default=None, metavar='FILE',
                    help='camera trajectory overriding the bag /tf or the folder poses.txt '
                    '(bags: "stamp_s tx ty tz qx qy qz qw"; folders: "stem tx ty tz qx qy qz qw")')
+    p.add_argument('--holdout', type=float, default=None, metavar='FRACTION',
+                   help="score at held-out measurements instead of a reference: hold out this "
+                   "share (0..1, e.g. 0.2) of each frame's LiDAR points or prompt cells; the "
+                   'methods get the rest (no reference depth needed; no 3-D reconstruction)')
+    p.add_argument('--holdout-seed', type=int, default=0, metavar='N',
+                   help='seed of the held-out choice, the same for every frame (default 0)')
     p.add_argument('--no-recon', action='store_true', help='skip the TSDF 3-D reconstruction')
     p.add_argument('--voxel', type=float, default=0.04, help='TSDF voxel size, m (0.04)')
     p.add_argument('--sdf-trunc', type=float, default=0.12, help='TSDF truncation, m (0.12)')
@@ -167,9 +182,38 @@ def _check_args(args) -> None:
     if args.plot_frames < 1:
         raise InputError(f'--plot-frames must be >= 1, got {args.plot_frames} (--no-plots '
                          'writes no plot)')
+    if args.holdout is not None:
+        try:
+            check_fraction(args.holdout)
+        except InputError as exc:
+            raise InputError(f'--holdout: {exc}') from None
     for flag in ('voxel', 'sdf_trunc', 'recon_tau'):
         if not getattr(args, flag) > 0:
             raise InputError(f'--{flag.replace("_", "-")} must be > 0')
+
+
+def _unscored_reason(fr, entries: dict[str, dict], rng: tuple[float, float]) -> str:
+    """Say why no method could be scored on frame ``fr`` (its per-method metric entries)."""
+    if fr.n_heldout == 0:
+        return f'frame {fr.name}: no held-out measurement lands in the image'
+    if not valid_mask(fr.gt_m, *rng).any():
+        with np.errstate(invalid='ignore'):
+            ref = fr.gt_m[np.isfinite(fr.gt_m) & (fr.gt_m > 0)]
+        spans = (f'the reference spans {ref.min():.4g}..{ref.max():.4g} m' if ref.size
+                 else 'the reference has no valid pixel')
+        return (f'frame {fr.name}: no reference depth inside --min-depth..--max-depth '
+                f'{rng[0]:g}..{rng[1]:g} m ({spans})')
+    for name, entry in entries.items():
+        if 'error' in entry:
+            return f"frame {fr.name}: {name}: {entry['error']}"
+    return f'frame {fr.name}: no method has a finite depth at a reference pixel'
+
+
+def _heldout_text(fraction: float, seed: int, counts: list[int]) -> str:
+    """Describe a held-out reference: fraction, seed and held-out measurements per frame."""
+    return (f'held-out measurements, {100 * fraction:g} % of the measured points of each '
+            f'frame (seed {seed}); the methods get the rest; {np.mean(counts):.0f} held-out '
+            f'points per frame in the image (min {min(counts)}, max {max(counts)})')
 
 
 class _MethodState:
@@ -196,9 +240,10 @@ def evaluate(args, progress: bool = True) -> dict:
     _check_args(args)
     names = _select_methods(args)
     skipped: list[str] = []
+    holdout = None if args.holdout is None else (args.holdout, args.holdout_seed)
     frames = strided(open_input(args.input, prompt_source=args.prompt_source,
                                 prompt_hw=args.prompt_size, poses_path=args.poses,
-                                topics=args.topics, skipped=skipped),
+                                topics=args.topics, skipped=skipped, holdout=holdout),
                      args.stride, args.max_frames)
     runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
                           relative_dir=args.relative_dir, relative_space=args.relative_space,
@@ -208,7 +253,11 @@ def evaluate(args, progress: bool = True) -> dict:
     states = {n: _MethodState() for n in names}
     keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
     notes: list[str] = []
-    recon_on = not args.no_recon
+    recon_on = not args.no_recon and holdout is None
+    if holdout is not None and not args.no_recon:
+        notes.append('held-out evaluation: no 3-D reconstruction (the reference is sparse)')
+    unscored: list[str] = []  # why, for each frame no method could be scored on
+    heldout_counts: list[int] = []
     ref_fusion: Any = None  # TSDFFusion of the reference depth while reconstructing
     prev_frame: Any = None  # EvalFrame
     n = 0
@@ -240,6 +289,9 @@ def evaluate(args, progress: bool = True) -> dict:
                 st.fusion = mk()
         if recon_on:
             ref_fusion.integrate(fr.gt_m, fr.camera, fr.T_world_cam)
+        if fr.n_heldout is not None:
+            heldout_counts.append(fr.n_heldout)
+        entries = {}
         for name in names:
             st = states[name]
             pred = preds[name]
@@ -247,9 +299,12 @@ def evaluate(args, progress: bool = True) -> dict:
             st.pooled.add(pred, fr.gt_m, *rng)
             entry = {'index': fr.index, 'name': fr.name, 'stamp_ns': fr.stamp_ns, **m,
                      'runtime_ms': times[name], 'flicker': None, 'flicker_pixels': 0}
+            if fr.n_heldout is not None:
+                entry['n_heldout'] = fr.n_heldout
             if name in errors:
                 entry['error'] = errors[name]
                 st.errors += 1
+            entries[name] = entry
             if st.prev is not None and st.prev.shape == pred.shape:
                 val, npx = flicker(st.prev, pred, prev_frame.gt_m, fr.gt_m, fr.camera,
                                    prev_frame.T_world_cam if posed else None,
@@ -259,6 +314,8 @@ def evaluate(args, progress: bool = True) -> dict:
             st.prev = pred
             if recon_on:
                 st.fusion.integrate(pred, fr.camera, fr.T_world_cam)
+        if not any(e['n_valid'] > 0 for e in entries.values()):
+            unscored.append(_unscored_reason(fr, entries, rng))
         keeper.offer(fr.name, fr.rgb, fr.gt_m, preds)
         prev_frame = fr
         n += 1
@@ -269,6 +326,12 @@ def evaluate(args, progress: bool = True) -> dict:
 
         why = f' ({len(skipped)} skipped, first: {skipped[0]})' if skipped else ''
         raise InputError(f'{args.input} yielded no frame to evaluate{why}')
+    if len(unscored) == n:
+        from promptda_ros.core.errors import InputError
+
+        raise InputError(f'no frame could be scored ({n} evaluated); {unscored[0]}')
+    if unscored:
+        notes.append(f'{len(unscored)} of {n} frames could not be scored, first: {unscored[0]}')
     wall = time.perf_counter() - t_start
 
     recon_ref = np.zeros((0, 3))  # (N, 3) metres: the reference surface points
@@ -291,7 +354,9 @@ def evaluate(args, progress: bool = True) -> dict:
         agg['runtime_ms'] = float(np.mean([f['runtime_ms'] for f in st.frames]))
         agg['n_failed'] = st.errors
         if st.errors:
-            notes.append(f'{name} failed on {st.errors} of {n} frames (see frames[].error)')
+            why = next(f['error'] for f in st.frames if 'error' in f)
+            notes.append(f'{name} failed on {st.errors} of {n} frames, first: {why} (see '
+                         'frames[].error)')
         if recon_on:
             pts = st.fusion.extract_points()
             agg.update({k: v for k, v in recon_scores(pts, recon_ref, args.recon_tau).items()
@@ -314,7 +379,9 @@ def evaluate(args, progress: bool = True) -> dict:
         'dataset': {'input': os.path.abspath(args.input), 'kind': kind, 'n_frames': n,
                     'image_size': f'{W}x{H}', 'prompt_size': f'{pw}x{ph}',
                     'has_poses': first.T_world_cam is not None,
-                    'prompt_source': args.prompt_source if kind == 'bag' else 'prompt/'},
+                    'prompt_source': args.prompt_source if kind == 'bag' else 'prompt/',
+                    'reference': ('reference depth' if holdout is None else
+                                  _heldout_text(*holdout, heldout_counts))},
         'config': {'methods': names, 'min_depth': args.min_depth, 'max_depth': args.max_depth,
                    'stride': args.stride, 'max_frames': args.max_frames,
                    'checkpoint': args.checkpoint, 'encoder': args.encoder,
@@ -322,6 +389,8 @@ def evaluate(args, progress: bool = True) -> dict:
                    'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
                    'starrygazer': args.starrygazer,
                    'starrygazer_relative': args.starrygazer_relative,
+                   'holdout': None if holdout is None else {'fraction': holdout[0],
+                                                            'seed': holdout[1]},
                    'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
                    'recon_tau': args.recon_tau, 'units': 'metres',
                    'aggregate': 'mean of per-frame metrics over frames with valid pixels; '
@@ -351,11 +420,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = str(exc).replace('\n', ' ')
         print(f'error: {msg}', file=sys.stderr)
         return 2
+    if args.holdout is not None:
+        print(report['dataset']['reference'])
     for name, m in report['methods'].items():
         a = m['aggregate']
         extra = f"  F-score {a['fscore']:.3f}" if 'fscore' in a else ''
         print(f"{name:28s} L1 {a['l1']:.4f} m  AbsRel {a['absrel']:.4f}  "
               f"δ0.5 {a['delta_0.5']:.3f}  flicker {a['flicker']:.4f} m{extra}")
+    for note in report['notes']:
+        print(f'note: {note}')
     print(f"report: {os.path.join(args.out, 'report.md')}")
     return 0
 

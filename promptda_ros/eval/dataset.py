@@ -15,6 +15,14 @@ Folder layout (all frames share one stem, e.g. ``000042``)::
       poses.txt              optional: "<stem> tx ty tz qx qy qz qw" per line (T_world_cam,
                              camera optical frame -> world; '#' starts a comment)
 
+With a held-out split (``holdout=(fraction, seed)``) no reference depth is read: the frame's own
+measurements are split (:mod:`promptda_ros.eval.holdout`), the methods get the rest as prompt
+and the held-out ones are the reference.  The same seed is used for every frame, so a frame
+holds out the points :func:`~promptda_ros.eval.holdout.split_depth` holds out for that seed.
+
+Prompts and references are checked as they are read: values that are not metres (millimetres
+in a float file) and a prompt of another aspect ratio than the image are refused.
+
 For bags, ``--poses`` files use the TUM layout "<stamp_s> tx ty tz qx qy qz qw"; a stamp is read
 as exact decimal seconds into integer nanoseconds and matched to the image stamp by the node's
 pairing rule (:func:`promptda_ros.core.sync.select_nearest`: nearest within 50 ms, ties to the
@@ -33,10 +41,12 @@ from typing import Iterator
 import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
-from promptda_ros.core.depth_io import load_depth
+from promptda_ros.core.depth_io import check_metres, load_depth
 from promptda_ros.core.errors import CalibrationError, InputError
+from promptda_ros.core.projection import check_prompt_aspect
 from promptda_ros.core.sync import select_nearest
 from promptda_ros.core.transforms import make_transform
+from promptda_ros.eval.holdout import holdout_prompt, holdout_sweep
 from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
@@ -58,6 +68,7 @@ class EvalFrame:
     gt_m: np.ndarray                  # (H, W) float32 metres, NaN = invalid
     T_world_cam: np.ndarray | None    # (4, 4) camera optical frame -> world
     relative: np.ndarray | None = None  # (H', W') float32 relative map from the input, or None
+    n_heldout: int | None = None      # held-out measurements in gt_m (pixels), None = not held out
 
 
 def _gt_nan(depth: np.ndarray) -> np.ndarray:
@@ -72,6 +83,34 @@ def _prompt_zero(depth: np.ndarray) -> np.ndarray:
     with np.errstate(invalid='ignore'):
         depth[~(np.isfinite(depth) & (depth > 0))] = 0.0
     return depth
+
+
+def _checked_prompt(prompt_m: np.ndarray, image_hw: tuple[int, int], what: str) -> np.ndarray:
+    """Return a depth prompt (h, w) in metres, 0 = none, after refusing another unit or aspect.
+
+    Raises:
+        InputError: values that are not metres, or an aspect ratio unlike the image's (H, W).
+    """
+    check_metres(prompt_m, what)
+    try:
+        check_prompt_aspect(image_hw, np.shape(prompt_m))
+    except InputError as exc:
+        raise InputError(f'{what}: {exc}') from None
+    return _prompt_zero(prompt_m)
+
+
+def _checked_reference(gt_m: np.ndarray, what: str) -> np.ndarray:
+    """Return reference depth (H, W) in metres, NaN = invalid; InputError if not metres."""
+    check_metres(gt_m, what)
+    return _gt_nan(gt_m)
+
+
+def _held_out(fr: EvalFrame, holdout: tuple[float, int]) -> EvalFrame:
+    """Return the frame with part of its prompt cells held out as the reference."""
+    prompt, reference = holdout_prompt(fr.prompt_m, fr.rgb.shape[:2], *holdout)
+    fr.prompt_m, fr.gt_m = prompt, reference
+    fr.n_heldout = int(np.isfinite(reference).sum())
+    return fr
 
 
 def read_poses(path: str) -> dict[str, np.ndarray]:
@@ -144,12 +183,14 @@ def folder_stems(root: str) -> list[str]:
     return stems
 
 
-def read_folder(root: str, poses_path: str | None = None, with_gt: bool = True
-                ) -> Iterator[EvalFrame]:
+def read_folder(root: str, poses_path: str | None = None, with_gt: bool = True,
+                holdout: tuple[float, int] | None = None) -> Iterator[EvalFrame]:
     """Return an iterator over the frames of a folder dataset (layout in the module docstring).
 
     The folder, intrinsics and poses are checked at once; frames are read lazily.  With
-    ``with_gt`` False the ``gt/`` folder is never opened (frames carry ``gt_m = None``).
+    ``with_gt`` False the ``gt/`` folder is never opened (frames carry ``gt_m = None``); with
+    ``holdout`` = (fraction, seed) it is not opened either and the reference is the held-out
+    part of each prompt.
 
     Raises:
         InputError: missing intrinsics / prompt / gt files or unreadable images.
@@ -172,12 +213,16 @@ def read_folder(root: str, poses_path: str | None = None, with_gt: bool = True
     if poses_path is None and os.path.isfile(os.path.join(root, 'poses.txt')):
         poses_path = os.path.join(root, 'poses.txt')
     poses = read_poses(poses_path) if poses_path else None
-    return _folder_frames(root, stems, camera, poses, with_gt)
+    frames = _folder_frames(root, stems, camera, poses, with_gt and holdout is None)
+    if holdout is None:
+        return frames
+    return (_held_out(fr, holdout) for fr in frames)
 
 
 def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
                    poses: dict[str, np.ndarray] | None, with_gt: bool = True
                    ) -> Iterator[EvalFrame]:
+    hw = (camera.height, camera.width)
     for i, stem in enumerate(stems):
         rgb = _read_rgb(_find(os.path.join(root, 'rgb'), stem, IMAGE_EXTS))
         if rgb.shape[:2] != (camera.height, camera.width):
@@ -187,13 +232,14 @@ def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
         if not with_gt:
             if p_path is None:
                 raise InputError(f'frame {stem}: missing prompt/{stem}.png|npy')
-            yield EvalFrame(i, stem, None, rgb, camera, _prompt_zero(_load_depth(p_path)), None,
+            prompt = _checked_prompt(_load_depth(p_path), hw, f'prompt/{stem}')
+            yield EvalFrame(i, stem, None, rgb, camera, prompt, None,
                             None if poses is None else poses.get(stem))
             continue
         g_path = _find(os.path.join(root, 'gt'), stem, DEPTH_EXTS)
         if p_path is None or g_path is None:
             raise InputError(f'frame {stem}: missing prompt/{stem}.png|npy or gt/{stem}.png|npy')
-        gt = _gt_nan(_load_depth(g_path))
+        gt = _checked_reference(_load_depth(g_path), f'reference gt/{stem}')
         if gt.shape != rgb.shape[:2]:
             raise InputError(f'gt/{stem} is {gt.shape[1]}x{gt.shape[0]}, rgb is '
                              f'{rgb.shape[1]}x{rgb.shape[0]}')
@@ -202,7 +248,8 @@ def _folder_frames(root: str, stems: list[str], camera: PinholeCamera,
             if stem not in poses:
                 raise InputError(f'poses file has no pose for frame {stem}')
             T = poses[stem]
-        yield EvalFrame(i, stem, None, rgb, camera, _prompt_zero(_load_depth(p_path)), gt, T)
+        prompt = _checked_prompt(_load_depth(p_path), hw, f'prompt/{stem}')
+        yield EvalFrame(i, stem, None, rgb, camera, prompt, gt, T)
 
 
 def seconds_to_ns(text: str) -> int:
@@ -250,7 +297,8 @@ class StampedPoses:
 def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, int] = (192, 256),
              poses_path: str | None = None, topics: dict[str, str] | None = None,
              skipped: list[str] | None = None, with_gt: bool = True,
-             config: PipelineConfig | None = None) -> Iterator[EvalFrame]:
+             config: PipelineConfig | None = None,
+             holdout: tuple[float, int] | None = None) -> Iterator[EvalFrame]:
     """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
 
     The bag's topics are checked at once; frames are read lazily.  A frame without reference
@@ -269,6 +317,9 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
             bag reader; frames carry ``gt_m = None``), for training without ground truth.
         config: frame pipeline settings (prompt grid, depth range) the LiDAR sweep is projected
             with, exactly as the perception node does; None = the defaults with ``prompt_hw``.
+        holdout: (fraction, seed): hold out that share of each frame's measurements (LiDAR
+            points of the sweep, or cells of the depth image) as the reference instead of
+            reading a reference topic (:mod:`promptda_ros.eval.holdout`); None = no split.
 
     Raises:
         InputError: unknown topic key, or the bag lacks the reference depth topic or every
@@ -292,7 +343,7 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         return topics.get(key, params[key].default)
 
     present = bagio.bag_topics(bag_path)
-    if not with_gt:
+    if not with_gt or holdout is not None:
         topics['gt_topic'] = None
     elif topic('gt_topic') not in present:
         raise InputError(f"bag {bag_path} has no reference depth topic {topic('gt_topic')!r} "
@@ -317,14 +368,16 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
     if config is None:
         config = PipelineConfig.with_prompt_hw(prompt_hw)
     return _bag_frames(bagio, bag_path, prompt_source, config, poses, topics,
-                       skipped if skipped is not None else [])
+                       skipped if skipped is not None else [], holdout)
 
 
 def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig,
                 poses: StampedPoses | None, topics: dict[str, str],
-                skipped: list[str]) -> Iterator[EvalFrame]:
+                skipped: list[str], holdout: tuple[float, int] | None = None
+                ) -> Iterator[EvalFrame]:
     with_gt = topics.get('gt_topic', '') is not None
     for i, fr in enumerate(bagio.read_frames(bag_path, **topics)):
+        reference = None
         if with_gt and fr.depth_gt_m is None:
             skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no reference depth')
             continue
@@ -334,19 +387,31 @@ def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig
                 skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no LiDAR sweep or '
                                'camera-LiDAR extrinsic')
                 continue
-            prompt = lidar_prompt_grid(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
+            if holdout is None:
+                prompt = lidar_prompt_grid(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
+            else:
+                prompt, reference = holdout_sweep(fr.points_lidar, fr.T_cam_lidar, fr.camera,
+                                                  config, *holdout)
         else:
             if fr.prompt_depth_m is None:
                 skipped.append(f'frame {i} (stamp {fr.stamp_ns} ns): no prompt depth image')
                 continue
-            prompt = _prompt_zero(fr.prompt_depth_m)
+            prompt = _checked_prompt(fr.prompt_depth_m, fr.rgb.shape[:2],
+                                     f'prompt depth image at stamp {fr.stamp_ns} ns')
+            if holdout is not None:
+                prompt, reference = holdout_prompt(prompt, fr.rgb.shape[:2], *holdout)
         T = fr.T_world_cam
         if poses is not None:
             T = poses.nearest(int(fr.stamp_ns))
-        gt = _gt_nan(fr.depth_gt_m) if with_gt else None
+        gt, n_heldout = reference, None
+        if reference is not None:
+            n_heldout = int(np.isfinite(reference).sum())
+        if with_gt:
+            gt = _checked_reference(fr.depth_gt_m, f'reference depth at stamp {fr.stamp_ns} ns')
         yield EvalFrame(i, str(fr.stamp_ns), int(fr.stamp_ns), fr.rgb, fr.camera, prompt, gt,
                         None if T is None else np.asarray(T, np.float64),
-                        relative=getattr(fr, 'relative', None))
+                        relative=getattr(fr, 'relative', None),
+                        n_heldout=n_heldout)
 
 
 def open_input(path: str, **options) -> Iterator[EvalFrame]:
@@ -359,7 +424,8 @@ def open_input(path: str, **options) -> Iterator[EvalFrame]:
     if not os.path.exists(path):
         raise InputError(f'input {path} does not exist')
     if os.path.isdir(os.path.join(path, 'rgb')):
-        return read_folder(path, options.get('poses_path'), options.get('with_gt', True))
+        return read_folder(path, options.get('poses_path'), options.get('with_gt', True),
+                           options.get('holdout'))
     is_bag = (os.path.isdir(path) and any(
         n.endswith(('.db3', '.mcap')) or n == 'metadata.yaml' for n in os.listdir(path))) or \
         path.endswith(('.mcap', '.db3'))

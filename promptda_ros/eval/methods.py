@@ -9,6 +9,9 @@ Backend methods run through the frame pipeline (:mod:`promptda_ros.pipeline`) ex
 perception node does: the frame's sparse prompt is range filtered, validated and hole filled with
 the same :class:`~promptda_ros.pipeline.PipelineConfig`, and the output outside the depth range is
 NaN, so for the same frame, backend and configuration the scored depth is the published depth.
+The other methods' outputs follow the same depth-range rule: outside ``[min_depth, max_depth]``
+of the configuration they are NaN, as a backend's output is; an alignment that fits a negative
+scale (a map in the other ``--relative-space``) is an error of that frame, not a prediction.
 
 * ``default``  - the weights-free RGB-guided completion backend;
 * ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
@@ -118,6 +121,23 @@ def _starrygazer_source(weights: str | None, source: str, checkpoint: str | None
     return source
 
 
+def _check_scale(scale: float, space: str) -> None:
+    """Refuse a fitted alignment whose scale is negative.
+
+    In both spaces a larger relative value means a larger target (disparity in ``inverse``
+    space, depth in ``depth`` space), so a negative scale means the map is in the other space:
+    its aligned output is not depth to score.
+
+    Raises:
+        PromptError: naming the scale and the space the map was read in.
+    """
+    if scale < 0.0:
+        read_as = 'disparity (inverse)' if space == 'inverse' else 'depth'
+        raise PromptError(f'aligning the relative map to the prompt gave a negative scale '
+                          f'({scale:.4g}): wrong --relative-space? (the map was read as '
+                          f'{read_as})')
+
+
 class MethodRunner:
     """Run the selected methods on frames; relative maps are computed once per frame."""
 
@@ -196,6 +216,17 @@ class MethodRunner:
 
                 self._backends[STARRYGAZER] = StarryGazer(starrygazer, device=device)
 
+    def _in_range(self, depth_m: np.ndarray) -> np.ndarray:
+        """Return (H, W) float32 metres with values outside the configured depth range NaN.
+
+        The rule of :meth:`~promptda_ros.pipeline.DepthPipeline.predict` for backend outputs
+        (inclusive bounds), applied to the methods that do not run through a backend.
+        """
+        depth = np.asarray(depth_m, dtype=np.float32)
+        with np.errstate(invalid='ignore'):
+            valid = (depth >= self.config.min_depth) & (depth <= self.config.max_depth)
+        return np.where(valid, depth, np.float32(np.nan)).astype(np.float32, copy=False)
+
     def run(self, frame: EvalFrame
             ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
         """Run every method on one frame.
@@ -245,8 +276,11 @@ class MethodRunner:
                         depth = self._backends[STARRYGAZER].predict_with_relative(
                             frame.rgb, frame.prompt_m, rel, self._sources[source].space)
                     else:
-                        depth, _ = align_relative_depth(rel, frame.prompt_m, method=kind,
-                                                        space=self._sources[source].space)
+                        space = self._sources[source].space
+                        depth, fit = align_relative_depth(rel, frame.prompt_m, method=kind,
+                                                          space=space)
+                        _check_scale(fit.scale, space)
+                    depth = self._in_range(depth)
             except PromptError as exc:
                 errors[name] = f'{type(exc).__name__}: {exc}'
                 depth = np.full((H, W), np.nan, dtype=np.float32)

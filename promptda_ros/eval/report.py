@@ -59,6 +59,8 @@ def markdown(report: dict) -> str:
                  f"prompt {ds.get('prompt_size', '?')}.  Depth range "
                  f"[{cfg.get('min_depth')}, {cfg.get('max_depth')}] m.  Aggregates are the mean "
                  'of per-frame metrics.')
+    if ds.get('reference'):
+        lines += ['', f"Reference: {ds['reference']}."]
     lines += ['', '## Depth accuracy', '',
               '| Method | L1 (m) ↓ | RMSE (m) ↓ | AbsRel ↓ | δ0.5 ↑ | δ1 ↑ | MAE (mm) ↓ | '
               'RMSE (mm) ↓ | iMAE (1/km) ↓ | iRMSE (1/km) ↓ | Flicker (m) ↓ | Coverage | '

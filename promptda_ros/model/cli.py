@@ -71,8 +71,8 @@ def depth_main(argv=None) -> int:
     try:
         from promptda_ros.core.depth_io import load_depth, save_depth_png_mm
         from promptda_ros.core.errors import InputError
+        from promptda_ros.core.projection import check_prompt_aspect
         from promptda_ros.model.processing import (
-            check_prompt_aspect,
             network_input_size,
             parse_input_size,
             ProcessingConfig,

@@ -77,34 +77,6 @@ class ProcessingConfig:
             raise InputError("fill must be 'knn', 'morph' or 'none', got %r" % (self.fill,))
 
 
-PROMPT_ASPECT_TOLERANCE = 0.05
-"""Largest relative difference of the prompt's and the image's aspect ratios (w / h)."""
-
-
-def check_prompt_aspect(image_hw: tuple, prompt_hw: tuple,
-                        tolerance: float = PROMPT_ASPECT_TOLERANCE) -> None:
-    """Refuse a prompt that cannot cover the image's field of view.
-
-    A depth prompt (e.g. 192x256 iPhone LiDAR for a 1440x1920 image) is a low-resolution view
-    of the same scene, so its aspect ratio is the image's; a square or portrait prompt for a
-    landscape image is another crop or another sensor.
-
-    Args:
-        image_hw: (H, W) image size, pixels.
-        prompt_hw: (h, w) prompt size, cells.
-        tolerance: largest relative difference of the two ``w / h`` ratios.
-
-    Raises:
-        InputError: the aspect ratios differ by more than ``tolerance``.
-    """
-    (height, width), (rows, cols) = image_hw[:2], prompt_hw[:2]
-    image_ratio, prompt_ratio = width / float(height), cols / float(rows)
-    if abs(prompt_ratio / image_ratio - 1.0) > tolerance:
-        raise InputError("the prompt (%dx%d, w/h %.3f) does not have the image's aspect ratio "
-                         '(%dx%d, w/h %.3f): a prompt covers the same field of view'
-                         % (rows, cols, prompt_ratio, height, width, image_ratio))
-
-
 def _check_hw(size, name: str) -> tuple:
     try:
         h, w = (int(v) for v in size)
