@@ -73,18 +73,63 @@ from scipy import ndimage
 from promptda_ros.backends._common import check_inputs, check_options, mask_range
 from promptda_ros.backends.bilinear import resize_depth
 from promptda_ros.core.errors import InputError
+from promptda_ros.core.prompt import fill_knn
 
 NAME = 'default'
 REFERENCE_WIDTH = 640.0
 """Image width (px) at which ``occlusion_window`` is given."""
 
 _OPTIONS = ('sigma_s', 'sigma_r', 'iterations', 'work_width', 'prior_weight',
-            'occlusion_window', 'occlusion_margin', 'min_depth', 'max_depth', 'threads')
+            'occlusion_window', 'occlusion_margin', 'dense_spacing', 'sparse_spacing',
+            'density_window', 'min_depth', 'max_depth', 'threads')
 
 
 OCCLUSION_WINDOW = (8.0, 3.0)
 """Default occlusion window (rows, cols) half-size in pixels of a 640-px-wide image."""
 OCCLUSION_MARGIN = 0.15
+DENSE_SPACING = 3.0
+"""Local prompt spacing (cells per measurement, see :func:`prompt_spacing`) up to which the
+interpolated prompt is used alone."""
+SPARSE_SPACING = 6.0
+"""Local prompt spacing from which the edge-aware filter is used alone."""
+DENSITY_WINDOW = 15
+"""Side of the square window (cells) over which the local prompt spacing is measured."""
+
+
+def prompt_spacing(valid: np.ndarray, window: int = DENSITY_WINDOW) -> np.ndarray:
+    """Local spacing of the measurements: ``1 / sqrt(share of valid cells in the window)``.
+
+    A full grid gives 1, one measurement in every 3 x 3 cells gives 3; a window without any
+    measurement gives a very large value (1e3).
+
+    Args:
+        valid: (h, w) bool, the prompt cells holding a measurement.
+        window: side of the square box window in cells (odd; clipped at the grid border).
+
+    Returns:
+        (h, w) float32 spacing in grid cells.
+    """
+    share = cv2.blur(valid.astype(np.float32), (int(window), int(window)),
+                     borderType=cv2.BORDER_REPLICATE)
+    return (1.0 / np.sqrt(np.maximum(share, np.float32(1e-6)))).astype(np.float32)
+
+
+def interpolation_weight(valid: np.ndarray, dense: float = DENSE_SPACING,
+                         sparse: float = SPARSE_SPACING,
+                         window: int = DENSITY_WINDOW) -> np.ndarray:
+    """Weight of the interpolated prompt per cell: 1 where dense, 0 where sparse.
+
+    Args:
+        valid: (h, w) bool, the prompt cells holding a measurement.
+        dense: spacing (cells, :func:`prompt_spacing`) at and below which the weight is 1.
+        sparse: spacing at and above which the weight is 0 (linear in between).
+        window: side of the density window in cells.
+
+    Returns:
+        (h, w) float32 in [0, 1].
+    """
+    spacing = prompt_spacing(valid, window)
+    return np.clip((sparse - spacing) / (sparse - dense), 0.0, 1.0).astype(np.float32)
 
 
 def occlusion_cells(image_hw: tuple, grid_hw: tuple, window: tuple = OCCLUSION_WINDOW) -> tuple:
@@ -306,10 +351,14 @@ class DefaultBackend:
 
     def __init__(self, sigma_s: float = 5.0, sigma_r: float = 0.15, iterations: int = 3,
                  work_width: int = 320, prior_weight: float = 1e-3,
-                 occlusion_window: tuple = OCCLUSION_WINDOW,
+                 occlusion_window: tuple = (0.0, 0.0),
                  occlusion_margin: float = OCCLUSION_MARGIN,
+                 dense_spacing: float = DENSE_SPACING, sparse_spacing: float = SPARSE_SPACING,
+                 density_window: int = DENSITY_WINDOW,
                  min_depth: float = 0.0, max_depth: float = float('inf'), threads: int = 1):
         try:
+            self.dense_spacing, self.sparse_spacing = float(dense_spacing), float(sparse_spacing)
+            self.density_window = int(density_window)
             self.threads = int(threads)
             self.sigma_s, self.sigma_r = float(sigma_s), float(sigma_r)
             self.iterations = int(iterations)
@@ -318,8 +367,14 @@ class DefaultBackend:
             win = tuple(float(v) for v in occlusion_window)
         except (TypeError, ValueError):
             raise InputError('default: sigma_s, sigma_r, iterations, work_width, prior_weight, '
-                             'occlusion_window (2 numbers) and occlusion_margin must be '
-                             'numbers') from None
+                             'occlusion_window (2 numbers), occlusion_margin, dense_spacing, '
+                             'sparse_spacing and density_window must be numbers') from None
+        if not 1.0 <= self.dense_spacing < self.sparse_spacing:
+            raise InputError(f'default: need 1 <= dense_spacing < sparse_spacing (cells), got '
+                             f'{dense_spacing} / {sparse_spacing}')
+        if self.density_window < 1 or self.density_window % 2 == 0:
+            raise InputError(f'default: density_window must be an odd number of cells >= 1, got '
+                             f'{density_window}')
         if not (self.sigma_s > 0 and self.sigma_r > 0):
             raise InputError(f'default: sigma_s and sigma_r must be > 0, got {sigma_s} / '
                              f'{sigma_r}')
@@ -406,7 +461,33 @@ class DefaultBackend:
         H, W = image.shape[:2]
         prompt = remove_occluded(prompt, self._occlusion_cells((H, W), prompt.shape),
                                  self.occlusion_margin)
-        scale = min(1.0, self.work_width / W)
+        valid = prompt > 0
+        weight = interpolation_weight(valid, self.dense_spacing, self.sparse_spacing,
+                                      self.density_window)
+        if np.all((weight >= 1.0) | valid):  # dense everywhere: the interpolated prompt alone
+            return mask_range(resize_depth(fill_knn(prompt), H, W), self.min_depth,
+                              self.max_depth)
+        guided = self._guided(image, prompt, H, W)
+        if weight.max() <= 0.0:  # sparse everywhere: the edge-aware filter alone
+            return mask_range(guided, self.min_depth, self.max_depth)
+        linear = resize_depth(fill_knn(prompt), H, W)
+        # Inside a measured cell the interpolated prompt alone: measured values are kept.
+        w = np.maximum(resize_depth(weight, H, W),
+                       resize_depth(valid.astype(np.float32), H, W, cv2.INTER_NEAREST))
+        out = w * linear + (np.float32(1.0) - w) * guided
+        return mask_range(out, self.min_depth, self.max_depth)
+
+    def _guided(self, image: np.ndarray, prompt: np.ndarray, H: int, W: int) -> np.ndarray:
+        """Edge-aware completion of the prompt (steps 2-4 of the module docstring).
+
+        Args:
+            image: (H, W, 3) uint8 RGB. prompt: (h, w) float32 metres, 0 = no measurement.
+            H, W: output size in pixels.
+
+        Returns:
+            (H, W) float32 metres, dense.
+        """
+        scale = min(1.0, max(self.work_width, prompt.shape[1]) / W)
         hw = max(1, int(round(H * scale)))
         ww = max(1, int(round(W * scale)))
         small = image if (hw, ww) == (H, W) else \
@@ -417,8 +498,7 @@ class DefaultBackend:
                                        self.sigma_r, self.iterations, self._executor())
         lam = self.prior_weight
         depth = (filtered[..., 0] + lam * prior) / (filtered[..., 1] + lam)
-        out = resize_depth(depth.astype(np.float32), H, W)
-        return mask_range(out, self.min_depth, self.max_depth)
+        return resize_depth(depth.astype(np.float32), H, W)
 
 
 def make_default_backend(**options) -> DefaultBackend:

@@ -175,25 +175,56 @@ def fill_knn(prompt_m, k: int = 4) -> np.ndarray:
     return out
 
 
-def fill_morphological(prompt_m, max_depth: float = 100.0, extend_to_top: bool = True,
+def _normalized_blur(depth: np.ndarray, filled: np.ndarray, ksize: int) -> np.ndarray:
+    """Gaussian blur of ``depth`` over the ``filled`` cells only (normalized convolution).
+
+    Every output value is a weighted mean of filled cells, so it stays within their range:
+    empty cells (0) are never averaged in.
+
+    Args:
+        depth: (h, w) float32, any unit; values outside ``filled`` are ignored.
+        filled: (h, w) bool, the cells that hold a value.
+        ksize: odd Gaussian kernel size in cells.
+
+    Returns:
+        (h, w) float32; cells with no filled cell in reach keep ``depth``.
+    """
+    weight = filled.astype(np.float32)
+    num = cv2.GaussianBlur(np.where(filled, depth, np.float32(0.0)), (ksize, ksize), 0)
+    den = cv2.GaussianBlur(weight, (ksize, ksize), 0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        out = num / den
+    return np.where(den > 1e-6, out, depth).astype(np.float32)
+
+
+def fill_morphological(prompt_m, max_depth: float = 100.0, extend_to_top: bool = False,
                        blur: str = 'gaussian', keep_measured: bool = True) -> np.ndarray:
     """Complete a sparse prompt with IP-Basic-style morphology (Ku et al., CRV 2018).
 
     Steps: invert depth (``max_depth - d``) so dilation prefers near points; dilate with a
-    5x5 diamond; close holes (5x5); fill small holes by 7x7 dilation; extend the topmost
-    value of each column to the top of the image; fill large holes by 31x31 dilation;
-    median 5x5 and (optional) Gaussian 5x5 blur of valid cells; invert back. Any cell still
-    empty then takes the value of its nearest filled cell so the output is dense.
+    5x5 diamond; close holes (5x5); fill small holes by 7x7 dilation; optionally extend the
+    topmost value of each column to the top of the image; fill large holes by 31x31 dilation;
+    median 5x5 and (optional) Gaussian 5x5 blur of the filled cells, the Gaussian one
+    normalized over filled cells (:func:`_normalized_blur`: IP-Basic's plain blur averages
+    the empty cells' inverted 0, i.e. ``max_depth``, into the cells next to a hole and
+    invents depth up to ``max_depth``); invert back. Any cell still empty then takes the value
+    of its nearest filled cell so the output is dense.
+
+    Every step either copies a measured value (dilation, closing, median, nearest) or takes a
+    weighted mean of them, so the output stays within ``[min, max]`` of the valid cells; it is
+    clipped to that range against float rounding of the inversion.
 
     Args:
         prompt_m: (h, w) float32 metres, 0 / NaN / Inf = invalid.
         max_depth: inversion constant, metres; must exceed the prompt's maximum.
-        extend_to_top: extend the topmost measurement of each column upwards.
+        extend_to_top: extend the topmost measurement of each column upwards (IP-Basic's
+            sky handling: a band of copied depth above the LiDAR's field of view; off by
+            default, the pipeline marks that region unsupported instead).
         blur: ``'gaussian'``, ``'median'`` (median only) or ``'none'``.
         keep_measured: restore measured cells to their original value at the end.
 
     Returns:
-        (h, w) float32 metres, fully dense.
+        (h, w) float32 metres, fully dense, within the valid cells' range.
 
     Raises:
         PromptError: no valid cell, negative depths, or values >= max_depth.
@@ -202,7 +233,8 @@ def fill_morphological(prompt_m, max_depth: float = 100.0, extend_to_top: bool =
         raise InputError(f"blur must be 'gaussian', 'median' or 'none', got {blur!r}")
     prompt, measured = _check_fill_input(prompt_m)
     max_depth = float(max_depth)
-    top = float(prompt[measured].max())
+    values = prompt[measured]
+    lo, top = float(values.min()), float(values.max())
     if not top < max_depth:
         raise PromptError(
             f'prompt maximum {top:.3f} m is not below max_depth {max_depth:.3f} m; '
@@ -235,18 +267,19 @@ def fill_morphological(prompt_m, max_depth: float = 100.0, extend_to_top: bool =
     filled = depth > 0.1
     if blur != 'none':
         blurred = cv2.medianBlur(depth, 5)
-        depth[filled] = blurred[filled]
+        keep = filled & (blurred > 0.1)  # a median over mostly empty cells is empty
+        depth[keep] = blurred[keep]
     if blur == 'gaussian':
-        blurred = cv2.GaussianBlur(depth, (5, 5), 0)
+        blurred = _normalized_blur(depth, filled, 5)
         depth[filled] = blurred[filled]
 
-    filled = depth > 0.1
     out = np.zeros_like(depth)
     out[filled] = max_depth - depth[filled]
     if not np.all(filled):
         # Nearest filled cell for whatever the morphology could not reach.
         _, (ri, ci) = ndimage.distance_transform_edt(~filled, return_indices=True)
         out = out[ri, ci]
+    np.clip(out, lo, top, out=out)
     if keep_measured:
         out[measured] = prompt[measured]
     return out.astype(np.float32)
