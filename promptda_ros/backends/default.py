@@ -472,8 +472,10 @@ class DefaultBackend:
             return mask_range(guided, self.min_depth, self.max_depth)
         linear = resize_depth(fill_knn(prompt), H, W)
         # Inside a measured cell the interpolated prompt alone: measured values are kept.
+        near = valid | (cv2.dilate(valid.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+                        & (weight > 0))
         w = np.maximum(resize_depth(weight, H, W),
-                       resize_depth(valid.astype(np.float32), H, W, cv2.INTER_NEAREST))
+                       resize_depth(near.astype(np.float32), H, W, cv2.INTER_NEAREST))
         out = w * linear + (np.float32(1.0) - w) * guided
         return mask_range(out, self.min_depth, self.max_depth)
 
