@@ -76,6 +76,8 @@ from promptda_ros.core.errors import InputError
 from promptda_ros.core.prompt import fill_knn
 
 NAME = 'default'
+_BOX_3 = np.ones((3, 3), np.uint8)
+_BOX_5 = np.ones((5, 5), np.uint8)
 REFERENCE_WIDTH = 640.0
 """Image width (px) at which ``occlusion_window`` is given."""
 
@@ -470,10 +472,13 @@ class DefaultBackend:
         guided = self._guided(image, prompt, H, W)
         if weight.max() <= 0.0:  # sparse everywhere: the edge-aware filter alone
             return mask_range(guided, self.min_depth, self.max_depth)
-        linear = resize_depth(fill_knn(prompt), H, W)
-        # Inside a measured cell the interpolated prompt alone: measured values are kept.
-        near = valid | (cv2.dilate(valid.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-                        & (weight > 0))
+        # In and next to a measured cell (where the prompt is not sparse) the interpolated
+        # prompt alone: measured values are kept.
+        near = valid | (cv2.dilate(valid.view(np.uint8), _BOX_3).view(bool) & (weight > 0))
+        # The interpolation is needed where the weight is not 0 (and by bilinear resizing one
+        # cell around): the KD-tree query of the fill is the costly part.
+        needed = cv2.dilate(((weight > 0) | near).view(np.uint8), _BOX_5).view(bool)
+        linear = resize_depth(fill_knn(prompt, where=needed), H, W)
         w = np.maximum(resize_depth(weight, H, W),
                        resize_depth(near.astype(np.float32), H, W, cv2.INTER_NEAREST))
         out = w * linear + (np.float32(1.0) - w) * guided

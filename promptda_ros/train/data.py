@@ -152,7 +152,7 @@ class SampleConfig:
     input_hw: tuple
     prompt_hw: tuple = (192, 256)
     pattern: str = 'beams'
-    fill: str = 'morph'
+    fill: str = 'knn'
     scale_jitter: float = 1.25
     flip: bool = True
     colour_jitter: float = 0.2
