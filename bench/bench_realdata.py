@@ -22,7 +22,8 @@ measurements:
 * ``lowfov``: the measured points in the lower half of the rows that hold measurements, a LiDAR
   whose vertical field of view covers only part of the image.
 
-Each kind is split by :func:`promptda_ros.eval.holdout.split_depth` (20 % held out, seed fixed):
+Each kind is split by :func:`promptda_ros.eval.holdout.split_depth` (20 % held out, seed fixed;
+the random kinds are the mean over :data:`DRAWS` seeded draws, each with its own split):
 the methods see the rest through the frame pipeline the perception node runs
 (:func:`promptda_ros.pipeline.prompt_from_depth` -> fill -> backend -> range and support
 masks) and are scored on the held-out points with :func:`promptda_ros.eval.metrics.depth_metrics`
@@ -34,7 +35,8 @@ ARKit grid are scored at the image pixel under their cell centre.
 The methods are the weights-free backends: ``default`` and ``bilinear`` on each prompt fill of
 :data:`promptda_ros.core.prompt.FILL_METHODS` (``bilinear/knn`` etc.). Two tables are printed in
 Markdown: every metric of every method, then L1 per method and row with the ratio
-``default / bilinear`` (bilinear on the pipeline's default fill) and ``default / best``.
+``default / bilinear`` (bilinear on the pipeline's default fill) and ``default / best``; a
+third gives the cost of each fill on 192 x 256 grids of real measurements, 50 cells to all.
 """
 
 import argparse
@@ -49,10 +51,16 @@ import numpy as np
 from promptda_ros.backends import make_backend
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import PromptError
-from promptda_ros.core.prompt import FILL_METHODS
+from promptda_ros.core.prompt import FILL_METHODS, fill_prompt
 from promptda_ros.eval.holdout import split_depth
 from promptda_ros.eval.metrics import depth_metrics
-from promptda_ros.pipeline import DEFAULT_FILL, DepthPipeline, PipelineConfig, prompt_from_depth
+from promptda_ros.pipeline import (
+    DEFAULT_FILL,
+    DepthPipeline,
+    PipelineConfig,
+    prompt_from_depth,
+    reduce_to_grid,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / 'shared' / 'realdata'
@@ -62,6 +70,8 @@ MAX_DEPTH = 100.0
 """Depth range of the benchmark, metres: wide enough for every frame (KITTI reaches 78 m)."""
 GRID_CELLS = 192 * 256
 """Prompt grid area; each frame's grid keeps its image's aspect ratio."""
+DRAWS = 5
+"""Draws averaged for the random prompt kinds (seeds seed .. seed + DRAWS - 1)."""
 ARKIT_SIZE = (480, 640)
 """(H, W) the ARKit photo is resized to (the other frames are 640 px wide, KITTI 1216)."""
 
@@ -160,35 +170,57 @@ def methods() -> dict:
     return out
 
 
-def run(frames: list, seed: int, repeats: int) -> list:
-    """Score every method on every frame and prompt kind; return a list of row dicts."""
+def _mean_scores(draws: list) -> dict:
+    """Mean of per-draw metric dicts (``ms``: median); an error in any draw is the result."""
+    for scores in draws:
+        if 'error' in scores:
+            return scores
+    out = {k: float(np.mean([d[k] for d in draws])) for k in ('l1', 'rmse', 'absrel',
+                                                              'delta_1', 'coverage')}
+    out['ms'] = float(np.median([d['ms'] for d in draws]))
+    return out
+
+
+def run(frames: list, seed: int, repeats: int, draws: int = DRAWS) -> list:
+    """Score every method on every frame and prompt kind; return a list of row dicts.
+
+    Random kinds (``rand*``) are the mean over ``draws`` draws (seeds ``seed`` ...
+    ``seed + draws - 1``, each with its own held-out split): one draw of 100 points scored at
+    its 20 held-out ones says more about the draw than about the method.
+    """
     plans = methods()
     pipelines = {b: DepthPipeline(make_backend(b)) for b in ('default', 'bilinear')}
     rows = []
     for name, rgb, depth, dense in frames:
         H, W = rgb.shape[:2]
         camera = frame_camera(name, H, W)
-        for kind, sparse in prompt_kinds(depth, dense, seed).items():
-            prompt_in, reference = split_depth(sparse, HELD_OUT, seed)
-            ref = reference_image(reference, (H, W))
-            hw = grid_hw(H, W) if sparse.shape == (H, W) else sparse.shape
+        for kind in prompt_kinds(depth, dense, seed):
+            seeds = range(seed, seed + draws) if kind.startswith('rand') else [seed]
+            scores = {label: [] for label in plans}
+            for draw in seeds:
+                sparse = prompt_kinds(depth, dense, draw)[kind]
+                prompt_in, reference = split_depth(sparse, HELD_OUT, draw)
+                ref = reference_image(reference, (H, W))
+                hw = grid_hw(H, W) if sparse.shape == (H, W) else sparse.shape
+                for label, (backend, fill) in plans.items():
+                    config = PipelineConfig.with_prompt_hw(hw, prompt_fill=fill,
+                                                           max_depth=MAX_DEPTH)
+                    times = []
+                    try:
+                        for _ in range(repeats):
+                            start = time.perf_counter()
+                            prompt = prompt_from_depth(prompt_in, config)
+                            result = pipelines[backend].predict(rgb, camera, prompt, config)
+                            times.append(time.perf_counter() - start)
+                    except PromptError as exc:
+                        scores[label].append({'error': str(exc)})
+                        continue
+                    one = depth_metrics(result.depth_m, ref, 0.0, MAX_DEPTH)
+                    one['ms'] = 1e3 * float(np.median(times))
+                    scores[label].append(one)
             row = {'frame': name, 'kind': kind, 'n': int(np.count_nonzero(prompt_in > 0)),
-                   'n_ref': int(np.count_nonzero(np.isfinite(ref))), 'grid': hw}
-            for label, (backend, fill) in plans.items():
-                config = PipelineConfig.with_prompt_hw(hw, prompt_fill=fill, max_depth=MAX_DEPTH)
-                times = []
-                try:
-                    for _ in range(repeats):
-                        start = time.perf_counter()
-                        prompt = prompt_from_depth(prompt_in, config)
-                        result = pipelines[backend].predict(rgb, camera, prompt, config)
-                        times.append(time.perf_counter() - start)
-                except PromptError as exc:
-                    row[label] = {'error': str(exc)}
-                    continue
-                scores = depth_metrics(result.depth_m, ref, 0.0, MAX_DEPTH)
-                scores['ms'] = 1e3 * float(np.median(times))
-                row[label] = scores
+                   'draws': len(seeds), 'grid': hw}
+            row.update({label: _mean_scores(s) for label, s in scores.items()})
             rows.append(row)
             print(f'.. {name} {kind}: ' + ' '.join(
                 f'{k} {v["l1"]:.3f}' for k, v in row.items() if isinstance(v, dict) and 'l1' in v),
@@ -216,7 +248,7 @@ def tables(rows: list) -> str:
             out.append(f'| {_short(row["frame"])} | {row["kind"]} | {row["n"]} | {label} | '
                        f'{s["l1"]:.3f} | {s["rmse"]:.3f} | {s["absrel"]:.3f} | '
                        f'{s["delta_1"]:.3f} | {s["coverage"]:.3f} | {s["ms"]:.0f} |')
-    out += ['', f'| frame | prompt | points | ' + ' | '.join(f'{m} L1' for m in labels)
+    out += ['', '| frame | prompt | points | ' + ' | '.join(f'{m} L1' for m in labels)
             + f' | default / {base} | default / best |',
             '|---|---|---|' + '---|' * (len(labels) + 2)]
     worst_base = worst_best = 0.0
@@ -233,6 +265,46 @@ def tables(rows: list) -> str:
     return '\n'.join(out)
 
 
+def fill_costs(frames: list, seed: int, repeats: int = 3) -> str:
+    """Markdown table: ms of each fill on 192 x 256 grids of real measurements, and its range.
+
+    For every frame, ``count`` measured cells of its 192 x 256 grid (the pipeline's
+    nearest-return reduction; ARKit's own map) are kept at random, from 50 to all; each fill's
+    median time over ``repeats`` runs is printed with the largest amount (mm) by which a filled
+    value leaves ``[min, max]`` of the kept cells (0 = never invents depth).
+    """
+    def options(method: str, grid: np.ndarray) -> dict:
+        return {'max_depth': max(100.0, 2.0 * float(grid.max()))} if method == 'morph' else {}
+
+    fills = {f: (lambda g, f=f: fill_prompt(g, f, **options(f, g)))
+             for f in FILL_METHODS if f != 'none'}
+    out = ['| frame | measured cells | ' + ' | '.join(f'{f} ms | {f} outside range mm'
+                                                      for f in fills) + ' |',
+           '|---|---|' + '---|---|' * len(fills)]
+    rng = np.random.default_rng(seed)
+    for name, _rgb, depth, _dense in frames:
+        grid = reduce_to_grid(depth, (192, 256))
+        cells = np.flatnonzero(grid > 0)
+        for count in (50, 1000, 20000, cells.size):
+            if count > cells.size or (count == cells.size and count in (50, 1000, 20000)):
+                continue
+            keep = rng.choice(cells, count, replace=False)
+            sparse = np.zeros_like(grid)
+            sparse.flat[keep] = grid.flat[keep]
+            lo, hi = float(sparse.flat[keep].min()), float(sparse.flat[keep].max())
+            row = []
+            for fill in fills.values():
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    filled = fill(sparse)
+                    times.append(time.perf_counter() - start)
+                outside = max(float(filled.max()) - hi, lo - float(filled.min()), 0.0)
+                row.append(f'{1e3 * np.median(times):.1f} | {1e3 * outside:.0f}')
+            out.append(f'| {_short(name)} | {count} | ' + ' | '.join(row) + ' |')
+    return '\n'.join(out)
+
+
 def main(argv=None) -> int:
     """Run the benchmark and print its tables."""
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -243,17 +315,22 @@ def main(argv=None) -> int:
     p.add_argument('--frames', nargs='*', help='only these frame folders ("arkit" = ARKit)')
     p.add_argument('--seed', type=int, default=0, help='held-out and sampling seed (0)')
     p.add_argument('--repeats', type=int, default=1, help='timed runs per method and row (1)')
+    p.add_argument('--draws', type=int, default=DRAWS,
+                   help=f'draws averaged for the random prompt kinds ({DRAWS})')
     args = p.parse_args(argv)
     frames = load_frames(args.data, args.arkit, args.frames)
     if not frames:
         print(f'error: no frame in {args.data} or {args.arkit}', file=sys.stderr)
         return 2
     start = time.perf_counter()
-    rows = run(frames, args.seed, max(1, args.repeats))
-    print(f'real frames, {int(HELD_OUT * 100)} % of each prompt held out (seed {args.seed}), '
+    rows = run(frames, args.seed, max(1, args.repeats), max(1, args.draws))
+    print(f'real frames, {int(HELD_OUT * 100)} % of each prompt held out (seed {args.seed}; '
+          f'random kinds: mean of {max(1, args.draws)} draws), '
           f'depth range 0-{MAX_DEPTH:.0f} m, {os.cpu_count()} CPUs, '
           f'{time.perf_counter() - start:.0f} s\n')
     print(tables(rows))
+    print('\nPrompt fill on 192x256 grids (median of 3 runs):\n')
+    print(fill_costs(frames, args.seed))
     return 0
 
 
