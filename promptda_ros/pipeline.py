@@ -345,8 +345,7 @@ def support_mask(prompt: PromptResult, camera: PinholeCamera, out_hw: tuple[int,
     h, w = returns.shape
     cell = (math.degrees(camera.height / h / camera.fy),
             math.degrees(camera.width / w / camera.fx))
-    dist, (ri, ci) = ndimage.distance_transform_edt(~returns, sampling=cell,
-                                                     return_indices=True)
+    dist, (ri, ci) = ndimage.distance_transform_edt(~returns, sampling=cell, return_indices=True)
     ok = np.ones((h, w), bool) if far is None else ~far[ri, ci]
     if radius_deg > 0.0:
         ok &= dist <= radius_deg

@@ -14,7 +14,7 @@ from scipy import ndimage
 from promptda_ros.backends import make_backend
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.depth_io import load_depth_png_mm
-from promptda_ros.core.prompt import fill_knn, fill_morphological
+from promptda_ros.core.prompt import fill_knn, fill_morphological, fill_pyramid
 from promptda_ros.eval.holdout import split_depth
 from promptda_ros.eval.metrics import depth_metrics
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth, reduce_to_grid
@@ -64,7 +64,8 @@ def test_fills_stay_within_the_measured_range_at_every_density(grids, name, coun
     sparse = np.zeros_like(grid)
     sparse.flat[cells] = grid.flat[cells]
     lo, hi = float(sparse.flat[cells].min()), float(sparse.flat[cells].max())
-    for filled in (fill_knn(sparse), fill_morphological(sparse, max_depth=max(100.0, 2 * hi))):
+    for filled in (fill_pyramid(sparse), fill_knn(sparse),
+                   fill_morphological(sparse, max_depth=max(100.0, 2 * hi))):
         assert np.all(np.isfinite(filled))
         assert filled.min() >= lo and filled.max() <= hi, (name, count, filled.max(), hi)
         np.testing.assert_array_equal(filled.flat[cells], sparse.flat[cells])

@@ -29,7 +29,7 @@ def test_the_prompt_is_filled_only_when_asked():
     frame, prompt = _prompt(config)
     DepthPipeline(make_backend('default')).predict(frame.rgb, GEN.camera, prompt, config)
     assert 'filled_m' not in prompt.__dict__  # the default backend fills on its own
-    expected = fill_prompt(prompt.sparse_m, 'knn')
+    expected = fill_prompt(prompt.sparse_m, 'pyramid')
     assert prompt.filled_m.dtype == np.float32
     assert prompt.filled_m.tobytes() == expected.astype(np.float32).tobytes()
     assert prompt.filled_m is prompt.filled_m  # computed once

@@ -143,8 +143,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
                   'px', low=8, high=4096),
         ParamSpec('prompt_width', _PIPELINE.prompt_width, 'width of the LiDAR prompt grid, px',
                   low=8, high=4096),
-        ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'knn', "
-                  "'morph' or 'none'", choices=PROMPT_FILLS),
+        ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'pyramid', "
+                  "'knn', 'morph' or 'none'", choices=PROMPT_FILLS),
         ParamSpec('min_depth', _PIPELINE.min_depth, 'minimum valid depth (prompt and output), m',
                   low=0.0, high=1000.0),
         ParamSpec('max_depth', _PIPELINE.max_depth, 'maximum valid depth (prompt and output), m',
