@@ -17,7 +17,10 @@ Steps of one frame:
    :func:`prompt_from_points` and :func:`prompt_from_depth` are steps 1-2 for a LiDAR sweep or
    a low-resolution depth image;
 3. :meth:`DepthPipeline.predict` - run the backend (sparse grid for backends that fill on their
-   own), resize to the output size (nearest) and mark depth outside the range NaN.
+   own), resize to the output size (nearest) and mark NaN the depth outside the range and the
+   pixels without support (:func:`support_mask`): farther than ``support_radius_deg`` from any
+   return (e.g. above a LiDAR's vertical field of view), or whose nearest return lies beyond
+   ``max_depth`` (a far return is never replaced by a nearer guess).
 """
 
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ import time
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from promptda_ros.backends import needs_sparse_prompt
 from promptda_ros.core.camera import PinholeCamera
@@ -42,10 +46,12 @@ from promptda_ros.core.prompt import (
 )
 from promptda_ros.core.transforms import transform_points
 
-# 'morph' by default: on the bundled sample (640x480, default backend, 192x256 grid) it scored
-# AbsRel 0.023 vs 0.035 for 'knn' at ~5 ms vs ~35 ms; on coarse grids (96x128) 'knn' is better
-# (0.033 vs 0.041), and 'knn' slows down sharply on fine grids (~220 ms at 384x512).
-DEFAULT_FILL = 'morph'
+# 'pyramid' by default: on the real frames of bench/bench_realdata.py, bilinear upsampling of a
+# 'pyramid'-filled prompt has a lower held-out L1 than of a 'knn'-filled one on every row (up to
+# 2x lower on sparse LiDAR) and than of a 'morph'-filled one on dense grids by far ('morph'
+# dilation prefers the nearest depth and biases filled cells to the foreground), at ~1-3 ms per
+# 192x256 grid instead of ~20-70 ms for 'knn'.
+DEFAULT_FILL = 'pyramid'
 """The one default hole filling of the prompt (node parameter, evaluation, benchmarks)."""
 
 
@@ -56,11 +62,14 @@ class PipelineConfig:
     Attributes:
         prompt_height: rows of the LiDAR prompt grid, px.
         prompt_width: columns of the LiDAR prompt grid, px.
-        prompt_fill: hole filling, one of ``FILL_METHODS`` ('knn', 'morph', 'none').
+        prompt_fill: hole filling, one of ``FILL_METHODS`` ('pyramid', 'knn', 'morph', 'none').
         min_depth: minimum valid depth of prompt and output, metres (exclusive for the prompt).
         max_depth: maximum valid depth of prompt and output, metres (inclusive).
         min_prompt_coverage: minimum fraction of prompt cells with a measurement.
         output_size: (height, width) of the output depth, px; (0, 0) = the image size.
+        support_radius_deg: output pixels farther than this angle from every prompt cell with
+            a return are NaN (:func:`support_mask`), degrees; 0 = no limit (returns beyond
+            ``max_depth`` still mask their pixels).
     """
 
     prompt_height: int = 192
@@ -70,9 +79,14 @@ class PipelineConfig:
     max_depth: float = 20.0
     min_prompt_coverage: float = 0.001
     output_size: tuple[int, int] = (0, 0)
+    support_radius_deg: float = 3.0
 
     def __post_init__(self) -> None:
         """Validate the values (InputError naming the field)."""
+        if not (math.isfinite(self.support_radius_deg) and 0.0 <= self.support_radius_deg
+                <= 180.0):
+            raise InputError(f'support_radius_deg must be in [0, 180] degrees, got '
+                             f'{self.support_radius_deg!r}')
         if self.prompt_fill not in FILL_METHODS:
             raise InputError(f'prompt_fill must be one of {list(FILL_METHODS)}, got '
                              f'{self.prompt_fill!r}')
@@ -110,12 +124,16 @@ class PromptResult:
         fill: hole filling of :attr:`filled_m`, one of ``FILL_METHODS``.
         filled_m: (h, w) float32 metres, holes filled (0 only where filling is 'none');
             computed on first access, so a backend that fills on its own never pays for it
-            (~5 ms per 192x256 frame with 'morph', ~35 ms with 'knn').
+            (measured on 192x256 real grids: 'pyramid' 1-3 ms, 'morph' 1-10 ms, 'knn'
+            20-70 ms).
+        far_mask: (h, w) bool, cells whose nearest return lies beyond ``max_depth`` (not in
+            ``sparse_m``; their pixels get no depth), or None when there is none.
     """
 
     stats: PromptStats
     sparse_m: np.ndarray
     fill: str = DEFAULT_FILL
+    far_mask: np.ndarray | None = None
 
     @functools.cached_property
     def filled_m(self) -> np.ndarray:
@@ -134,14 +152,17 @@ class DepthResult:
     """Output of one frame.
 
     Attributes:
-        depth_m: (H', W') float32 metres, NaN = invalid (outside [min_depth, max_depth] included).
+        depth_m: (H', W') float32 metres, NaN = invalid (outside [min_depth, max_depth] or
+            without support included).
         camera: intrinsics of ``depth_m`` (the input camera scaled when the size differs).
         network_s: wall time of ``backend.predict``, seconds.
+        supported_fraction: share of the output pixels with support (:func:`support_mask`).
     """
 
     depth_m: np.ndarray
     camera: PinholeCamera
     network_s: float
+    supported_fraction: float = 1.0
 
 
 def unit_quaternion(quat_xyzw) -> tuple[float, float, float, float]:
@@ -174,7 +195,10 @@ def check_rgb(rgb: np.ndarray, camera: PinholeCamera) -> None:
 
 def lidar_prompt_grid(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
                       camera: PinholeCamera, config: PipelineConfig) -> np.ndarray:
-    """Project a LiDAR sweep into the sparse prompt grid (z-buffer: the nearest return wins).
+    """Project a LiDAR sweep into the prompt grid (z-buffer: the nearest return wins).
+
+    Returns beyond ``config.max_depth`` are kept: :func:`prompt_from_depth` takes them out of the
+    prompt and marks their cells, so that their pixels are not given a nearer guess.
 
     Args:
         points_lidar: (N, 3) float metres in the LiDAR frame (NaN rows are dropped); float32
@@ -185,7 +209,7 @@ def lidar_prompt_grid(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
         config: prompt grid size and depth range.
 
     Returns:
-        (h, w) float32 metres, 0 = no return in (min_depth, max_depth].
+        (h, w) float32 metres, 0 = no return beyond min_depth.
 
     Raises:
         InputError: malformed points or grid.
@@ -195,24 +219,27 @@ def lidar_prompt_grid(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
         raise InputError(f'LiDAR points must be (N, 3), got {points.shape}')
     if T_cam_lidar is not None:
         points = transform_points(T_cam_lidar, points)
-    grid = project_to_grid(points, camera, config.prompt_hw, min_depth=config.min_depth,
-                           max_depth=config.max_depth)
+    grid = project_to_grid(points, camera, config.prompt_hw, min_depth=config.min_depth)
     return np.asarray(grid, dtype=np.float32)
 
 
-def prompt_from_sparse(sparse_m: np.ndarray, config: PipelineConfig) -> PromptResult:
+def prompt_from_sparse(sparse_m: np.ndarray, config: PipelineConfig,
+                       far_mask: np.ndarray | None = None) -> PromptResult:
     """Validate a sparse prompt grid; its holes are filled on first use of ``filled_m``.
 
     Args:
         sparse_m: (h, w) float32 metres, 0 = no measurement, already range filtered.
         config: fill method and minimum coverage.
+        far_mask: (h, w) bool cells whose nearest return lies beyond the range, or None.
 
     Raises:
         PromptError: too few valid cells or a degenerate range.
     """
     sparse = np.asarray(sparse_m, dtype=np.float32)
     stats = validate_prompt(sparse, min_valid_fraction=config.min_prompt_coverage)
-    return PromptResult(stats, sparse, config.prompt_fill)
+    if far_mask is not None and not np.any(far_mask):
+        far_mask = None
+    return PromptResult(stats, sparse, config.prompt_fill, far_mask)
 
 
 def prompt_from_points(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
@@ -228,8 +255,8 @@ def prompt_from_points(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
     Raises:
         InputError: malformed points; PromptError: too few returns in the image.
     """
-    return prompt_from_sparse(lidar_prompt_grid(points_lidar, T_cam_lidar, camera, config),
-                              config)
+    return prompt_from_depth(lidar_prompt_grid(points_lidar, T_cam_lidar, camera, config),
+                             config)
 
 
 def reduce_to_grid(sparse_m: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
@@ -271,6 +298,10 @@ def prompt_from_depth(prompt_m: np.ndarray, config: PipelineConfig) -> PromptRes
             hole filling and inference take bounded time whatever the prompt's size.
         config: prompt grid (the largest prompt used), fill, depth range, min coverage.
 
+    Returns:
+        the prompt; a cell whose nearest measurement lies beyond ``max_depth`` is left out of
+        it and marked in ``far_mask`` (measurements at or below ``min_depth`` are ignored).
+
     Raises:
         InputError: not a 2-D array; PromptError: too few valid cells or a degenerate range.
     """
@@ -278,9 +309,52 @@ def prompt_from_depth(prompt_m: np.ndarray, config: PipelineConfig) -> PromptRes
     if prompt.ndim != 2:
         raise InputError(f'prompt depth must be (h, w), got {prompt.shape}')
     with np.errstate(invalid='ignore'):
-        in_range = (prompt > config.min_depth) & (prompt <= config.max_depth)
-    sparse = np.where(in_range, prompt, np.float32(0.0)).astype(np.float32)
-    return prompt_from_sparse(reduce_to_grid(sparse, config.prompt_hw), config)
+        returns = np.isfinite(prompt) & (prompt > config.min_depth)
+    nearest = reduce_to_grid(np.where(returns, prompt, np.float32(0.0)).astype(np.float32),
+                             config.prompt_hw)
+    far = nearest > config.max_depth
+    sparse = np.where(far, np.float32(0.0), nearest).astype(np.float32, copy=False)
+    return prompt_from_sparse(sparse, config, far)
+
+
+def support_mask(prompt: PromptResult, camera: PinholeCamera, out_hw: tuple[int, int],
+                 radius_deg: float) -> np.ndarray | None:
+    """Output pixels whose depth is supported by a return of the prompt.
+
+    A prompt cell is supported when the nearest cell holding a return (in range or beyond
+    ``max_depth``) is no farther than ``radius_deg`` (angles from the camera's focal lengths,
+    cell centre to cell centre) and holds an in-range return: so rows above a LiDAR's vertical
+    field of view, and the pixels around returns beyond the range, are not supported. Pixels
+    take the value of the cell they lie in.
+
+    Args:
+        prompt: the prompt (``sparse_m`` (h, w) metres and ``far_mask``).
+        camera: camera of the full image (its field of view spans the grid).
+        out_hw: (H', W') output size in pixels.
+        radius_deg: largest distance to a return, degrees; 0 = no limit.
+
+    Returns:
+        (H', W') bool, True = supported; None when every pixel is supported.
+    """
+    far = prompt.far_mask
+    returns = prompt.sparse_m > 0
+    if far is None and (radius_deg <= 0.0 or np.all(returns)):
+        return None
+    if far is not None:
+        returns = returns | far
+    h, w = returns.shape
+    cell = (math.degrees(camera.height / h / camera.fy),
+            math.degrees(camera.width / w / camera.fx))
+    dist, (ri, ci) = ndimage.distance_transform_edt(~returns, sampling=cell, return_indices=True)
+    ok = np.ones((h, w), bool) if far is None else ~far[ri, ci]
+    if radius_deg > 0.0:
+        ok &= dist <= radius_deg
+    if ok.all():
+        return None
+    if ok.shape != tuple(out_hw):
+        ok = cv2.resize(ok.view(np.uint8), (out_hw[1], out_hw[0]),
+                        interpolation=cv2.INTER_NEAREST).astype(bool)
+    return ok
 
 
 class DepthPipeline:
@@ -304,12 +378,14 @@ class DepthPipeline:
             camera: intrinsics of ``rgb``.
             prompt: the prompt; backends with ``needs_sparse_prompt`` get its unfilled
                 measurements, the others the filled grid.
-            config: output size and depth range.
+            config: output size, depth range and support radius.
 
         Returns:
-            depth (H', W') float32 metres, NaN = invalid, with the matching camera.
+            depth (H', W') float32 metres, NaN = invalid or unsupported, with the matching
+            camera and the supported fraction.
         """
         check_rgb(rgb, camera)
+        image_camera = camera
         # The grid first: a filled prompt is computed on first use, not on the backend's clock.
         grid = prompt.sparse_m if needs_sparse_prompt(self.backend) else prompt.filled_m
         start = time.perf_counter()
@@ -326,8 +402,12 @@ class DepthPipeline:
             camera = camera.scaled(out_w, out_h)
         with np.errstate(invalid='ignore'):
             valid = (depth >= config.min_depth) & (depth <= config.max_depth)
+        supported = support_mask(prompt, image_camera, depth.shape, config.support_radius_deg)
+        if supported is not None:
+            valid &= supported
         depth = np.where(valid, depth, np.float32(np.nan)).astype(np.float32, copy=False)
-        return DepthResult(depth, camera, network_s)
+        share = 1.0 if supported is None else float(np.count_nonzero(supported)) / supported.size
+        return DepthResult(depth, camera, network_s, share)
 
     def warm_up(self, camera: PinholeCamera, config: PipelineConfig) -> float:
         """Run the backend once on a synthetic frame (slanted plane); return seconds taken."""

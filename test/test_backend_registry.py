@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from promptda_ros.backends import available_backends, make_backend, register_backend
-from promptda_ros.backends.default import remove_occluded
+from promptda_ros.backends.default import OCCLUSION_WINDOW, remove_occluded
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.prompt import fill_knn
@@ -75,11 +75,11 @@ def test_bad_inputs_raise_project_errors():
         make_backend('default', sigma_r=0)
 
 
-def test_default_beats_bilinear_on_generated_sample(capsys):
+def test_default_is_not_worse_than_bilinear_on_generated_sample(capsys):
     frames = list(_sample_frames(seed=1, frames=2, width=320, height=240))
     result = run_bench(frames, (96, 128))
-    # measured ratio 0.79 here (0.50-0.60 at 640x480, see the default module docstring)
-    assert result['default']['l1'] < 0.88 * result['bilinear']['l1']
+    # A 96x128 LiDAR grid is dense: 'default' interpolates it as 'bilinear' does.
+    assert result['default']['l1'] <= result['bilinear']['l1'] * (1 + 1e-6)
     assert result['default']['frames'] == 2
     assert 'L1 default / bilinear' in format_table(result)
     assert main(['--frames', '1', '--width', '160', '--height', '120']) == 0
@@ -99,20 +99,27 @@ def test_occlusion_filter_drops_background_behind_foreground_only():
 
 
 @pytest.mark.parametrize('width, height, grid', [(160, 120, (120, 160)), (320, 240, (96, 128))])
-def test_default_beats_bilinear_at_small_image_sizes(width, height, grid):
-    """The occlusion window is angular: it must scale down with the image, not stay in pixels."""
-    frames = list(_sample_frames(seed=0, frames=1, width=width, height=height))
-    result = run_bench(frames, grid)
-    assert result['default']['l1'] < 0.8 * result['bilinear']['l1']
+def test_occlusion_filter_option_helps_on_the_generated_sample(width, height, grid):
+    """The occlusion window is angular: it must scale down with the image, not stay in pixels.
+
+    The generated LiDAR has parallax bleed-through that the option removes (off by default:
+    on real LiDAR scored at held-out returns it removes real returns at depth edges).
+    """
+    fr = next(_sample_frames(seed=0, frames=1, width=width, height=height))
+    pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
+    sparse = project_to_grid(pts, fr.camera, grid)
+    plain, filtered = (depth_metrics(make_backend('default', **o).predict(fr.rgb, sparse),
+                                     fr.depth_gt_m)['l1']
+                       for o in ({}, {'occlusion_window': OCCLUSION_WINDOW}))
+    assert filtered < 0.9 * plain
 
 
-def test_default_beats_bilinear_on_knn_filled_prompt():
+def test_default_on_a_dense_prompt_is_the_interpolated_prompt():
     fr = next(_sample_frames(seed=1, frames=1, width=320, height=240))
     pts = transform_points(fr.T_cam_lidar, np.asarray(fr.points_lidar, np.float64))
     dense = fill_knn(project_to_grid(pts, fr.camera, (96, 128)), k=4)
-    l1 = {n: depth_metrics(make_backend(n).predict(fr.rgb, dense, fr.camera),
-                           fr.depth_gt_m)['l1'] for n in ('default', 'bilinear')}
-    assert l1['default'] < 0.9 * l1['bilinear']
+    out = {n: make_backend(n).predict(fr.rgb, dense, fr.camera) for n in ('default', 'bilinear')}
+    np.testing.assert_array_equal(out['default'], out['bilinear'])
 
 
 def test_bench_rejects_a_prompt_grid_larger_than_the_image(capsys):

@@ -14,6 +14,7 @@ from promptda_ros.core.prompt import (
     fill_knn,
     fill_morphological,
     fill_prompt,
+    fill_pyramid,
     prompt_stats,
     validate_prompt,
 )
@@ -146,9 +147,39 @@ def test_morphological_fill_is_dense_and_accurate_on_a_plane():
         fill_morphological(sparse, blur='box')
 
 
+def test_pyramid_fill_hand_made_and_on_a_plane():
+    p = np.zeros((6, 8), np.float32)
+    p[2, 3], p[2, 5], p[3, 4] = 1.0, 2.0, 4.0
+    out = fill_pyramid(p)
+    assert out.dtype == np.float32 and np.all(out >= 1.0) and np.all(out <= 4.0)
+    assert out[2, 3] == 1.0 and out[2, 5] == 2.0 and out[3, 4] == 4.0
+    # (2, 4) touches all three: edge neighbours weigh 1, (3, 4) is an edge neighbour too.
+    assert out[2, 4] == pytest.approx((1.0 + 2.0 + 4.0) / 3.0)
+    # (3, 3): edge neighbours (2, 3) and (3, 4), weight 1 each.
+    assert out[3, 3] == pytest.approx((1.0 + 4.0) / 2.0)
+    sparse, dense, mask = _sparse_plane(keep=0.05, seed=2)
+    out = fill_pyramid(sparse)
+    np.testing.assert_array_equal(out[mask], sparse[mask])
+    assert np.median(np.abs(out - dense)[~mask]) < 0.05
+    assert out.min() >= sparse[mask].min() and out.max() <= sparse[mask].max()
+    np.testing.assert_array_equal(fill_pyramid(dense), dense)  # nothing to fill
+    with pytest.raises(PromptError, match='no valid cells'):
+        fill_pyramid(np.zeros((4, 4), np.float32))
+
+
+def test_morph_fill_never_averages_empty_cells_in():
+    """IP-Basic's plain Gaussian blur mixed the empty cells' inverted 0 (= max_depth) in."""
+    rng = np.random.default_rng(0)
+    p = np.zeros((192, 256), np.float32)
+    p.flat[rng.choice(p.size, 50, replace=False)] = rng.uniform(2.0, 3.0, 50)
+    out = fill_morphological(p, max_depth=100.0)  # was up to ~57 m
+    assert out.min() >= p[p > 0].min() and out.max() <= p.max()
+
+
 def test_fill_prompt_dispatch():
     sparse, _, _ = _sparse_plane()
     np.testing.assert_array_equal(fill_prompt(sparse, 'knn'), fill_knn(sparse))
+    np.testing.assert_array_equal(fill_prompt(sparse, 'pyramid'), fill_pyramid(sparse))
     np.testing.assert_array_equal(fill_prompt(sparse, 'none'), sparse)
     assert np.all(fill_prompt(sparse, 'morph') > 0)
     with pytest.raises(InputError, match='unknown prompt fill method'):

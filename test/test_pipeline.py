@@ -57,11 +57,14 @@ def test_points_and_depth_image_prompts_are_one_chain():
     T[0, 3] = 0.1
     grid = lidar_prompt_grid(_slanted_points(), T, CAMERA, config)
     assert grid.dtype == np.float32 and grid.shape == (24, 32)
-    assert grid.max() <= 2.1 and np.count_nonzero(grid) > 16  # range applied at projection
+    # Returns beyond max_depth stay in the grid; the prompt leaves them out and marks them.
+    assert grid.max() > 2.1 and np.count_nonzero((grid > 0) & (grid <= 2.1)) > 16
     from_points = prompt_from_points(_slanted_points(), T, CAMERA, config)
     from_depth = prompt_from_depth(grid, config)
     assert from_points.filled_m.tobytes() == from_depth.filled_m.tobytes()
-    assert from_points.sparse_m.tobytes() == grid.tobytes()
+    in_range = np.where(grid <= 2.1, grid, np.float32(0.0))
+    assert from_points.sparse_m.tobytes() == in_range.tobytes()
+    np.testing.assert_array_equal(from_points.far_mask, grid > 2.1)
     with pytest.raises(PromptError):
         prompt_from_points(_slanted_points()[:3], None, CAMERA, config)
 

@@ -237,7 +237,7 @@ def test_diagnostics_report_counts_and_warn_on_new_errors():
     stats.set_state('active', 'plane')
     for _ in range(3):
         stats.image_received()
-        stats.frame_done(0.05, 0.02, 0.1, 0.007)
+        stats.frame_done(0.05, 0.02, 0.1, 0.007, 0.75)
     before = stats.snapshot()
     stats.dropped(2)
     stats.error('bad_image', 'unsupported image encoding')
@@ -247,6 +247,7 @@ def test_diagnostics_report_counts_and_warn_on_new_errors():
     assert values['dropped_frames'] == '2' and values['errors.bad_image'] == '1'
     assert values['backend'] == 'plane' and float(values['latency_ms']) == pytest.approx(50.0)
     assert float(values['lidar_age_ms']) == pytest.approx(7.0)
+    assert values['supported_fraction'] == '0.7500'
     assert msg.status[0].level == msg.status[0].WARN
     ok = diagnostic_array(snap, _header().stamp, 'n', previous=snap)
     assert ok.status[0].level == ok.status[0].OK

@@ -29,16 +29,16 @@ def test_the_prompt_is_filled_only_when_asked():
     frame, prompt = _prompt(config)
     DepthPipeline(make_backend('default')).predict(frame.rgb, GEN.camera, prompt, config)
     assert 'filled_m' not in prompt.__dict__  # the default backend fills on its own
-    expected = fill_morphological(prompt.sparse_m, max_depth=max(100.0, 2.0 * prompt.stats.max_m))
+    expected = fill_prompt(prompt.sparse_m, 'pyramid')
     assert prompt.filled_m.dtype == np.float32
     assert prompt.filled_m.tobytes() == expected.astype(np.float32).tobytes()
     assert prompt.filled_m is prompt.filled_m  # computed once
-    knn_config = PipelineConfig(prompt_height=60, prompt_width=80, prompt_fill='knn')
-    frame, knn = _prompt(knn_config)
-    DepthPipeline(make_backend('bilinear')).predict(frame.rgb, GEN.camera, knn, knn_config)
-    assert 'filled_m' in knn.__dict__  # bilinear needs the filled grid
-    assert knn.filled_m.tobytes() == \
-        np.asarray(fill_prompt(knn.sparse_m, 'knn'), np.float32).tobytes()
+    morph_config = PipelineConfig(prompt_height=60, prompt_width=80, prompt_fill='morph')
+    frame, morph = _prompt(morph_config)
+    DepthPipeline(make_backend('bilinear')).predict(frame.rgb, GEN.camera, morph, morph_config)
+    assert 'filled_m' in morph.__dict__  # bilinear needs the filled grid
+    expected = fill_morphological(morph.sparse_m, max_depth=max(100.0, 2.0 * morph.stats.max_m))
+    assert morph.filled_m.tobytes() == expected.astype(np.float32).tobytes()
 
 
 def _reference_box_pass(signal, ct, radius):

@@ -257,6 +257,11 @@ class MethodRunner:
             except PromptError as exc:
                 prompt_error = exc
         H, W = frame.rgb.shape[:2]
+        # The methods that take the prompt as it is get the returns within the depth range (a
+        # LiDAR grid keeps returns beyond it, which the backend pipeline marks unsupported).
+        with np.errstate(invalid='ignore'):
+            ranged = np.where(frame.prompt_m <= self.config.max_depth, frame.prompt_m,
+                              np.float32(0.0)).astype(np.float32, copy=False)
         for name, (kind, source) in self._plan.items():
             t0 = time.perf_counter()
             extra = 0.0
@@ -274,11 +279,10 @@ class MethodRunner:
                     rel, extra = rel_cache[source]
                     if kind == STARRYGAZER:
                         depth = self._backends[STARRYGAZER].predict_with_relative(
-                            frame.rgb, frame.prompt_m, rel, self._sources[source].space)
+                            frame.rgb, ranged, rel, self._sources[source].space)
                     else:
                         space = self._sources[source].space
-                        depth, fit = align_relative_depth(rel, frame.prompt_m, method=kind,
-                                                          space=space)
+                        depth, fit = align_relative_depth(rel, ranged, method=kind, space=space)
                         _check_scale(fit.scale, space)
                     depth = self._in_range(depth)
             except PromptError as exc:

@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.core.prompt import fill_prompt, validate_prompt
+from promptda_ros.core.prompt import FILL_METHODS, fill_prompt, validate_prompt
 from promptda_ros.model.config import IMAGENET_MEAN, IMAGENET_STD, PATCH_SIZE
 
 RGB_ENCODINGS = {'rgb8': (3, False), 'bgr8': (3, True), 'rgba8': (4, False), 'bgra8': (4, True)}
@@ -44,7 +44,8 @@ class ProcessingConfig:
         output_size: (H, W) of the output depth; None = the input image's resolution.
         min_depth: output clamp, metres.
         max_depth: output clamp, metres.
-        fill: prompt hole filling, 'knn', 'morph' or 'none' (then the prompt must be dense).
+        fill: prompt hole filling, 'pyramid', 'knn', 'morph' or 'none' (then the prompt must be
+            dense).
         min_valid_fraction: minimum fraction of valid prompt cells.
         min_valid: minimum number of valid prompt cells.
         resample: image resizing, 'bilinear' (default, fast) or 'bicubic' (as the transformers
@@ -73,8 +74,8 @@ class ProcessingConfig:
                              % (self.min_depth, self.max_depth))
         if self.resample not in RESAMPLING:
             raise InputError('resample must be one of %s, got %r' % (RESAMPLING, self.resample))
-        if self.fill not in ('knn', 'morph', 'none'):
-            raise InputError("fill must be 'knn', 'morph' or 'none', got %r" % (self.fill,))
+        if self.fill not in FILL_METHODS:
+            raise InputError('fill must be one of %s, got %r' % (list(FILL_METHODS), self.fill))
 
 
 def _check_hw(size, name: str) -> tuple:
@@ -234,7 +235,7 @@ def prepare_prompt(prompt_m, fill: str = 'knn', min_valid_fraction: float = 0.00
 
     Args:
         prompt_m: (h, w) float32 metres, 0 = no measurement.
-        fill: 'knn', 'morph' or 'none'.
+        fill: 'pyramid', 'knn', 'morph' or 'none'.
         min_valid_fraction: minimum fraction of valid cells.
         min_valid: minimum number of valid cells.
 

@@ -40,6 +40,7 @@ class StatsSnapshot:
     latency_ms: float = float('nan')
     network_ms: float = float('nan')
     prompt_coverage: float = float('nan')
+    supported_fraction: float = float('nan')
     lidar_age_ms: float = float('nan')
     tf_status: str = 'n/a'
     last_error: str = ''
@@ -103,8 +104,12 @@ class PerceptionStats:
             self._snap.tf_status = status
 
     def frame_done(self, latency_s: float, network_s: float, prompt_coverage: float,
-                   lidar_age_s: float | None) -> None:
-        """Record one published depth frame (latencies in seconds)."""
+                   lidar_age_s: float | None, supported_fraction: float = float('nan')) -> None:
+        """Record one published depth frame (latencies in seconds).
+
+        ``supported_fraction`` is the share of the depth image's pixels with prompt support
+        (the others are NaN, see :func:`promptda_ros.pipeline.support_mask`).
+        """
         now = time.monotonic()
         with self._lock:
             self._snap.frames_out += 1
@@ -112,6 +117,7 @@ class PerceptionStats:
             self._latency.append(latency_s * 1e3)
             self._network.append(network_s * 1e3)
             self._snap.prompt_coverage = float(prompt_coverage)
+            self._snap.supported_fraction = float(supported_fraction)
             self._snap.lidar_age_ms = float('nan') if lidar_age_s is None else lidar_age_s * 1e3
 
     def snapshot(self) -> StatsSnapshot:
@@ -176,6 +182,7 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         'latency_ms': _fmt(snap.latency_ms),
         'network_ms': _fmt(snap.network_ms),
         'prompt_coverage': _fmt(snap.prompt_coverage, 4),
+        'supported_fraction': _fmt(snap.supported_fraction, 4),
         'lidar_age_ms': _fmt(snap.lidar_age_ms),
         'tf_status': snap.tf_status,
         'images_in': str(snap.images_in),

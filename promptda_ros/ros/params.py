@@ -143,8 +143,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
                   'px', low=8, high=4096),
         ParamSpec('prompt_width', _PIPELINE.prompt_width, 'width of the LiDAR prompt grid, px',
                   low=8, high=4096),
-        ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'knn', "
-                  "'morph' or 'none'", choices=PROMPT_FILLS),
+        ParamSpec('prompt_fill', _PIPELINE.prompt_fill, "hole filling of the prompt: 'pyramid', "
+                  "'knn', 'morph' or 'none'", choices=PROMPT_FILLS),
         ParamSpec('min_depth', _PIPELINE.min_depth, 'minimum valid depth (prompt and output), m',
                   low=0.0, high=1000.0),
         ParamSpec('max_depth', _PIPELINE.max_depth, 'maximum valid depth (prompt and output), m',
@@ -152,6 +152,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         ParamSpec('min_prompt_coverage', _PIPELINE.min_prompt_coverage, 'minimum fraction of '
                   'prompt cells with a LiDAR return; sparser frames are rejected', low=0.0,
                   high=1.0),
+        ParamSpec('support_radius_deg', _PIPELINE.support_radius_deg, 'depth farther than this '
+                  'angle from every prompt return (e.g. above the LiDAR field of view) is NaN, '
+                  'deg; 0 = no limit (returns beyond max_depth still mask their pixels)',
+                  low=0.0, high=180.0),
         ParamSpec('publish_points', True, 'publish depth/points (only computed while subscribed)'),
         ParamSpec('points_rgb', True, 'depth/points carries packed rgb (xyzrgb) instead of xyz'),
         ParamSpec('points_decimation', 1, 'keep every n-th row and column in depth/points',
@@ -216,6 +220,7 @@ class PerceptionParams:
     min_depth: float = _PIPELINE.min_depth
     max_depth: float = _PIPELINE.max_depth
     min_prompt_coverage: float = _PIPELINE.min_prompt_coverage
+    support_radius_deg: float = _PIPELINE.support_radius_deg
     publish_points: bool = True
     points_rgb: bool = True
     points_decimation: int = 1
@@ -276,7 +281,8 @@ class PerceptionParams:
                               prompt_fill=self.prompt_fill, min_depth=self.min_depth,
                               max_depth=self.max_depth,
                               min_prompt_coverage=self.min_prompt_coverage,
-                              output_size=self.output_size)
+                              output_size=self.output_size,
+                              support_radius_deg=self.support_radius_deg)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> 'PerceptionParams':

@@ -621,7 +621,7 @@ class PerceptionNode(LifecycleNode):
             pubs['prompt'].publish(conversions.depth_image_msg(prompt.filled_m, header))
         lidar_age = (job.stamp_ns - job.prompt_stamp_ns) * 1e-9
         self.stats.frame_done(time.monotonic() - job.received, result.network_s,
-                              prompt.stats.valid_fraction, lidar_age)
+                              prompt.stats.valid_fraction, lidar_age, result.supported_fraction)
         self._notify(job.stamp_ns, 'published')
 
     # -- diagnostics ------------------------------------------------------------------------------

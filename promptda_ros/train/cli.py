@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         '(default: %(default)s)')
     p.add_argument('--val-pattern', choices=PATTERNS, default=None,
                    help='validation prompts (default: --pattern; mix draws per frame)')
-    p.add_argument('--fill', choices=('morph', 'knn'), default='morph',
+    p.add_argument('--fill', choices=('pyramid', 'morph', 'knn'), default='pyramid',
                    help='prompt hole filling, as the frame pipeline (%(default)s)')
     p.add_argument('--loss', choices=('l1', 'l1_grad', 'edge'), default='l1_grad',
                    help='l1; l1_grad = L1 + 0.5 gradient (dense / synthetic reference); edge = '

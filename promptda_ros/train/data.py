@@ -141,7 +141,7 @@ class SampleConfig:
         input_hw: network input (h, w), px, multiples of 14.
         prompt_hw: prompt grid (h, w), cells.
         pattern: prompt pattern (:data:`promptda_ros.train.lidar_sim.PATTERNS`).
-        fill: prompt hole filling ('morph' / 'knn'), as the frame pipeline does.
+        fill: prompt hole filling ('pyramid' / 'morph' / 'knn'), as the frame pipeline does.
         scale_jitter: maximum extra zoom before the crop (>= 1).
         flip: random horizontal flips.
         colour_jitter: brightness / contrast / saturation amplitude (0 = off).
@@ -152,7 +152,7 @@ class SampleConfig:
     input_hw: tuple
     prompt_hw: tuple = (192, 256)
     pattern: str = 'beams'
-    fill: str = 'morph'
+    fill: str = 'pyramid'
     scale_jitter: float = 1.25
     flip: bool = True
     colour_jitter: float = 0.2
@@ -165,7 +165,7 @@ def filled_prompt(sparse: np.ndarray, fill: str) -> np.ndarray:
 
     Args:
         sparse: (h, w) float32 metres, 0 = no measurement.
-        fill: 'morph' or 'knn'.
+        fill: 'pyramid', 'morph' or 'knn'.
 
     Returns:
         (h, w) float32 metres, dense.
