@@ -24,7 +24,8 @@ One pairing rule, whether the sweeps sit in :class:`NearestSweepCache` (the core
 * A run-time slop change applies to the next match; cached entries are kept.
 
 Stamps are integer nanoseconds everywhere (never float seconds, which lose precision at epoch
-scale: a float64 holds ~0.2 us resolution around 1.7e9 s) and never negative.
+scale: a float64 holds ~0.2 us resolution around 1.7e9 s) and never negative; a duration in
+seconds (``slop_s``, a timeout) becomes nanoseconds through :func:`seconds_to_ns` only.
 """
 
 import threading
@@ -36,6 +37,21 @@ from promptda_ros.core.errors import SyncError
 
 DEFAULT_JUMP_BACK_NS = 1_000_000_000
 """A sweep this much (ns) older than the newest cached one means the clock jumped back."""
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Return a duration in seconds (a slop, a timeout) as integer nanoseconds, rounded.
+
+    The one place where seconds become nanoseconds: rounding (not truncation), so 0.05 s is
+    50_000_000 ns whatever the float's last bit.
+
+    Raises:
+        SyncError: ``seconds`` is not a finite number.
+    """
+    value = float(seconds)
+    if not np.isfinite(value):
+        raise SyncError(f'a duration must be a finite number of seconds, got {seconds!r}')
+    return int(round(value * 1e9))
 
 
 class Match(NamedTuple):
