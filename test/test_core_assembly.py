@@ -75,7 +75,8 @@ def test_waiting_images_overflow_oldest_first():
     a = FrameAssembler(slop_ns=5 * MS)
     events = _feed(a, [('image', 100 * k) for k in range(MAX_PENDING_IMAGES + 2)])
     unpaired = [e for e in events if e.kind == 'unpaired']
-    assert [((e.stamp_ns - T0) // MS, e.why) for e in unpaired] == [(0, 'overflow'), (100, 'overflow')]
+    assert [((e.stamp_ns - T0) // MS, e.why) for e in unpaired] == \
+        [(0, 'overflow'), (100, 'overflow')]
     assert a.pending == MAX_PENDING_IMAGES
     assert [(e.stamp_ns - T0) // MS for e in a.finish()] == [200, 300, 400, 500]
     assert a.pending == 0

@@ -258,21 +258,7 @@ def test_image_from_conversions_has_fast_array_data():
     assert isinstance(msg, Image) and len(msg.data) == 48
 
 
-# -- LiDAR pairing: core cache and the message_filters path agree -------------------------------
-class _FakeNode:
-    """Just enough of rclpy.Node for the sweep sources: records the subscription callback."""
-
-    def __init__(self):
-        self.callback = None
-
-    def create_subscription(self, msg_type, topic, callback, qos_profile=None, **kwargs):
-        self.callback = callback
-        return object()
-
-    def destroy_subscription(self, sub):
-        self.callback = None
-
-
+# -- LiDAR pairing: the frame assembler and the message_filters path agree ----------------------
 def _fake_message_filters():
     """A stand-in with the semantics of ros2/message_filters' Python SimpleFilter/Subscriber/Cache.
 
@@ -317,39 +303,46 @@ def _fake_message_filters():
     return types.SimpleNamespace(SimpleFilter=SimpleFilter, Subscriber=Subscriber, Cache=Cache)
 
 
-def test_filter_and_core_sweep_sources_pair_the_same(monkeypatch):
-    from promptda_ros.ros import perception_node
-    monkeypatch.setattr(perception_node, 'message_filters', _fake_message_filters())
+def test_assembler_and_message_filters_cache_pair_the_same():
+    """Sweeps kept by the frame assembler pair as through a message_filters Cache (stand-in)."""
+    from rclpy.clock_type import ClockType
+    from rclpy.time import Time
+
+    from promptda_ros.core.assembly import FrameAssembler
+    from promptda_ros.core.sync import match_filter_cache
+
+    fake = _fake_message_filters()
     slop_ns = 50_000_000
-    sources, nodes, cached = [], [], []
-    for cls in (perception_node.CoreSweepSource, perception_node.FilterSweepSource):
-        node = _FakeNode()
-        sources.append(cls(node, None, 'lidar/points', 5, None, 4, slop_ns,
-                           lambda msg: msg.header.frame_id != 'bad',
-                           lambda: cached.append(1)))
-        nodes.append(node)
+    source = fake.SimpleFilter()
+    cache = fake.Cache(source, cache_size=4)
+    assembler = FrameAssembler(slop_ns, prompt_capacity=4, max_pending=100)
+    assembler.add_camera_info(0, 'camera')
     stamps = [1_000_000_000, 1_100_000_000, 1_130_000_000, 1_200_000_000, 1_300_000_000,
               1_400_000_000]
     for stamp in stamps:
         msg = conversions.cloud_msg(np.zeros((1, 3), np.float32), _header(*divmod(stamp, 10**9)))
-        for node in nodes:
-            node.callback(msg)
-    rejected = conversions.cloud_msg(np.zeros((1, 3), np.float32), _header(1, 350_000_000, 'bad'))
-    for node in nodes:
-        node.callback(rejected)
-    assert len(cached) == 2 * len(stamps)
+        source.signalMessage(msg)
+        assembler.add_prompt(stamp, msg)
+
+    def pair(query, slop=slop_ns):
+        via_cache = match_filter_cache(
+            cache, query, slop, lambda m: conversions.stamp_to_ns(m.header.stamp),
+            lambda ns: Time(nanoseconds=ns, clock_type=ClockType.ROS_TIME))
+        events = assembler.add_image(query, query)
+        frames = [e.frame for e in events if e.kind == 'complete']
+        assert (via_cache is None) == (not frames), query
+        if via_cache is None:
+            return None
+        assert frames[-1].prompt is via_cache.item, query
+        return via_cache.stamp_ns
+
     queries = [1_000_000_000, 1_115_000_000, 1_150_000_000, 1_250_000_000, 1_349_000_000,
-               1_460_000_000, 1_420_000_000]
-    for query in queries:
-        core, filtered = (source.match(query) for source in sources)
-        assert (core is None) == (filtered is None), query
-        if core is not None:
-            assert core[0] == filtered[0], query
-    assert sources[0].match(1_250_000_000)[0] == 1_300_000_000  # tie -> newer sweep
-    assert sources[0].match(1_000_000_000) is None  # evicted (capacity 4)
-    for source in sources:
-        source.set_slop(10_000_000)
-    assert sources[1].match(1_415_000_000) is None
+               1_420_000_000, 1_460_000_000]
+    paired = [pair(query) for query in queries]
+    assert paired[3] == 1_300_000_000  # tie -> newer sweep
+    assert paired[0] is None  # evicted (capacity 4)
+    assembler.set_slop(10_000_000)
+    assert pair(1_470_000_000, 10_000_000) is None
 
 
 # -- one parameter-spec system for every node ---------------------------------------------------

@@ -4,16 +4,19 @@
 """Run-time statistics of the perception node and their ``diagnostic_msgs/DiagnosticArray`` form.
 
 ``diagnostic_updater`` is not required: :class:`PerceptionStats` collects counters from the
-executor and the inference worker (thread-safe), and :func:`diagnostic_array` turns a snapshot
-into the message published on ``/diagnostics``.
+executor and the inference worker (thread-safe), :func:`diagnostic_array` turns a snapshot into
+the message published on ``/diagnostics`` (through :func:`status_array`, the one builder of a
+one-status ``DiagnosticArray``) and :class:`DiagnosticsTimer` publishes it periodically.
 """
 
 from collections import deque
 from dataclasses import dataclass, field
 import threading
 import time
+from typing import Any, Callable, Mapping
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
 # Error kinds counted separately (each is a kind of bad input the node survives).
 # 'extrinsics': a sweep in another frame than the camera with neither tf2 nor configured static
@@ -195,11 +198,53 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         'image_age_s': _fmt(snap.image_age_s, 2),
     }
     values.update({f'errors.{kind}': str(count) for kind, count in sorted(snap.errors.items())})
+    return status_array(stamp, level, name, message, values, hardware_id)
+
+
+def status_array(stamp, level: bytes, name: str, message: str, values: Mapping[str, str],
+                 hardware_id: str = '') -> DiagnosticArray:
+    """Return a ``DiagnosticArray`` with one status.
+
+    Args:
+        stamp: ``builtin_interfaces/Time`` of the header.
+        level: ``DiagnosticStatus.OK`` / ``WARN`` / ``ERROR`` / ``STALE``.
+        name, message, hardware_id: the status' text fields.
+        values: key -> value strings, in order.
+    """
     status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
                               values=[KeyValue(key=k, value=v) for k, v in values.items()])
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp
     return array
+
+
+class DiagnosticsTimer:
+    """Publish a node's :class:`PerceptionStats` on ``/diagnostics`` every ``period_s`` seconds.
+
+    Args:
+        node: the node (publisher, timer, clock, name).
+        stats: the statistics to report.
+        period_s: timer period, seconds.
+        wrap: wraps the timer callback (the node's callback guard).
+    """
+
+    def __init__(self, node: Any, stats: PerceptionStats, period_s: float,
+                 wrap: Callable[[Callable[[], None]], Callable[[], None]]) -> None:
+        """Create the publisher and the timer (its own mutually exclusive group)."""
+        self._node, self._stats = node, stats
+        self._previous: StatsSnapshot | None = None
+        self._pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._timer = node.create_timer(period_s, wrap(self.publish),
+                                        callback_group=MutuallyExclusiveCallbackGroup())
+
+    def publish(self) -> None:
+        """Publish one report (WARN when errors were counted since the previous one)."""
+        snap = self._stats.snapshot()
+        name = self._node.get_fully_qualified_name()
+        self._pub.publish(diagnostic_array(snap, self._node.get_clock().now().to_msg(),
+                                           f'{name}: depth', hardware_id=name,
+                                           previous=self._previous))
+        self._previous = snap
 
 
 def diagnostic_values(array: DiagnosticArray) -> dict[str, str]:
