@@ -22,6 +22,7 @@ from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.errors import ReaderError
 from rosbags.typesys import get_typestore, Stores
 
+from promptda_ros.core.assembly import FrameAssembler
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import (
@@ -30,8 +31,10 @@ from promptda_ros.core.msg_codec import (
     image_to_array,
     image_to_depth_m,
     image_to_rgb,
+    sec_nanosec_to_ns,
+    stamp_to_ns,
 )
-from promptda_ros.core.sync import select_nearest
+from promptda_ros.core.sync import seconds_to_ns, select_nearest
 from promptda_ros.core.transforms import invert_transform, make_transform, matrix_to_quat
 from promptda_ros.pipeline import unit_quaternion
 
@@ -142,14 +145,14 @@ def _header_stamp(raw: bytes) -> Tuple[int, str]:
     endian = '<' if buf[1] == 1 else '>'
     sec, nsec, n = struct.unpack_from(endian + 'iII', buf, 4)
     frame_id = bytes(buf[16:16 + max(0, n - 1)]).decode('utf-8', 'replace')
-    return sec * 1_000_000_000 + nsec, frame_id
+    return sec_nanosec_to_ns(sec, nsec), frame_id
 
 
 def _tf_list(msg) -> List[Tuple[int, str, str, np.ndarray]]:
     out = []
     for tf in msg.transforms:
         t, q = tf.transform.translation, tf.transform.rotation
-        stamp = int(tf.header.stamp.sec) * 1_000_000_000 + int(tf.header.stamp.nanosec)
+        stamp = stamp_to_ns(tf.header.stamp)
         out.append((stamp, tf.header.frame_id, tf.child_frame_id,
                     make_transform([t.x, t.y, t.z], [q.x, q.y, q.z, q.w])))
     return out
@@ -271,22 +274,30 @@ def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
                 gt_topic: Optional[str] = GT_TOPIC, tf_topic: Optional[str] = TF_TOPIC,
                 tf_static_topic: Optional[str] = TF_STATIC_TOPIC, slop_s: float = 0.05,
                 require_lidar: bool = False,
-                relative_topic: Optional[str] = RELATIVE_TOPIC) -> Iterator[Frame]:
+                relative_topic: Optional[str] = RELATIVE_TOPIC,
+                lidar_cache_size: int = 10) -> Iterator[Frame]:
     """Yield one :class:`Frame` per image of ``image_topic``, in stamp order.
+
+    Images, camera infos, LiDAR sweeps and prompt depth images are paired as the perception node
+    pairs them: fed in recording order to :class:`~promptda_ros.core.assembly.FrameAssembler`
+    (the nearest sweep / prompt image within ``slop_s``, the nearest of the last camera infos).
+    An image the node would leave unpaired still gives a Frame, without that part.
 
     Args:
         bag_path: rosbag2 directory (sqlite3 or mcap storage).
         image_topic: sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8 or mono8). Required.
-        info_topic: sensor_msgs/CameraInfo of the image (nearest stamp; the latest earlier
-            one when none is within slop). Required.
+        info_topic: sensor_msgs/CameraInfo of the image (the nearest of the last ones received;
+            for an image before every camera info, the nearest in the bag). Required.
         lidar_topic: sensor_msgs/PointCloud2 in the LiDAR's own frame; None = not used.
         prompt_depth_topic: low-res depth Image (16UC1 mm or 32FC1 m); None = not used.
         gt_topic: ground-truth depth Image (16UC1 mm or 32FC1 m); None = not used.
         tf_topic, tf_static_topic: tf2_msgs/TFMessage topics; None = not used.
-        slop_s: maximum |stamp difference| in seconds for pairing sweeps / depth / poses.
+        slop_s: maximum |stamp difference| in seconds for pairing sweeps / depth / poses (the
+            node's ``slop_s``).
         require_lidar: raise InputError when the bag has no ``lidar_topic``.
         relative_topic: 32FC1 Image of relative depth / disparity from a monocular model
             (nearest stamp within slop); None = not used.
+        lidar_cache_size: sweeps / prompt images kept for pairing (the node's parameter).
 
     Optional topics absent from the bag leave the corresponding Frame fields None.
 
@@ -296,111 +307,149 @@ def read_frames(bag_path, image_topic: str = IMAGE_TOPIC,
     """
     if not slop_s >= 0:
         raise InputError(f'slop_s must be >= 0 seconds, got {slop_s}')
-    slop_ns = int(round(slop_s * 1e9))
+    topics = {'image': image_topic, 'info': info_topic, 'lidar': lidar_topic,
+              'prompt': prompt_depth_topic, 'gt': gt_topic, 'relative': relative_topic,
+              'tf': tf_topic, 'tf_static': tf_static_topic}
     reader = _open(bag_path)
     try:
-        yield from _read(reader, bag_path, image_topic, info_topic, lidar_topic,
-                         prompt_depth_topic, gt_topic, tf_topic, tf_static_topic, slop_ns,
-                         require_lidar, relative_topic)
+        yield from _read(reader, bag_path, topics, seconds_to_ns(slop_s), require_lidar,
+                         lidar_cache_size)
     finally:
         reader.close()
 
 
-def _read(reader: Reader, bag_path, image_topic, info_topic, lidar_topic, prompt_depth_topic,
-          gt_topic, tf_topic, tf_static_topic, slop_ns, require_lidar,
-          relative_topic=None) -> Iterator[Frame]:
-    by_topic = {c.topic: c for c in reader.connections}
-    for topic, label in ((image_topic, 'image'), (info_topic, 'camera_info')):
-        if topic not in by_topic:
-            raise InputError(f'bag {bag_path} has no {label} topic {topic!r} (topics: '
+def _roles(reader: Reader, bag_path, topics: Dict[str, Optional[str]],
+           require_lidar: bool) -> Dict[str, str]:
+    """Return ``{topic: role}`` of the bag's topics in use; raise on a missing required one."""
+    by_topic = {c.topic for c in reader.connections}
+    for role, label in (('image', 'image'), ('info', 'camera_info')):
+        if topics[role] not in by_topic:
+            raise InputError(f'bag {bag_path} has no {label} topic {topics[role]!r} (topics: '
                              f'{", ".join(sorted(by_topic)) or "none"})')
-    if require_lidar and lidar_topic not in by_topic:
-        raise InputError(f'bag {bag_path} has no LiDAR topic {lidar_topic!r}')
-    roles = {image_topic: 'image', info_topic: 'info'}
-    for topic, role in ((lidar_topic, 'lidar'), (prompt_depth_topic, 'prompt'),
-                        (gt_topic, 'gt'), (relative_topic, 'relative')):
-        if topic is not None and topic in by_topic:
-            roles[topic] = role
-    tf_roles = {}
-    for topic, role in ((tf_topic, 'tf'), (tf_static_topic, 'tf_static')):
-        if topic is not None and topic in by_topic:
-            tf_roles[topic] = role
+    if require_lidar and topics['lidar'] not in by_topic:
+        raise InputError(f'bag {bag_path} has no LiDAR topic {topics["lidar"]!r}')
+    return {topic: role for role, topic in topics.items()
+            if topic is not None and topic in by_topic}
 
-    def decode(raw, conn):
-        try:
-            return TYPESTORE.deserialize_cdr(raw, conn.msgtype)
-        except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
-            raise InputError(f'cannot decode a {conn.msgtype} on {conn.topic}: {exc}') from None
 
-    # Pass 1: header stamps of the data topics, all transforms.
-    stamps: Dict[str, List[int]] = {r: [] for r in ('image', 'info', 'lidar', 'prompt', 'gt',
-                                                    'relative')}
+def _decode(raw: bytes, conn) -> Any:
+    try:
+        return TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+    except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
+        raise InputError(f'cannot decode a {conn.msgtype} on {conn.topic}: {exc}') from None
+
+
+def _scan(reader: Reader, roles: Dict[str, str], slop_ns: int
+          ) -> Tuple[List[Tuple[str, int]], Dict[str, str], '_TfBuffer']:
+    """Pass 1: (role, header stamp ns) of the data messages in recording order, and more.
+
+    Also returns the first frame id of each role and every transform.
+    """
+    arrivals: List[Tuple[str, int]] = []
     frames_of: Dict[str, str] = {}
     tf = _TfBuffer(slop_ns)
-    conns = [by_topic[t] for t in list(roles) + list(tf_roles)]
+    conns = [c for c in reader.connections if c.topic in roles]
     for conn, _t, raw in reader.messages(connections=conns):
-        if conn.topic in tf_roles:
-            for stamp, parent, child, T in _tf_list(decode(raw, conn)):
-                if tf_roles[conn.topic] == 'tf_static':
+        role = roles[conn.topic]
+        if role in ('tf', 'tf_static'):
+            for stamp, parent, child, T in _tf_list(_decode(raw, conn)):
+                if role == 'tf_static':
                     tf.static[child] = (parent, T)
                 else:
                     tf.add_dynamic(stamp, parent, child, T)
             continue
-        role = roles[conn.topic]
         stamp, frame_id = _header_stamp(raw)
-        stamps[role].append(stamp)
+        arrivals.append((role, stamp))
         frames_of.setdefault(role, frame_id)
     tf.finish()
-    if not stamps['image']:
-        raise InputError(f'bag {bag_path}: image topic {image_topic!r} has no messages')
-    if not stamps['info']:
-        raise InputError(f'bag {bag_path}: camera_info topic {info_topic!r} has no messages')
-    sorted_stamps = {r: np.unique(np.asarray(s, np.int64)) for r, s in stamps.items()}
+    return arrivals, frames_of, tf
 
-    # Plan: which stamp of each role every image needs.
-    images = sorted_stamps['image']
+
+def _pairings(arrivals: List[Tuple[str, int]], prompt_role: Optional[str], slop_ns: int,
+              capacity: int) -> Dict[int, Dict[str, int]]:
+    """Replay the arrivals through a FrameAssembler; ``{image stamp: {role: stamp}}``.
+
+    ``prompt_role`` ('lidar' / 'prompt', or None: the camera info alone completes a frame) is
+    the stream paired within slop; 'info' is the camera info the assembler chose, absent for an
+    image left without one.
+    """
+    assembler = FrameAssembler(slop_ns, capacity, needs_prompt=prompt_role is not None)
+    add = {'image': lambda s: assembler.add_image(s, s),
+           'info': lambda s: assembler.add_camera_info(s, s),
+           prompt_role: lambda s: assembler.add_prompt(s, s)}
+    paired: Dict[int, Dict[str, int]] = {}
+    events = [event for role, stamp in arrivals if role in add for event in add[role](stamp)]
+    for event in events + assembler.finish():
+        if event.kind == 'complete':
+            need = {'info': event.frame.camera_stamp_ns}
+            if prompt_role is not None:
+                need[prompt_role] = event.frame.prompt_stamp_ns
+            paired.setdefault(event.stamp_ns, need)
+        elif event.kind == 'unpaired':
+            camera = assembler.camera_for(event.stamp_ns)
+            paired.setdefault(event.stamp_ns, {} if camera is None else {'info': camera[0]})
+    return paired
+
+
+def _plan(arrivals: List[Tuple[str, int]], slop_ns: int, capacity: int, bag_path
+          ) -> List[Dict[str, int]]:
+    """Return, per image in stamp order, the stamp of each part it is paired with."""
+    stamps = {role: np.unique(np.asarray([s for r, s in arrivals if r == role], np.int64))
+              for role in ('image', 'info', 'lidar', 'prompt', 'gt', 'relative')}
+    for role, label in (('image', 'image'), ('info', 'camera_info')):
+        if stamps[role].size == 0:
+            raise InputError(f'bag {bag_path}: {label} topic has no messages')
+    present = [role for role in ('lidar', 'prompt') if stamps[role].size] or [None]
+    pairings = [_pairings(arrivals, role, slop_ns, capacity) for role in present]
     plan = []
-    for cam_ns in images.tolist():
+    for cam_ns in stamps['image'].tolist():
         need = {'image': cam_ns}
-        info = sorted_stamps['info']
-        k = _nearest(info, cam_ns, slop_ns)
-        if k is None:
-            k = int(np.searchsorted(info, cam_ns, side='right')) - 1
-            if k < 0:
-                k = 0  # only later infos exist: the camera model is static in practice
-        need['info'] = int(info[k])
-        for role in ('lidar', 'prompt', 'gt', 'relative'):
-            k = _nearest(sorted_stamps[role], cam_ns, slop_ns)
+        for paired in reversed(pairings):
+            need.update(paired.get(cam_ns, {}))
+        if 'info' not in need:  # before every camera info: the camera model is static
+            need['info'] = int(stamps['info'][_nearest(stamps['info'], cam_ns, 1 << 62)])
+        for role in ('gt', 'relative'):
+            k = _nearest(stamps[role], cam_ns, slop_ns)
             if k is not None:
-                need[role] = int(sorted_stamps[role][k])
+                need[role] = int(stamps[role][k])
         plan.append(need)
+    return plan
+
+
+def _lidar_extrinsics(tf: '_TfBuffer', camera_frame: str, lidar_frame: Optional[str]
+                      ) -> Optional[np.ndarray]:
+    """Return T_cam_lidar (4, 4) float64 from the static tree (identity for one frame) or None."""
+    if lidar_frame is None:
+        return None
+    if lidar_frame == camera_frame:
+        return np.eye(4)
+    extrinsics = tf.static_extrinsics(camera_frame, lidar_frame)
+    return None if extrinsics is None else extrinsics_matrix(*extrinsics)
+
+
+def _read(reader: Reader, bag_path, topics: Dict[str, Optional[str]], slop_ns: int,
+          require_lidar: bool, capacity: int) -> Iterator[Frame]:
+    roles = _roles(reader, bag_path, topics, require_lidar)
+    arrivals, frames_of, tf = _scan(reader, roles, slop_ns)
+    plan = _plan(arrivals, slop_ns, capacity, bag_path)
     wanted: Dict[Tuple[str, int], int] = {}
     for need in plan:
         for key in need.items():
             wanted[key] = wanted.get(key, 0) + 1
-
     camera_frame = frames_of.get('image', '')
     lidar_frame = frames_of.get('lidar')
-    T_cam_lidar = None
-    if lidar_frame is not None:
-        if lidar_frame == camera_frame:
-            T_cam_lidar = np.eye(4)
-        else:
-            extrinsics = tf.static_extrinsics(camera_frame, lidar_frame)
-            if extrinsics is not None:
-                T_cam_lidar = extrinsics_matrix(*extrinsics)
+    T_cam_lidar = _lidar_extrinsics(tf, camera_frame, lidar_frame)
 
     # Pass 2: stream the data, emit frames in order as soon as all their parts arrived.
     held: Dict[Tuple[str, int], object] = {}
     next_frame = 0
-    data_conns = [by_topic[t] for t in roles]
+    data_conns = [c for c in reader.connections
+                  if c.topic in roles and roles[c.topic] not in ('tf', 'tf_static')]
     for conn, _t, raw in reader.messages(connections=data_conns):
-        role = roles[conn.topic]
-        stamp, _ = _header_stamp(raw)
-        key = (role, stamp)
+        key = (roles[conn.topic], _header_stamp(raw)[0])
         if key not in wanted or key in held:
             continue
-        held[key] = decode(raw, conn)
+        held[key] = _decode(raw, conn)
         while next_frame < len(plan) and all(k in held for k in plan[next_frame].items()):
             need = plan[next_frame]
             yield _make_frame(next_frame, need, held, T_cam_lidar, tf, camera_frame,

@@ -84,3 +84,31 @@ def test_cli_writes_bag_and_refuses_existing(tmp_path, capsys):
     assert make_sample_main(['--out', str(out), '--quiet']) == 1
     assert 'error:' in capsys.readouterr().err
     assert make_sample_main(['--out', str(tmp_path / 'x'), '--frames', '0']) == 1
+
+
+def test_pairs_in_recording_order_as_the_node_does(tmp_path):
+    """Sweeps recorded 1 s late: the first images overflow the node's wait, as in the node.
+
+    The bag reader feeds the recording order to the node's frame assembler: an image waits
+    for its sweep while at most MAX_PENDING_IMAGES wait, so the three oldest images of seven
+    are left without LiDAR (a reader that looked ahead in the file would pair them all); the
+    prompt depth images, recorded on time, pair with every image.
+    """
+    from promptda_ros.core.assembly import MAX_PENDING_IMAGES
+
+    config = SampleConfig(seed=2, frames=MAX_PENDING_IMAGES + 3, width=64, height=48)
+    source = write_sample_bag(tmp_path / 'on_time', config, progress=False)
+    late = tmp_path / 'late_sweeps'
+    with Reader(source) as reader, Writer(late, version=8) as writer:
+        conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=get_typestore(
+            Stores.ROS2_JAZZY)) for c in reader.connections}
+        for conn, t, raw in reader.messages():
+            delay = 10**9 if conn.topic == '/lidar/points' else 0
+            writer.write(conns[conn.id], t + delay, raw)
+    on_time = list(read_frames(source))
+    frames = list(read_frames(late))
+    assert [f.stamp_ns for f in frames] == [f.stamp_ns for f in on_time]
+    assert all(f.lidar_stamp_ns is not None for f in on_time)
+    assert [f.lidar_stamp_ns is None for f in frames] == [True] * 3 + [False] * (len(frames) - 3)
+    assert [f.lidar_stamp_ns for f in frames[3:]] == [f.lidar_stamp_ns for f in on_time[3:]]
+    assert all(f.prompt_depth_m is not None for f in frames)

@@ -412,9 +412,18 @@ def stamp_to_ns(stamp) -> int:
         sec, nanosec = int(stamp.sec), int(stamp.nanosec)
     except AttributeError:
         raise InputError(f'not a time stamp: {type(stamp).__name__}') from None
+    return sec_nanosec_to_ns(sec, nanosec)
+
+
+def sec_nanosec_to_ns(sec: int, nanosec: int) -> int:
+    """Return the two fields of a ``builtin_interfaces/Time`` as integer nanoseconds.
+
+    Raises:
+        InputError: ``nanosec`` outside [0, 1e9) (a buggy driver).
+    """
     if not 0 <= nanosec < 1_000_000_000:
         raise InputError(f'stamp nanosec out of range: {nanosec}')
-    return sec * 1_000_000_000 + nanosec
+    return int(sec) * 1_000_000_000 + int(nanosec)
 
 
 def ns_to_stamp(stamp_ns: int) -> tuple:
