@@ -29,7 +29,7 @@ import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, ReaderError, Writer, WriterError
@@ -47,6 +47,8 @@ from promptda_ros.bagio import (
     TYPESTORE,
 )
 from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.core.sync import seconds_to_ns
+from promptda_ros.params_file import read_params_file as load_params_file
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.ros.params import SPECS
 from promptda_ros.serving import tune_allocator
@@ -92,41 +94,6 @@ class ReplayStats:
                 f'mean latency {self.mean_latency_ms:.1f} ms (network {self.mean_network_ms:.1f} '
                 f'ms), {self.hz:.2f} Hz over {self.wall_s:.1f} s (setup {self.setup_s:.1f} s) '
                 f'-> {self.out_bag}')
-
-
-def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read the perception node's parameters from a ROS 2 params YAML with rclpy's own loader.
-
-    Sections that apply: ``/**`` and ``[/**/]promptda_perception`` (later ones override), as
-    rclpy applies them to a node of that name.  Nested keys come flattened with dots
-    (``qos_overrides./image...``).
-
-    Raises:
-        InputError: a missing or unreadable file, or no ``ros__parameters`` for the node.
-    """
-    from promptda_ros.ros.perception_node import NODE_NAME
-
-    if not os.path.isfile(path):
-        raise InputError(f'params file {path} does not exist')
-    try:
-        with open(path, 'rb') as stream:
-            stream.read().decode('utf-8')
-        messages = parameter_dict_from_yaml_file(
-            str(path), use_wildcard=True,
-            target_nodes=[f'/**/{NODE_NAME}', NODE_NAME, f'/{NODE_NAME}'])
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        reason = str(error).strip().splitlines()[0]
-        raise InputError(f'{path}: not a ROS 2 parameters YAML file ({reason})') from None
-    except (RuntimeError, AttributeError, TypeError) as error:  # rclpy: no section for the node
-        raise InputError(f'{path}: no {NODE_NAME}: ros__parameters: section ({error})') from None
-    return {name: _plain_value(Parameter.from_parameter_msg(msg).value)
-            for name, msg in messages.items()}
-
-
-def _plain_value(value: Any) -> Any:
-    """Return array parameter values (array.array, tuples) as lists."""
-    return value.tolist() if hasattr(value, 'tolist') else \
-        list(value) if isinstance(value, tuple) else value
 
 
 def _parameter_overrides(params: Mapping[str, Any]) -> list[Parameter]:
@@ -387,7 +354,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
             if realtime:
                 player_.realtime(messages, rate)
             else:
-                player_.lockstep(messages, int(node.params.slop_s * 1e9))
+                player_.lockstep(messages, seconds_to_ns(node.params.slop_s))
             frames_in, timeouts, outstanding = (player_.frames_in, player_.timeouts,
                                                 player_.outstanding)
             stream_start = player_.stream_start
@@ -542,8 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
                     'bag.')
     parser.add_argument('bag', help='input rosbag2 directory')
     parser.add_argument('--out', required=True, help='output rosbag2 directory (must not exist)')
-    parser.add_argument('--params', help='ROS 2 params YAML (/**/promptda_perception: '
-                        'ros__parameters:), e.g. config/perception.yaml')
+    parser.add_argument('--params', '--params-file', dest='params',
+                        help='ROS 2 params YAML (/**/promptda_perception: ros__parameters:), '
+                        'e.g. config/perception.yaml')
     parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
                         help='override one parameter (YAML value), repeatable, e.g. '
                         '--set backend=bilinear')
