@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -15,7 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from promptda_ros.cli_args import hw_arg, topics_arg
-from promptda_ros.core.errors import PromptDAError
+from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.core.pointcloud import write_ply
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
 from promptda_ros.eval.holdout import check_fraction
@@ -29,6 +31,7 @@ from promptda_ros.eval.metrics import (
 )
 from promptda_ros.eval.recon import RECON_KEYS
 from promptda_ros.eval.temporal import flicker
+from promptda_ros.params_file import offline_settings, OfflineSettings, read_params_file
 
 DESCRIPTION = """\
 Evaluate metric depth methods against reference depth and write report.json, report.md and
@@ -139,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--plot-frames', type=int, default=3,
                    help='frames shown in error_maps.png (default 3)')
     p.add_argument('--no-plots', action='store_true', help='do not write PNG plots')
+    p.add_argument('--params-file', default=None, metavar='YAML',
+                   help="the perception node's params file (e.g. config/perception.yaml): the "
+                        'bag is paired (slop_s, lidar_cache_size) and the backend methods run '
+                        '(prompt grid, fill, depth range, output size) as the node does, so '
+                        'the scored depth is the published depth; it replaces --prompt-size')
     return p
 
 
@@ -227,124 +235,101 @@ class _MethodState:
         self.errors = 0
 
 
-def evaluate(args, progress: bool = True) -> dict:
-    """Run the evaluation described by parsed ``args``; return the report dict (also written).
+class _Scoring:
+    """Scores every method frame by frame; flicker and the TSDF reconstructions as it goes."""
 
-    Raises:
-        PromptDAError: bad options or input (names the problem).
-        OSError: the output folder cannot be written.
+    def __init__(self, args, names: list[str], holdout: tuple[float, int] | None) -> None:
+        self.args, self.names = args, names
+        self.rng = (args.min_depth, args.max_depth)
+        self.states = {n: _MethodState() for n in names}
+        self.keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
+        self.notes: list[str] = []
+        self.recon_on = not args.no_recon and holdout is None
+        if holdout is not None and not args.no_recon:
+            self.notes.append('held-out evaluation: no 3-D reconstruction (the reference is '
+                              'sparse)')
+        self.unscored: list[str] = []  # why, for each frame no method could be scored on
+        self.heldout_counts: list[int] = []
+        self.ref_fusion: Any = None  # TSDFFusion of the reference depth while reconstructing
+        self.prev_frame: Any = None  # EvalFrame
+        self.first: Any = None  # EvalFrame
+        self.n = 0
 
-    """
-    from tqdm import tqdm
-
-    _check_args(args)
-    names = _select_methods(args)
-    skipped: list[str] = []
-    holdout = None if args.holdout is None else (args.holdout, args.holdout_seed)
-    frames = strided(open_input(args.input, prompt_source=args.prompt_source,
-                                prompt_hw=args.prompt_size, poses_path=args.poses,
-                                topics=args.topics, skipped=skipped, holdout=holdout),
-                     args.stride, args.max_frames)
-    runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
-                          relative_dir=args.relative_dir, relative_space=args.relative_space,
-                          input_size=args.input_size, starrygazer=args.starrygazer,
-                          starrygazer_relative=args.starrygazer_relative)
-    rep.ensure_dir(args.out)
-    states = {n: _MethodState() for n in names}
-    keeper = rep.ErrorMapKeeper(keep=max(1, args.plot_frames))
-    notes: list[str] = []
-    recon_on = not args.no_recon and holdout is None
-    if holdout is not None and not args.no_recon:
-        notes.append('held-out evaluation: no 3-D reconstruction (the reference is sparse)')
-    unscored: list[str] = []  # why, for each frame no method could be scored on
-    heldout_counts: list[int] = []
-    ref_fusion: Any = None  # TSDFFusion of the reference depth while reconstructing
-    prev_frame: Any = None  # EvalFrame
-    n = 0
-    rng = (args.min_depth, args.max_depth)
-    kind = 'folder' if os.path.isdir(os.path.join(args.input, 'rgb')) else 'bag'
-    first: Any = None  # EvalFrame
-    t_start = time.perf_counter()
-    for fr in tqdm(frames, desc='promptda-eval', unit='frame', total=args.max_frames,
-                   disable=None if progress else True):
-        if first is None:
-            first = fr
-        preds, times, errors = runner.run(fr)
-        posed = fr.T_world_cam is not None and (prev_frame is None
-                                                or prev_frame.T_world_cam is not None)
-        if recon_on and fr.T_world_cam is None:
-            notes.append(f'frame {fr.name} has no camera pose: 3-D reconstruction skipped '
-                         '(give --poses or record /tf)')
-            recon_on = False
-            ref_fusion = None
-            for st in states.values():
+    def _fusions(self, fr) -> None:
+        """Start, stop or feed the reference reconstruction for frame ``fr``."""
+        if self.recon_on and fr.T_world_cam is None:
+            self.notes.append(f'frame {fr.name} has no camera pose: 3-D reconstruction skipped '
+                              '(give --poses or record /tf)')
+            self.recon_on = False
+            self.ref_fusion = None
+            for st in self.states.values():
                 st.fusion = None
-        if recon_on and ref_fusion is None:
+        if self.recon_on and self.ref_fusion is None:
             from promptda_ros.eval.recon import TSDFFusion
 
-            def mk():
-                return TSDFFusion(args.voxel, args.sdf_trunc, depth_trunc=args.max_depth)
-            ref_fusion = mk()
-            for st in states.values():
-                st.fusion = mk()
-        if recon_on:
-            ref_fusion.integrate(fr.gt_m, fr.camera, fr.T_world_cam)
+            args = self.args
+            self.ref_fusion = TSDFFusion(args.voxel, args.sdf_trunc, depth_trunc=args.max_depth)
+            for st in self.states.values():
+                st.fusion = TSDFFusion(args.voxel, args.sdf_trunc, depth_trunc=args.max_depth)
+        if self.recon_on:
+            self.ref_fusion.integrate(fr.gt_m, fr.camera, fr.T_world_cam)
+
+    def _entry(self, fr, name: str, pred: np.ndarray, runtime_ms: float, error: str | None,
+               posed: bool) -> dict:
+        """Score method ``name``'s (H, W) float32 metres prediction on ``fr``; accumulate it."""
+        st, rng, prev_frame = self.states[name], self.rng, self.prev_frame
+        st.pooled.add(pred, fr.gt_m, *rng)
+        entry = {'index': fr.index, 'name': fr.name, 'stamp_ns': fr.stamp_ns,
+                 **depth_metrics(pred, fr.gt_m, *rng), 'runtime_ms': runtime_ms,
+                 'flicker': None, 'flicker_pixels': 0}
         if fr.n_heldout is not None:
-            heldout_counts.append(fr.n_heldout)
-        entries = {}
-        for name in names:
-            st = states[name]
-            pred = preds[name]
-            m = depth_metrics(pred, fr.gt_m, *rng)
-            st.pooled.add(pred, fr.gt_m, *rng)
-            entry = {'index': fr.index, 'name': fr.name, 'stamp_ns': fr.stamp_ns, **m,
-                     'runtime_ms': times[name], 'flicker': None, 'flicker_pixels': 0}
-            if fr.n_heldout is not None:
-                entry['n_heldout'] = fr.n_heldout
-            if name in errors:
-                entry['error'] = errors[name]
-                st.errors += 1
-            entries[name] = entry
-            if st.prev is not None and st.prev.shape == pred.shape:
-                val, npx = flicker(st.prev, pred, prev_frame.gt_m, fr.gt_m, fr.camera,
-                                   prev_frame.T_world_cam if posed else None,
-                                   fr.T_world_cam if posed else None, *rng)
-                entry['flicker'], entry['flicker_pixels'] = val, npx
-            st.frames.append(entry)
-            st.prev = pred
-            if recon_on:
-                st.fusion.integrate(pred, fr.camera, fr.T_world_cam)
+            entry['n_heldout'] = fr.n_heldout
+        if error is not None:
+            entry['error'] = error
+            st.errors += 1
+        if st.prev is not None and st.prev.shape == pred.shape:
+            entry['flicker'], entry['flicker_pixels'] = flicker(
+                st.prev, pred, prev_frame.gt_m, fr.gt_m, fr.camera,
+                prev_frame.T_world_cam if posed else None, fr.T_world_cam if posed else None,
+                *rng)
+        st.frames.append(entry)
+        st.prev = pred
+        if self.recon_on:
+            st.fusion.integrate(pred, fr.camera, fr.T_world_cam)
+        return entry
+
+    def add(self, fr, preds: dict, times: dict, errors: dict) -> None:
+        """Score one frame's predictions (name -> (H, W) float32 metres)."""
+        self.first = fr if self.first is None else self.first
+        posed = fr.T_world_cam is not None and (self.prev_frame is None
+                                                or self.prev_frame.T_world_cam is not None)
+        self._fusions(fr)
+        if fr.n_heldout is not None:
+            self.heldout_counts.append(fr.n_heldout)
+        entries = {name: self._entry(fr, name, preds[name], times[name], errors.get(name),
+                                     posed) for name in self.names}
         if not any(e['n_valid'] > 0 for e in entries.values()):
-            unscored.append(_unscored_reason(fr, entries, rng))
-        keeper.offer(fr.name, fr.rgb, fr.gt_m, preds)
-        prev_frame = fr
-        n += 1
-    if skipped:
-        notes.append(f'{len(skipped)} input frame(s) skipped, first: {skipped[0]}')
-    if n == 0:
-        from promptda_ros.core.errors import InputError
+            self.unscored.append(_unscored_reason(fr, entries, self.rng))
+        self.keeper.offer(fr.name, fr.rgb, fr.gt_m, preds)
+        self.prev_frame = fr
+        self.n += 1
 
-        why = f' ({len(skipped)} skipped, first: {skipped[0]})' if skipped else ''
-        raise InputError(f'{args.input} yielded no frame to evaluate{why}')
-    if len(unscored) == n:
-        from promptda_ros.core.errors import InputError
+    def check(self, source: str, skipped: list[str]) -> None:
+        """Raise when nothing could be scored; note skipped and unscored frames."""
+        n, unscored = self.n, self.unscored
+        if skipped:
+            self.notes.append(f'{len(skipped)} input frame(s) skipped, first: {skipped[0]}')
+        if n == 0:
+            why = f' ({len(skipped)} skipped, first: {skipped[0]})' if skipped else ''
+            raise InputError(f'{source} yielded no frame to evaluate{why}')
+        if len(unscored) == n:
+            raise InputError(f'no frame could be scored ({n} evaluated); {unscored[0]}')
+        if unscored:
+            self.notes.append(f'{len(unscored)} of {n} frames could not be scored, first: '
+                              f'{unscored[0]}')
 
-        raise InputError(f'no frame could be scored ({n} evaluated); {unscored[0]}')
-    if unscored:
-        notes.append(f'{len(unscored)} of {n} frames could not be scored, first: {unscored[0]}')
-    wall = time.perf_counter() - t_start
-
-    recon_ref = np.zeros((0, 3))  # (N, 3) metres: the reference surface points
-    if recon_on:
-        from promptda_ros.eval.recon import recon_scores
-
-        recon_ref = ref_fusion.extract_points()
-        if recon_ref.shape[0] == 0:
-            notes.append('reference reconstruction is empty: 3-D scores skipped')
-            recon_on = False
-    methods_out = {}
-    for name in names:
-        st = states[name]
+    def _aggregate(self, name: str, recon_ref: np.ndarray) -> dict:
+        st, args = self.states[name], self.args
         agg = aggregate_frames(st.frames, METRIC_KEYS)
         covs = [f['coverage'] for f in st.frames if math.isfinite(f['coverage'])]
         agg['coverage'] = float(np.mean(covs)) if covs else math.nan
@@ -355,23 +340,104 @@ def evaluate(args, progress: bool = True) -> dict:
         agg['n_failed'] = st.errors
         if st.errors:
             why = next(f['error'] for f in st.frames if 'error' in f)
-            notes.append(f'{name} failed on {st.errors} of {n} frames, first: {why} (see '
-                         'frames[].error)')
-        if recon_on:
+            self.notes.append(f'{name} failed on {st.errors} of {self.n} frames, first: {why} '
+                              '(see frames[].error)')
+        if self.recon_on:
+            from promptda_ros.eval.recon import recon_scores
+
             pts = st.fusion.extract_points()
             agg.update({k: v for k, v in recon_scores(pts, recon_ref, args.recon_tau).items()
                         if k in RECON_KEYS or k in ('n_pred', 'n_ref')})
             if args.save_recon:
-                from promptda_ros.core.pointcloud import write_ply
-
                 write_ply(os.path.join(args.out, f'recon_{name}.ply'), pts.astype(np.float32))
-        methods_out[name] = {'aggregate': agg, 'pooled': st.pooled.result(),
-                             'frames': st.frames}
-    if recon_on and args.save_recon:
-        from promptda_ros.core.pointcloud import write_ply
+        return {'aggregate': agg, 'pooled': st.pooled.result(), 'frames': st.frames}
 
-        write_ply(os.path.join(args.out, 'recon_reference.ply'), recon_ref.astype(np.float32))
+    def results(self) -> dict:
+        """Return ``{method: {'aggregate', 'pooled', 'frames'}}`` (reconstructions scored)."""
+        recon_ref = np.zeros((0, 3))  # (N, 3) metres: the reference surface points
+        if self.recon_on:
+            recon_ref = self.ref_fusion.extract_points()
+            if recon_ref.shape[0] == 0:
+                self.notes.append('reference reconstruction is empty: 3-D scores skipped')
+                self.recon_on = False
+        out = {name: self._aggregate(name, recon_ref) for name in self.names}
+        if self.recon_on and self.args.save_recon:
+            write_ply(os.path.join(self.args.out, 'recon_reference.ply'),
+                      recon_ref.astype(np.float32))
+        return out
 
+
+def _config(args, names: list[str], holdout, wall: float, recon_on: bool,
+            settings: OfflineSettings | None) -> dict:
+    """Return the report's 'config' section."""
+    return {'methods': names, 'min_depth': args.min_depth, 'max_depth': args.max_depth,
+            'stride': args.stride, 'max_frames': args.max_frames,
+            'checkpoint': args.checkpoint, 'encoder': args.encoder,
+            'input_size': args.input_size,
+            'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
+            'starrygazer': args.starrygazer,
+            'starrygazer_relative': args.starrygazer_relative,
+            'holdout': None if holdout is None else {'fraction': holdout[0],
+                                                     'seed': holdout[1]},
+            'params_file': args.params_file,
+            'pipeline': None if settings is None else dataclasses.asdict(settings.pipeline),
+            'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
+            'recon_tau': args.recon_tau, 'units': 'metres',
+            'aggregate': 'mean of per-frame metrics over frames with valid pixels; '
+                         "'pooled' weighs every valid pixel equally",
+            'wall_time_s': wall}
+
+
+def node_settings(params_file: str | None) -> OfflineSettings | None:
+    """Return the pipeline and pairing settings of the node's params file (None: no file).
+
+    Raises:
+        InputError: the file cannot be read or holds an invalid pipeline value.
+    """
+    return None if params_file is None else offline_settings(read_params_file(params_file))
+
+
+def evaluate(args, progress: bool = True) -> dict:
+    """Run the evaluation described by parsed ``args``; return the report dict (also written).
+
+    With ``args.params_file`` the bag is paired and every backend method runs with the node's
+    parameters (:func:`node_settings`), so the scored depth is the depth the node publishes.
+
+    Raises:
+        PromptDAError: bad options or input (names the problem).
+        OSError: the output folder cannot be written.
+
+    """
+    from tqdm import tqdm
+
+    _check_args(args)
+    names = _select_methods(args)
+    settings = node_settings(args.params_file)
+    skipped: list[str] = []
+    holdout = None if args.holdout is None else (args.holdout, args.holdout_seed)
+    pipeline = {} if settings is None else {'config': settings.pipeline,
+                                            'pairing': settings.pairing()}
+    frames = strided(open_input(args.input, prompt_source=args.prompt_source,
+                                prompt_hw=args.prompt_size, poses_path=args.poses,
+                                topics=args.topics, skipped=skipped, holdout=holdout,
+                                **pipeline),
+                     args.stride, args.max_frames)
+    runner = MethodRunner(names, checkpoint=args.checkpoint, encoder=args.encoder,
+                          relative_dir=args.relative_dir, relative_space=args.relative_space,
+                          input_size=args.input_size, starrygazer=args.starrygazer,
+                          starrygazer_relative=args.starrygazer_relative,
+                          config=pipeline.get('config'))
+    rep.ensure_dir(args.out)
+    scoring = _Scoring(args, names, holdout)
+    kind = 'folder' if os.path.isdir(os.path.join(args.input, 'rgb')) else 'bag'
+    t_start = time.perf_counter()
+    for fr in tqdm(frames, desc='promptda-eval', unit='frame', total=args.max_frames,
+                   disable=None if progress else True):
+        scoring.add(fr, *runner.run(fr))
+    scoring.check(args.input, skipped)
+    wall = time.perf_counter() - t_start
+    methods_out = scoring.results()
+    first, n = scoring.first, scoring.n
     H, W = first.rgb.shape[:2]
     ph, pw = first.prompt_m.shape
     report = {
@@ -381,29 +447,16 @@ def evaluate(args, progress: bool = True) -> dict:
                     'has_poses': first.T_world_cam is not None,
                     'prompt_source': args.prompt_source if kind == 'bag' else 'prompt/',
                     'reference': ('reference depth' if holdout is None else
-                                  _heldout_text(*holdout, heldout_counts))},
-        'config': {'methods': names, 'min_depth': args.min_depth, 'max_depth': args.max_depth,
-                   'stride': args.stride, 'max_frames': args.max_frames,
-                   'checkpoint': args.checkpoint, 'encoder': args.encoder,
-                   'input_size': args.input_size,
-                   'relative_dir': args.relative_dir, 'relative_space': args.relative_space,
-                   'starrygazer': args.starrygazer,
-                   'starrygazer_relative': args.starrygazer_relative,
-                   'holdout': None if holdout is None else {'fraction': holdout[0],
-                                                            'seed': holdout[1]},
-                   'recon': recon_on, 'voxel': args.voxel, 'sdf_trunc': args.sdf_trunc,
-                   'recon_tau': args.recon_tau, 'units': 'metres',
-                   'aggregate': 'mean of per-frame metrics over frames with valid pixels; '
-                                "'pooled' weighs every valid pixel equally",
-                   'wall_time_s': wall},
-        'notes': notes,
+                                  _heldout_text(*holdout, scoring.heldout_counts))},
+        'config': _config(args, names, holdout, wall, scoring.recon_on, settings),
+        'notes': scoring.notes,
         'plots': [],
     }
     if not args.no_plots:
-        plots = [rep.plot_error_maps(keeper, os.path.join(args.out, 'error_maps.png')),
+        plots = [rep.plot_error_maps(scoring.keeper, os.path.join(args.out, 'error_maps.png')),
                  rep.plot_per_frame(report, os.path.join(args.out, 'per_frame.png')),
                  rep.plot_histograms({k: (s.pooled.hist_edges, s.pooled.hist_counts)
-                                      for k, s in states.items()},
+                                      for k, s in scoring.states.items()},
                                      os.path.join(args.out, 'error_hist.png'))]
         report['plots'] = [os.path.basename(p) for p in plots if p]
     rep.write_json(report, os.path.join(args.out, 'report.json'))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 import json
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -298,7 +298,8 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
              poses_path: str | None = None, topics: dict[str, str] | None = None,
              skipped: list[str] | None = None, with_gt: bool = True,
              config: PipelineConfig | None = None,
-             holdout: tuple[float, int] | None = None) -> Iterator[EvalFrame]:
+             holdout: tuple[float, int] | None = None,
+             pairing: dict[str, Any] | None = None) -> Iterator[EvalFrame]:
     """Return evaluation frames from a ROS 2 bag read by :func:`promptda_ros.bagio.read_frames`.
 
     The bag's topics are checked at once; frames are read lazily.  A frame without reference
@@ -320,6 +321,9 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         holdout: (fraction, seed): hold out that share of each frame's measurements (LiDAR
             points of the sweep, or cells of the depth image) as the reference instead of
             reading a reference topic (:mod:`promptda_ros.eval.holdout`); None = no split.
+        pairing: the node's pairing parameters for read_frames (``slop_s``,
+            ``lidar_cache_size``; :meth:`promptda_ros.params_file.OfflineSettings.pairing`);
+            None = the defaults.
 
     Raises:
         InputError: unknown topic key, or the bag lacks the reference depth topic or every
@@ -367,12 +371,13 @@ def read_bag(bag_path: str, prompt_source: str = 'auto', prompt_hw: tuple[int, i
         poses = None
     if config is None:
         config = PipelineConfig.with_prompt_hw(prompt_hw)
-    return _bag_frames(bagio, bag_path, prompt_source, config, poses, topics,
-                       skipped if skipped is not None else [], holdout)
+    return _bag_frames(bagio, bag_path, prompt_source, config, poses,
+                       {**topics, **(pairing or {})}, skipped if skipped is not None else [],
+                       holdout)
 
 
 def _bag_frames(bagio, bag_path: str, prompt_source: str, config: PipelineConfig,
-                poses: StampedPoses | None, topics: dict[str, str],
+                poses: StampedPoses | None, topics: dict[str, Any],
                 skipped: list[str], holdout: tuple[float, int] | None = None
                 ) -> Iterator[EvalFrame]:
     with_gt = topics.get('gt_topic', '') is not None
