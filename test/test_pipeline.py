@@ -107,6 +107,41 @@ def test_eval_scores_exactly_the_depth_the_node_publishes(sample_bag, tmp_path, 
     assert direct.tobytes() == published[frame.stamp_ns].tobytes()
 
 
+@pytest.mark.parametrize('backend', ['default', 'bilinear'])
+def test_eval_with_the_params_file_scores_the_published_depth(sample_bag, tmp_path, backend):
+    """Non-default slop_s, depth range, fill and grid, read by node and evaluation alike."""
+    from promptda_ros.eval.cli import node_settings
+    from promptda_ros.ros.replay import load_params_file
+
+    params_file = tmp_path / 'params.yaml'
+    params_file.write_text(
+        '/**/promptda_perception:\n  ros__parameters:\n'
+        f'    backend: {backend}\n    slop_s: 0.012\n    lidar_cache_size: 3\n'
+        '    min_depth: 0.8\n    max_depth: 3.5\n    prompt_fill: knn\n'
+        '    prompt_height: 36\n    prompt_width: 48\n    support_radius_deg: 6.0\n')
+    settings = node_settings(str(params_file))
+    assert settings.pairing() == {'slop_s': 0.012, 'lidar_cache_size': 3}
+    assert settings.pipeline == PerceptionParams.from_mapping(
+        load_params_file(params_file)).pipeline
+    stats = replay_bag(sample_bag, tmp_path / 'out', load_params_file(params_file),
+                       progress=False, domain_id=DOMAIN_ID)
+    assert stats.frames_out == 3 and stats.errors == 0
+    published = read_depth_bag(tmp_path / 'out')
+    frames = list(open_input(str(sample_bag), config=settings.pipeline,
+                             pairing=settings.pairing()))
+    assert [f.stamp_ns for f in frames] == sorted(published)
+    runner = MethodRunner([backend], config=settings.pipeline)
+    for frame in frames:
+        preds, _times, errors = runner.run(frame)
+        assert not errors
+        node = published[frame.stamp_ns]
+        assert np.nanmax(node) <= 3.5 and np.nanmin(node) >= 0.8  # the range is applied
+        assert preds[backend].tobytes() == node.tobytes()
+    # The defaults would score other depth: the test tells the settings apart.
+    default = MethodRunner([backend]).run(frames[0])[0][backend]
+    assert default.tobytes() != published[frames[0].stamp_ns].tobytes()
+
+
 def test_bag_reader_pairs_by_the_node_rule():
     """The bag reader's nearest-stamp choice is the node's (core.sync), ties included."""
     from promptda_ros import bagio
