@@ -3,12 +3,14 @@
 
 """``promptda-default-bench``: the 'default' backend against the 'bilinear' baseline.
 
-Runs both backends on every frame of the generated sample (or of a bag with ground truth)
-through the frame pipeline the perception node runs (:mod:`promptda_ros.pipeline`: LiDAR sweep ->
-prompt grid -> fill -> backend -> depth-range mask), and reports L1 / RMSE / AbsRel from
-:func:`promptda_ros.eval.metrics.depth_metrics` (the metrics ``promptda-eval`` reports), the
-coverage (fraction of ground-truth pixels with a prediction, so that no method can look better by
-abstaining) and the backend time per frame.
+Runs both methods on every frame of the generated sample (or of a bag with ground truth)
+through the evaluation code of ``promptda-eval``: the LiDAR sweep is projected as the
+evaluation's bag reader does (:func:`promptda_ros.pipeline.lidar_prompt_grid`), the methods run
+through :class:`promptda_ros.eval.methods.MethodRunner` (the frame pipeline the perception node
+runs), each frame is scored by :func:`promptda_ros.eval.metrics.depth_metrics` and the frames
+aggregated by :func:`promptda_ros.eval.metrics.aggregate_frames`. It reports L1 / RMSE / AbsRel,
+the coverage (fraction of ground-truth pixels with a prediction, so that no method can look
+better by abstaining) and the time per frame.
 """
 
 import argparse
@@ -17,10 +19,11 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
-from promptda_ros.backends import make_backend
 from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.eval.metrics import depth_metrics
-from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_points
+from promptda_ros.eval.dataset import EvalFrame
+from promptda_ros.eval.methods import MethodRunner
+from promptda_ros.eval.metrics import aggregate_frames, depth_metrics
+from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 
 METHODS = ('default', 'bilinear')
 _PIPELINE = PipelineConfig()
@@ -28,52 +31,62 @@ DEFAULT_PROMPT_HW = _PIPELINE.prompt_hw
 SCORES = ('l1', 'rmse', 'absrel', 'coverage')
 
 
+def _config(camera, prompt_hw: Optional[tuple]) -> PipelineConfig:
+    """Return the pipeline config of a prompt grid (None: the default, capped at the image)."""
+    if prompt_hw is None:  # the default grid, never finer than the image
+        h, w = min(DEFAULT_PROMPT_HW[0], camera.height), min(DEFAULT_PROMPT_HW[1], camera.width)
+    else:
+        h, w = (int(v) for v in prompt_hw)
+    if not (1 <= h <= camera.height and 1 <= w <= camera.width):
+        raise InputError(f'prompt grid {h}x{w} (rows x columns) must be between 1x1 and the '
+                         f'image size {camera.height}x{camera.width}')
+    return PipelineConfig.with_prompt_hw((h, w))
+
+
 def run_bench(frames: Iterable, prompt_hw: Optional[tuple] = DEFAULT_PROMPT_HW,
               methods: Iterable[str] = METHODS) -> Dict[str, Dict[str, float]]:
-    """Score backends on frames with ``rgb``, ``camera``, ``points_lidar``, ``T_cam_lidar``, GT.
+    """Score methods on frames with ``rgb``, ``camera``, ``points_lidar``, ``T_cam_lidar``, GT.
 
     Args:
         frames: iterable of :class:`promptda_ros.bagio.Frame`-like objects.
         prompt_hw: (h, w) LiDAR prompt grid, at most the image size; None = 192x256 capped
             at the image size.
-        methods: backend names.
+        methods: ``promptda-eval`` method names.
 
     Returns:
-        {method: {'l1', 'rmse', 'absrel', 'coverage' (means over frames), 'ms' (median backend
-        time per frame), 'frames'}}.
+        {method: {'l1', 'rmse', 'absrel', 'coverage' (means over frames with scored pixels),
+        'ms' (median time of the method per frame, ms), 'frames'}}.
 
     Raises:
         InputError: a frame without LiDAR sweep, extrinsic or ground truth, a prompt grid
-            larger than the image (or empty), or no frame at all.
+            larger than the image (or empty), a prompt a method cannot use (too sparse), or
+            no frame at all.
     """
-    pipelines = {m: DepthPipeline(make_backend(m)) for m in methods}
-    scores: Dict[str, List[Dict[str, float]]] = {m: [] for m in pipelines}
+    names, runner = list(methods), None
+    rows: Dict[str, List[Dict[str, float]]] = {name: [] for name in names}
     for fr in frames:
         if fr.points_lidar is None or fr.T_cam_lidar is None or fr.depth_gt_m is None:
             raise InputError(f'frame at {fr.stamp_ns} ns lacks a LiDAR sweep, extrinsic or '
                              'ground-truth depth')
-        if prompt_hw is None:  # the default grid, never finer than the image
-            h, w = min(DEFAULT_PROMPT_HW[0], fr.camera.height), \
-                min(DEFAULT_PROMPT_HW[1], fr.camera.width)
-        else:
-            h, w = (int(v) for v in prompt_hw)
-        if not (1 <= h <= fr.camera.height and 1 <= w <= fr.camera.width):
-            raise InputError(f'prompt grid {h}x{w} (rows x columns) must be between 1x1 and the '
-                             f'image size {fr.camera.height}x{fr.camera.width}')
-        config = PipelineConfig.with_prompt_hw((h, w))
-        prompt = prompt_from_points(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
-        for name, pipeline in pipelines.items():
-            result = pipeline.predict(fr.rgb, fr.camera, prompt, config)
-            metrics = depth_metrics(result.depth_m, fr.depth_gt_m, config.min_depth,
-                                    config.max_depth)
-            scores[name].append({**metrics, 'ms': result.network_s * 1e3})
-    if not any(scores.values()):
+        config = _config(fr.camera, prompt_hw)
+        if runner is None or runner.config != config:
+            runner = MethodRunner(names, config=config)
+        grid = lidar_prompt_grid(fr.points_lidar, fr.T_cam_lidar, fr.camera, config)
+        preds, times, errors = runner.run(EvalFrame(fr.index, str(fr.stamp_ns), fr.stamp_ns,
+                                                    fr.rgb, fr.camera, grid, fr.depth_gt_m,
+                                                    None))
+        for name in names:
+            if name in errors:
+                raise InputError(f'{name} at {fr.stamp_ns} ns: {errors[name]}')
+            rows[name].append({**depth_metrics(preds[name], fr.depth_gt_m, config.min_depth,
+                                               config.max_depth), 'ms': times[name]})
+    if not any(rows.values()):
         raise InputError('no frames to benchmark')
     out = {}
-    for name, rows in scores.items():
-        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in SCORES}
-        out[name]['ms'] = float(np.median([r['ms'] for r in rows]))
-        out[name]['frames'] = len(rows)
+    for name, scored in rows.items():
+        out[name] = {k: v for k, v in aggregate_frames(scored, SCORES).items() if k in SCORES}
+        out[name]['ms'] = float(np.median([r['ms'] for r in scored]))
+        out[name]['frames'] = len(scored)
     return out
 
 
