@@ -15,6 +15,7 @@ import os
 import cv2
 import numpy as np
 
+from promptda_ros.core.depth_units import metres_to_mm, mm_to_metres
 from promptda_ros.core.errors import InputError
 
 MAX_PNG_DEPTH_M = 65.535
@@ -44,18 +45,14 @@ def save_depth_png_mm(path, depth_m) -> None:
         InputError: bad array, or depths above 65.535 m (not representable in uint16 mm).
         OSError: the file cannot be written.
     """
-    depth = _depth_array(depth_m)
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(depth) & (depth > 0)
-        mm = np.where(valid, np.rint(depth.astype(np.float64) * 1000.0), 0.0)
-    too_far = int(np.count_nonzero(mm > 65535))
+    mm, too_far = metres_to_mm(_depth_array(depth_m))
     if too_far:
         raise InputError(f'{too_far} pixels exceed {MAX_PNG_DEPTH_M} m, the uint16 millimetre '
                          'PNG range; save as .npy metres instead')
     path = os.fspath(path)
     if not path.lower().endswith('.png'):
         raise InputError(f'depth PNG path must end with .png, got {path!r}')
-    if not cv2.imwrite(path, mm.astype(np.uint16)):
+    if not cv2.imwrite(path, mm):
         raise OSError(f'cannot write depth PNG {path!r}')
 
 
@@ -78,7 +75,7 @@ def load_depth_png_mm(path, sparse: bool = False) -> np.ndarray:
     if img.ndim != 2 or img.dtype != np.uint16:
         raise InputError(f'{path!r} is not a single-channel uint16 millimetre PNG '
                          f'(shape {img.shape}, dtype {img.dtype})')
-    depth = img.astype(np.float32) * np.float32(0.001)
+    depth = mm_to_metres(img)
     if not sparse:
         depth[img == 0] = np.nan
     return depth

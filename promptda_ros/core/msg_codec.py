@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
+from promptda_ros.core.depth_units import metres_to_mm, mm_to_metres
 from promptda_ros.core.errors import CalibrationError, InputError
 
 # encoding -> (numpy base type, channels)
@@ -137,7 +138,7 @@ def image_to_depth_m(msg) -> np.ndarray:
     """
     encoding = str(_get(msg, 'encoding', 'Image'))
     if encoding in ('16UC1', 'mono16'):
-        return image_to_array(msg).astype(np.float32) * np.float32(0.001)
+        return mm_to_metres(image_to_array(msg))
     if encoding in ('32FC1', '64FC1'):
         arr = image_to_array(msg).astype(np.float32)
         with np.errstate(invalid='ignore'):
@@ -196,10 +197,7 @@ def depth_image_fields(depth_m, encoding: str = '32FC1') -> dict:
     if encoding == '32FC1':
         return image_fields(depth, '32FC1')
     if encoding == '16UC1':
-        with np.errstate(invalid='ignore'):
-            mm = np.rint(depth * 1000.0)
-            ok = np.isfinite(mm) & (mm > 0) & (mm <= 65535)
-        return image_fields(np.where(ok, mm, 0).astype(np.uint16), '16UC1')
+        return image_fields(metres_to_mm(depth)[0], '16UC1')
     raise InputError(f"depth encoding must be '32FC1' or '16UC1', got {encoding!r}")
 
 
