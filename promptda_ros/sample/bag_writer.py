@@ -50,8 +50,8 @@ from promptda_ros.bagio import (
 )
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.msg_codec import camera_fields, depth_image_fields, image_fields
-from promptda_ros.core.projection import project_to_grid
-from promptda_ros.core.transforms import matrix_to_quat, transform_points
+from promptda_ros.core.transforms import matrix_to_quat
+from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 from promptda_ros.sample.scene import SampleConfig, SampleGenerator
 
 # The topic names the bag reader, the replay and the evaluation default to (named once, in bagio).
@@ -197,7 +197,7 @@ def write_sample_bag(path, config: Optional[SampleConfig] = None,
     store = TYPESTORE
     msgs = _Messages(store)
     cam = gen.camera
-    grid_hw = prompt_grid_hw(cam.width, cam.height)
+    grid = PipelineConfig.with_prompt_hw(prompt_grid_hw(cam.width, cam.height), min_depth=0.0)
     T_cam_lidar = gen.T_cam_lidar
     total = gen.num_frames
     try:
@@ -239,9 +239,9 @@ def write_sample_bag(path, config: Optional[SampleConfig] = None,
                 (lidar_ns, LIDAR_TOPIC, lambda: msgs.cloud(
                     lidar_ns, LIDAR_FRAME, frame.points_lidar, frame.intensity)),
                 (lidar_ns, LIDAR_DEPTH_TOPIC, lambda: msgs.image(
-                    lidar_ns, CAMERA_FRAME, depth_image_fields(project_to_grid(
-                        transform_points(T_cam_lidar, frame.points_lidar.astype(np.float64)),
-                        cam, grid_hw), '16UC1'))),
+                    lidar_ns, CAMERA_FRAME, depth_image_fields(lidar_prompt_grid(
+                        frame.points_lidar.astype(np.float64), T_cam_lidar, cam, grid),
+                        '16UC1'))),
             ]
             # Stable sort: the bag is written in time order even for a negative LiDAR offset.
             for stamp, topic, build in sorted(events, key=lambda e: e[0]):
