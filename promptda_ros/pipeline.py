@@ -10,8 +10,9 @@ frame, backend and :class:`PipelineConfig`.
 
 Steps of one frame:
 
-1. :func:`lidar_prompt_grid` - LiDAR points -> camera frame -> z-buffered prompt grid, with the
-   depth range applied (the only "LiDAR -> prompt" in the package);
+1. :func:`lidar_prompt_grid` - LiDAR points -> camera frame -> z-buffered prompt grid
+   (:func:`promptda_ros.core.projection.project_to_grid`), with the depth range applied: the
+   sweep -> grid step of the node, the evaluation, the benchmarks, training and the sample bag;
 2. :func:`prompt_from_sparse` - validate the sparse grid (coverage, range); its holes are
    filled (:data:`DEFAULT_FILL` unless configured) when a backend or a debug topic asks;
    :func:`prompt_from_points` and :func:`prompt_from_depth` are steps 1-2 for a LiDAR sweep or

@@ -3,8 +3,10 @@
 
 """Image-driven synchronisation: keep recent LiDAR sweeps, pair an image with the nearest one.
 
-One pairing rule, whether the sweeps sit in :class:`NearestSweepCache` (the core path) or in a
-``message_filters.Cache`` (the path used when message_filters is installed):
+One pairing rule, whether the sweeps sit in :class:`NearestSweepCache` (what the frame assembler
+of :mod:`promptda_ros.core.assembly` keeps, for the node and the bag reader alike) or in a
+``message_filters.Cache`` (:func:`match_filter_cache`, for code that keeps its own; both are
+held to a recording of the real package in the tests):
 
 * **Storage** follows ``message_filters.Cache``: entries are kept in arrival order; when more
   than ``capacity`` are held, the OLDEST INSERTED one is dropped, whatever its stamp (a late
