@@ -40,6 +40,7 @@ from promptda_ros.core.msg_codec import (
     RGB_ENCODINGS,
 )
 from promptda_ros.core.sync import seconds_to_ns
+from promptda_ros.params_file import NODE_NAME
 from promptda_ros.pipeline import check_rgb, DepthPipeline, prompt_from_depth, prompt_from_points
 from promptda_ros.ros.diagnostics import DiagnosticsTimer, PerceptionStats
 from promptda_ros.ros.extrinsics import Extrinsics, node_extrinsics
@@ -59,7 +60,6 @@ except ImportError:
 
 __all__ = ['PerceptionNode', 'main', 'NODE_NAME']
 
-NODE_NAME = 'promptda_perception'
 LOG_THROTTLE_S = 2.0
 
 

@@ -359,18 +359,7 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
                                                 player_.outstanding)
             stream_start = player_.stream_start
             bar.close()
-            # Let the last frames leave the node (pending ones resolve or time out quickly).
-            # Every input is published now: frames still pending can no longer be paired.
-            deadline = time.monotonic() + timeout_s
-            with recorder.lock:
-                stamps = sorted(recorder.outcomes)
-            for stamp in stamps + outstanding:
-                remaining = max(deadline - time.monotonic(), 0.0)
-                recorder.wait(stamp, remaining, pending_ok=True)
-            recorder.flush()
-            with recorder.lock:
-                frames_out = recorder.written
-                never_paired = sum(1 for o in recorder.outcomes.values() if o == 'pending')
+            frames_out, never_paired = _drain(recorder, outstanding, timeout_s)
             executor.shutdown(timeout_sec=1.0)
             spin_thread.join(timeout=5.0)
             node.release()
@@ -389,6 +378,22 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
         for created in nodes:
             created.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def _drain(recorder: _Recorder, outstanding: list[int], timeout_s: float) -> tuple[int, int]:
+    """Let the last frames leave the node; return (frames written, frames never paired).
+
+    Every input is published now: frames still pending can no longer be paired (pending ones
+    resolve or time out quickly).
+    """
+    deadline = time.monotonic() + timeout_s
+    with recorder.lock:
+        stamps = sorted(recorder.outcomes)
+    for stamp in stamps + outstanding:
+        recorder.wait(stamp, max(deadline - time.monotonic(), 0.0), pending_ok=True)
+    recorder.flush()
+    with recorder.lock:
+        return recorder.written, sum(1 for o in recorder.outcomes.values() if o == 'pending')
 
 
 def _bag_messages(reader, connections, wanted, recorder: _Recorder, copy_inputs: bool):
