@@ -380,10 +380,11 @@ def _pairings(arrivals: List[Tuple[str, int]], prompt_role: Optional[str], slop_
     paired: Dict[int, Dict[str, int]] = {}
     events = [event for role, stamp in arrivals if role in add for event in add[role](stamp)]
     for event in events + assembler.finish():
-        if event.kind == 'complete':
-            need = {'info': event.frame.camera_stamp_ns}
-            if prompt_role is not None:
-                need[prompt_role] = event.frame.prompt_stamp_ns
+        frame = event.frame
+        if frame is not None:  # a 'complete' event
+            need = {'info': frame.camera_stamp_ns}
+            if prompt_role is not None and frame.prompt_stamp_ns is not None:
+                need[prompt_role] = frame.prompt_stamp_ns
             paired.setdefault(event.stamp_ns, need)
         elif event.kind == 'unpaired':
             camera = assembler.camera_for(event.stamp_ns)
@@ -399,7 +400,8 @@ def _plan(arrivals: List[Tuple[str, int]], slop_ns: int, capacity: int, bag_path
     for role, label in (('image', 'image'), ('info', 'camera_info')):
         if stamps[role].size == 0:
             raise InputError(f'bag {bag_path}: {label} topic has no messages')
-    present = [role for role in ('lidar', 'prompt') if stamps[role].size] or [None]
+    present: List[Optional[str]] = [role for role in ('lidar', 'prompt') if stamps[role].size]
+    present = present or [None]
     pairings = [_pairings(arrivals, role, slop_ns, capacity) for role in present]
     plan = []
     for cam_ns in stamps['image'].tolist():

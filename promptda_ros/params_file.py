@@ -91,8 +91,9 @@ def offline_settings(values: Mapping[str, Any]) -> OfflineSettings:
         InputError: a pipeline value is invalid (names it).
     """
     names = {field.name for field in fields(PipelineConfig)}
-    pipeline = PipelineConfig(**{name: tuple(value) if isinstance(value, list) else value
-                                 for name, value in values.items() if name in names})
+    chosen: dict[str, Any] = {name: tuple(value) if isinstance(value, list) else value
+                              for name, value in values.items() if name in names}
+    pipeline = PipelineConfig(**chosen)
     slop_s = values.get('slop_s')
     cache = values.get('lidar_cache_size')
     return OfflineSettings(pipeline, None if slop_s is None else float(slop_s),

@@ -14,7 +14,7 @@ MS = 1_000_000
 
 
 def _kinds(events):
-    return [(e.kind, (e.stamp_ns - T0) // MS if e.kind != 'time_jump' else e.count)
+    return [(e.kind, (e.stamp_ns - T0) // MS if e.kind != 'time_jump' else e.jumps)
             for e in events]
 
 

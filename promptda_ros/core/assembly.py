@@ -14,7 +14,7 @@ header stamps in integer nanoseconds, and answers each input with :class:`Event`
   completed first), more than ``max_pending`` images wait (``why='overflow'``), its timeline
   ended (a jump back in time, ``why='time_jump'``) or the input ended (:meth:`finish`).
 * ``'time_jump'`` -- stamps jumped back in time (a looped bag, a simulator reset), counted once
-  per jump (``count``): the caches of the old timeline were cleared.
+  per jump (``jumps``): the caches of the old timeline were cleared.
 
 Pairing rules (one each, shared by the perception node and the bag reader):
 
@@ -78,7 +78,7 @@ class Event(NamedTuple):
         frame: the :class:`Frame` of a 'complete' event, else None.
         why: for 'unpaired': 'passed' (a newer image completed), 'overflow', 'time_jump' or
             'end'; else ''.
-        count: for 'time_jump': jumps newly counted (>= 1); else 0.
+        jumps: for 'time_jump': jumps newly counted (>= 1); else 0.
     """
 
     kind: str
@@ -86,7 +86,7 @@ class Event(NamedTuple):
     image: Any = None
     frame: Optional[Frame] = None
     why: str = ''
-    count: int = 0
+    jumps: int = 0
 
 
 class FrameAssembler:
@@ -179,7 +179,7 @@ class FrameAssembler:
     def _count_jumps(self, stamp_ns: int) -> list[Event]:
         new = self._prompts.jumps_back - self._jumps_counted
         self._jumps_counted = self._prompts.jumps_back
-        return [Event('time_jump', stamp_ns, count=new)] if new > 0 else []
+        return [Event('time_jump', stamp_ns, jumps=new)] if new > 0 else []
 
     def _frame(self, stamp_ns: int, image: Any) -> Optional[Frame]:
         camera = self.camera_for(stamp_ns)

@@ -415,8 +415,8 @@ def evaluate(args, progress: bool = True) -> dict:
     settings = node_settings(args.params_file)
     skipped: list[str] = []
     holdout = None if args.holdout is None else (args.holdout, args.holdout_seed)
-    pipeline = {} if settings is None else {'config': settings.pipeline,
-                                            'pairing': settings.pairing()}
+    pipeline: dict[str, Any] = {} if settings is None else {
+        'config': settings.pipeline, 'pairing': settings.pairing()}
     frames = strided(open_input(args.input, prompt_source=args.prompt_source,
                                 prompt_hw=args.prompt_size, poses_path=args.poses,
                                 topics=args.topics, skipped=skipped, holdout=holdout,

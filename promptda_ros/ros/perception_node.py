@@ -20,7 +20,7 @@ import argparse
 import sys
 import threading
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, cast, NamedTuple
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -84,7 +84,7 @@ class PerceptionNode(LifecycleNode):
         self._assembler: FrameAssembler | None = None
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._input_lock = threading.RLock()  # input callbacks vs. lifecycle transitions
-        self._subs: list[Any] = []
+        self._subs: list[Callable[[], Any]] = []  # each destroys one subscription
         self._outputs: DepthOutputs | None = None
         self._diagnostics = DiagnosticsTimer(self, self.stats, self.params.diagnostics_period_s,
                                              lambda cb: self._guard.wrap('callback', cb))
@@ -179,16 +179,17 @@ class PerceptionNode(LifecycleNode):
         self.stats.set_state('active')
         return super().on_activate(state)
 
-    def _subscribe(self, msg_type, topic: str, callback, filters=None) -> Callable[[], None]:
+    def _subscribe(self, msg_type, topic: str, callback, filters=None) -> Callable[[], Any]:
         """Subscribe (through ``message_filters.Subscriber`` when given); return its destroyer."""
         qos = qos_profile(self.params.sensor_qos == 'reliable')
-        options = dict(callback_group=self._input_group,
-                       qos_overriding_options=QoSOverridingOptions.with_default_policies())
+        group, overrides = self._input_group, QoSOverridingOptions.with_default_policies()
         callback = self._guard.wrap('callback', callback)
         if filters is None:
-            sub = self.create_subscription(msg_type, topic, callback, qos, **options)
+            sub = self.create_subscription(msg_type, topic, callback, qos, callback_group=group,
+                                           qos_overriding_options=overrides)
             return lambda: self.destroy_subscription(sub)
-        sub = filters.Subscriber(self, msg_type, topic, qos_profile=qos, **options)
+        sub = filters.Subscriber(self, msg_type, topic, qos_profile=qos, callback_group=group,
+                                 qos_overriding_options=overrides)
         sub.registerCallback(callback)
         return lambda: self.destroy_subscription(sub.sub)
 
@@ -285,7 +286,7 @@ class PerceptionNode(LifecycleNode):
                     self._warn(event.why == 'overflow', 'unpaired', 'no LiDAR sweep / camera_info '
                                f'within slop_s={self.params.slop_s} s of an image; dropping it')
                 elif event.kind == 'time_jump':
-                    self.stats.time_jump(event.count)
+                    self.stats.time_jump(event.jumps)
                     self._warn(True, 'time_jump', 'input stamps jumped back in time (bag loop / '
                                'simulator reset): pairing caches cleared')
                 else:
@@ -309,8 +310,8 @@ class PerceptionNode(LifecycleNode):
         if self.params.prompt_source == 'points':
             with rejecting('bad_cloud'):
                 points = msg_codec.cloud_to_xyz(frame.prompt)
-            T_cam_lidar = extrinsics.transform(
-                frame.prompt.header.frame_id, msg.header.frame_id, frame.prompt_stamp_ns)
+            T_cam_lidar = extrinsics.transform(frame.prompt.header.frame_id, msg.header.frame_id,
+                                               cast(int, frame.prompt_stamp_ns))
             # Innermost first: the specific kinds, then any other input error of the cloud.
             with rejecting('bad_cloud'), rejecting('calibration', (CalibrationError,)), \
                     rejecting('prompt_too_sparse', (PromptError,)):
@@ -323,11 +324,10 @@ class PerceptionNode(LifecycleNode):
         self._publish(frame, rgb, prompt, result)
 
     def _publish(self, frame: Frame, rgb, prompt, result) -> None:
-        outputs = self._outputs
-        if outputs is None or not self.context.ok():
+        if (outputs := self._outputs) is None or not self.context.ok():
             return  # released, or shutting down (SIGINT): nothing to publish to
         outputs.publish(frame.image.msg.header, rgb, prompt, result, self.params)
-        lidar_age_s = (frame.stamp_ns - frame.prompt_stamp_ns) * 1e-9
+        lidar_age_s = (frame.stamp_ns - cast(int, frame.prompt_stamp_ns)) * 1e-9
         self.stats.frame_done(time.monotonic() - frame.image.received, result.network_s,
                               prompt.stats.valid_fraction, lidar_age_s, result.supported_fraction)
         self._notify(frame.stamp_ns, 'published')
