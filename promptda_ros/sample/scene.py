@@ -43,6 +43,7 @@ import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
+from promptda_ros.core.sync import seconds_to_ns
 from promptda_ros.sample import mono_sim
 
 BASE_STAMP_NS = 1_700_000_000_000_000_000
@@ -671,9 +672,9 @@ class SampleGenerator:
 
     def stamps_ns(self, index: int) -> tuple:
         """Return (camera stamp, LiDAR stamp) of frame ``index`` in integer nanoseconds."""
-        period = int(round(1e9 / self.config.rate_hz))
+        period = int(round(1e9 / self.config.rate_hz))  # ns per frame
         cam = BASE_STAMP_NS + index * period
-        return cam, cam + int(round(self.config.lidar_offset_s * 1e9))
+        return cam, cam + seconds_to_ns(self.config.lidar_offset_s)
 
     def T_world_base(self, stamp_ns: int) -> np.ndarray:
         """Return ``odom <- base_link`` (4, 4) float64 at an integer-nanosecond stamp."""
