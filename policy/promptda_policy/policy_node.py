@@ -42,6 +42,7 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 from promptda_ros.serving import CallbackGuard, Rejected, tune_allocator
 
+from .arm_fit import check_fits, policy_signature
 from .ros_common import (
     command_type,
     declare,
@@ -56,7 +57,6 @@ from .ros_common import (
     service_failed,
     split_ros_args,
 )
-from .arm_fit import check_fits, policy_signature
 from .runtime import ChunkScheduler, InferenceWorker
 from .safety import Mode, SafetyConfig, SafetyFilter
 
