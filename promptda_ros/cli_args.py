@@ -61,13 +61,13 @@ class CliParser(argparse.ArgumentParser):
 
 def _bounds_text(kind: type, low, high, low_open: bool, high_open: bool) -> str:
     what = 'an integer' if kind is int else 'a finite number'
-    if low is not None and high is not None:
-        return (f"{what} in {'(' if low_open else '['}{low:g}, {high:g}"
-                f"{')' if high_open else ']'}")
-    if low is not None:
-        return f"{what} {'>' if low_open else '>='} {low:g}"
-    if high is not None:
-        return f"{what} {'<' if high_open else '<='} {high:g}"
+    lo, hi = (None if v is None else f'{v:d}' if kind is int else f'{v:g}' for v in (low, high))
+    if lo is not None and hi is not None:
+        return f"{what} in {'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+    if lo is not None:
+        return f"{what} {'>' if low_open else '>='} {lo}"
+    if hi is not None:
+        return f"{what} {'<' if high_open else '<='} {hi}"
     return what
 
 
