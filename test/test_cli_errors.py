@@ -313,3 +313,6 @@ def test_policy_node_with_a_junk_checkpoint_exits_with_one_error_line(files):
     assert proc.returncode != 0 and 'Traceback' not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
     assert len(errors) == 1 and 'junk_policy' in errors[0], proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1] == errors[0], proc.stderr                # the reason is the last line
+    assert not any('malloc thresholds' in line for line in lines), proc.stderr
