@@ -122,8 +122,9 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument('--steps', type=positive_int, default=100000,
                    help='optimizer steps (%(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=8, help='batch size (%(default)s)')
-    p.add_argument('--lr', type=number(float, 0.0, 1.0, low_open=True), default=1e-5,
-                   help='learning rate, in (0, 1] (%(default)s)')
+    p.add_argument('--lr', type=number(float, 0.0, 1.0), default=1e-5,
+                   help='learning rate, in [0, 1]; 0 leaves the weights as they are '
+                        '(%(default)s)')
     p.add_argument('--chunk-size', type=positive_int, default=100,
                    help='actions predicted per inference (%(default)s, at dataset fps)')
     p.add_argument('--dim-model', type=positive_int, default=512,
