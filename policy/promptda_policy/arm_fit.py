@@ -102,8 +102,9 @@ def policy_signature(path: str) -> ArmSignature:
         raise InputError('policy config %s is not a JSON object' % cfg_path)
     state_dim = _dim(cfg.get('input_features'), STATE_FEATURE, cfg_path)
     action_dim = _dim(cfg.get('output_features'), ACTION_FEATURE, cfg_path)
+    rate = cfg.get('action_fps')
     try:
-        fps = float(cfg.get('action_fps'))
+        fps = float(rate) if rate is not None else None
     except (TypeError, ValueError):
         fps = None
     names = cfg.get('joint_names') or []

@@ -387,7 +387,7 @@ def declare(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
     return values
 
 
-def params_class(name: str, specs: Sequence[ParamSpec]) -> type:
+def params_class(name: str, specs: Sequence[ParamSpec]) -> Any:
     """Return a frozen dataclass with one field per spec (arrays as tuples).
 
     Its instances also answer ``params['name']`` and ``as_dict()``; build one from declared
