@@ -104,3 +104,35 @@ def test_sim_record_interrupted_keeps_the_saved_demos(tmp_path):
     _check_interrupted(rc, lines)
     ds = LeRobotDataset('local/promptda_demos', root=str(root), depth_output_unit='m')
     assert ds.meta.total_episodes >= 1
+
+
+def test_adapt_interrupted_then_resumed(tmp_path_factory, tmp_path):
+    from promptda_ros.adapt.cli import main as adapt_main
+
+    from test_adapt_helpers import tiny_sample
+    bag = tiny_sample(tmp_path_factory)
+    out = tmp_path / 'adapt'
+    tiny = ['--width', '8', '--net-long-side', '48', '--batch', '2', '--quiet']
+    rc, lines = _interrupt('promptda_ros.adapt.cli', 'main', [
+        bag, '--out', out, '--steps', '100000', '--save-every', '1'] + tiny, out / 'state.pt')
+    _check_interrupted(rc, lines)
+    done = torch.load(out / 'state.pt', weights_only=True)['step']
+    assert adapt_main([str(bag), '--out', str(out), '--resume', '--steps', str(done + 1)]
+                      + tiny) == 0
+    assert torch.load(out / 'state.pt', weights_only=True)['step'] == done + 1
+
+
+def test_sim_eval_interrupted(tmp_path):
+    from promptda_policy.synthetic import save_untrained_policy
+    from promptda_ros.sim.scene import JOINT_NAMES
+    policy = save_untrained_policy(
+        str(tmp_path / 'policy'), 60, 80, 5, joint_names=list(JOINT_NAMES), dim_model=32,
+        n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_decoder_layers=1, chunk_size=10,
+        n_action_steps=10)
+    out = tmp_path / 'eval'
+    rc, lines = _interrupt('promptda_ros.ros.sim_eval', 'main', [
+        policy, '--out', out, '--depth-sources', 'true', '--objects', 'red_can',
+        '--positions', 'near', '--episodes', '50', '--timeout-s', '1',
+        '--real-time-factor', '0'], out / 'episode_strip.png')   # after the first episode
+    _check_interrupted(rc, lines)
+    assert not (out / 'success.md').exists()
