@@ -12,6 +12,7 @@
 """
 
 import argparse
+import gc
 import math
 import os
 import sys
@@ -209,6 +210,7 @@ def run_cli(body, interrupted: str = 'nothing was written') -> int:
         body's status; 1 after a project error or OSError (``error: ...``); 130 after Ctrl-C
         (``interrupted: ...``).
     """
+    stopped = False
     try:
         status = body()
     except (PromptDAError, OSError) as exc:
@@ -217,6 +219,12 @@ def run_cli(body, interrupted: str = 'nothing was written') -> int:
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        stopped = True
+    if stopped:
+        # The interrupted frames are gone now: let what they held (progress bars print their
+        # last state when closed) finish writing, so the reason is the last line.
+        gc.collect()
+        sys.stderr.flush()
         print(f'interrupted: {interrupted}', file=sys.stderr)
         return INTERRUPTED
     return 0 if status is None else int(status)

@@ -136,3 +136,32 @@ def test_sim_eval_interrupted(tmp_path):
         '--real-time-factor', '0'], out / 'episode_strip.png')   # after the first episode
     _check_interrupted(rc, lines)
     assert not (out / 'success.md').exists()
+
+
+def test_policy_train_interrupted_keeps_its_last_checkpoint(tmp_path):
+    import numpy as np
+
+    from promptda_policy.profiles import get_profile
+    from promptda_policy.recording import EpisodeWriter
+    names = get_profile('unitree_h1_right_arm').joint_names
+    writer = EpisodeWriter(str(tmp_path / 'demos'), 'local/demos', 30, 32, 32, names,
+                           image_writer_threads=0)
+    rng = np.random.default_rng(0)
+    writer.start('reach')
+    for _ in range(12):
+        writer.add(rng.uniform(0.5, 2.0, (32, 32)), rng.normal(0, 0.1, 4),
+                   rng.normal(0, 0.1, 4))
+    writer.stop()
+    writer.close()
+    out = tmp_path / 'run'
+    rc, lines = _interrupt('promptda_policy.train', 'main', [
+        '--dataset', tmp_path / 'demos', '--output-dir', out, '--steps', '100000',
+        '--save-freq', '1', '--batch-size', '2', '--num-workers', '0', '--chunk-size', '5',
+        '--dim-model', '32', '--n-heads', '2', '--dim-feedforward', '64',
+        '--n-encoder-layers', '1', '--no-imagenet-backbone'],
+        out / 'checkpoints' / 'last' / 'pretrained_model' / 'model.safetensors')
+    _check_interrupted(rc, lines)
+    assert '--init' in lines[-1]
+    from promptda_policy.arm_fit import policy_signature
+    assert policy_signature(str(out / 'checkpoints' / 'last' / 'pretrained_model')
+                            ).joint_names == names
