@@ -8,7 +8,8 @@
   (``HxW`` sizes), :func:`topics_arg`, :func:`device_arg` (a torch device that exists);
 * output checks before any work: :func:`writable_folder`, :func:`new_folder_possible`,
   :func:`writable_file`;
-* :func:`run_cli` - a CLI's work with one-line errors (exit 1) and Ctrl-C (exit 130).
+* :func:`run_cli` - a CLI's work with one-line errors (exit 1) and Ctrl-C (exit 130,
+  :func:`interrupted_exit`).
 """
 
 import argparse
@@ -221,10 +222,19 @@ def run_cli(body, interrupted: str = 'nothing was written') -> int:
     except KeyboardInterrupt:
         stopped = True
     if stopped:
-        # The interrupted frames are gone now: let what they held (progress bars print their
-        # last state when closed) finish writing, so the reason is the last line.
-        gc.collect()
-        sys.stderr.flush()
-        print(f'interrupted: {interrupted}', file=sys.stderr)
-        return INTERRUPTED
+        return interrupted_exit(interrupted)
     return 0 if status is None else int(status)
+
+
+def interrupted_exit(what: str) -> int:
+    """Print the one ``interrupted: WHAT`` line after Ctrl-C; return the exit status 130.
+
+    Call it once the interrupted work is left (its ``finally`` blocks done): whatever the
+    interrupted frames held (progress bars print their last state when closed) is released
+    first, so the reason is the last line.
+    """
+    gc.collect()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    print(f'interrupted: {what}', file=sys.stderr)
+    return INTERRUPTED

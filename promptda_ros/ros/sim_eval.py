@@ -32,10 +32,10 @@ import numpy as np
 from promptda_ros.cli_args import (
     CliParser,
     hw_arg,
+    interrupted_exit,
     new_folder_possible,
     number,
     positive_int,
-    run_cli,
     writable_folder,
 )
 from promptda_ros.core.errors import InputError, PromptDAError
@@ -402,31 +402,35 @@ def depth_size_arg(text: str) -> tuple:
 def run_expert_cli(args, ros_args: list) -> int:
     """``promptda-sim --expert``: play expert episodes, print each outcome (exit 1 on errors)."""
     from promptda_ros.sim.scene import EpisodeConfig
-
-    def work():
-        context = graph = None
-        try:
-            first = EpisodeConfig(int(args.seed or 0), args.object or 'red_can',
-                                  args.position or 'middle')
-            context = _init('promptda-sim', ros_args, None)
-            graph = SimGraph(context, depth_source='true', expert=True,
-                             real_time_factor=args.real_time_factor)
-            wins = 0
-            for i in range(args.episodes):
-                episode = EpisodeConfig(first.seed + i, first.object, first.position)
-                result = graph.run_expert_episode(episode)
-                wins += bool(result['success'])
-                print('expert episode %d: %s at %s, seed %d: %s (%.1f s sim)'
-                      % (i, episode.object, episode.position, episode.seed,
-                         'SUCCESS' if result['success'] else 'failure', result['sim_s']),
-                      flush=True)
-            print('expert success: %d/%d' % (wins, args.episodes))
-        finally:
-            if graph is not None:
-                graph.close()
-            if context is not None:
-                _shutdown(context)
-    return run_cli(work, 'the expert episodes stopped')
+    context = graph = None
+    stopped = False
+    try:
+        first = EpisodeConfig(int(args.seed or 0), args.object or 'red_can',
+                              args.position or 'middle')
+        context = _init('promptda-sim', ros_args, None)
+        graph = SimGraph(context, depth_source='true', expert=True,
+                         real_time_factor=args.real_time_factor)
+        wins = 0
+        for i in range(args.episodes):
+            episode = EpisodeConfig(first.seed + i, first.object, first.position)
+            result = graph.run_expert_episode(episode)
+            wins += bool(result['success'])
+            print('expert episode %d: %s at %s, seed %d: %s (%.1f s sim)'
+                  % (i, episode.object, episode.position, episode.seed,
+                     'SUCCESS' if result['success'] else 'failure', result['sim_s']),
+                  flush=True)
+        print('expert success: %d/%d' % (wins, args.episodes))
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        if graph is not None:
+            graph.close()
+        if context is not None:
+            _shutdown(context)
+    return interrupted_exit('the expert episodes stopped') if stopped else 0
 
 
 def record_main(argv: list[str] | None = None) -> int:
@@ -451,39 +455,45 @@ def record_main(argv: list[str] | None = None) -> int:
     add_episode_arguments(p, 12, 100, 'episodes')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
-
-    def work():
+    context = graph = None
+    stopped = False
+    try:
         from promptda_ros.sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
         new_folder_possible(args.root, '--root')
-        context = graph = None
-        try:
-            context = _init('promptda-sim-record', ros_args, None)
-            graph = SimGraph(context, depth_source=args.depth, expert=True,
-                             record_root=args.root, real_time_factor=args.real_time_factor,
-                             depth_hw=tuple(args.depth_size))
-            graph.wait_depth()
-            cells = [(o, q) for o in objects for q in positions]
-            wins = 0
-            t0 = time.monotonic()
-            for i in range(args.episodes):
-                obj, pos = cells[i % len(cells)]
-                result = graph.run_expert_episode(EpisodeConfig(args.seed + i, obj, pos),
-                                                  record=True)
-                wins += bool(result['success'])
-                outcome = 'SUCCESS' if result['success'] else 'failure'
-                print('demo %d: %s at %s: %s; %s' % (i, obj, pos, outcome, result['recorder']),
-                      flush=True)
-            print('recorded %d demos into %s (expert success %d/%d, %.0f s)'
-                  % (args.episodes, args.root, wins, args.episodes, time.monotonic() - t0))
-        finally:
-            if graph is not None:
-                graph.close()   # finalises the dataset: the episodes saved so far stay
-            if context is not None:
-                _shutdown(context)
-    return run_cli(work, 'the demos saved so far are in %s (an unfinished one was dropped)'
-                   % args.root)
+        depth_hw = args.depth_size
+        context = _init('promptda-sim-record', ros_args, None)
+        graph = SimGraph(context, depth_source=args.depth, expert=True, record_root=args.root,
+                         real_time_factor=args.real_time_factor, depth_hw=depth_hw)
+        graph.wait_depth()
+        cells = [(o, q) for o in objects for q in positions]
+        wins = 0
+        t0 = time.monotonic()
+        for i in range(args.episodes):
+            obj, pos = cells[i % len(cells)]
+            result = graph.run_expert_episode(EpisodeConfig(args.seed + i, obj, pos),
+                                              record=True)
+            wins += bool(result['success'])
+            outcome = 'SUCCESS' if result['success'] else 'failure'
+            print('demo %d: %s at %s: %s; %s' % (i, obj, pos, outcome, result['recorder']),
+                  flush=True)
+        print('recorded %d demos into %s (expert success %d/%d, %.0f s)'
+              % (args.episodes, args.root, wins, args.episodes, time.monotonic() - t0))
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        if graph is not None:
+            graph.close()   # finalises the dataset: the episodes saved so far stay
+        if context is not None:
+            _shutdown(context)
+    if stopped:
+        return interrupted_exit('the demos saved so far are in %s (an unfinished one was '
+                                'dropped)' % args.root)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,8 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     add_episode_arguments(p, 2, 1000, 'episodes per cell')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
-
-    def work():
+    context = None
+    stopped = False
+    try:
         from promptda_ros.sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
@@ -525,50 +536,50 @@ def main(argv: list[str] | None = None) -> int:
         from promptda_ros.sim.render import make_renderer  # noqa: F401  (rendering check)
         writable_folder(args.out, '--out')
         context = _init('promptda-sim-eval', ros_args, None)
-        try:
-            _score(args, context, sources, objects, positions, EpisodeConfig)
-        finally:
+        results: dict = {}
+        strip = None
+        t0 = time.monotonic()
+        for source in sources:
+            graph = SimGraph(context, depth_source=source, policy_path=args.policy,
+                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor)
+            try:
+                graph.wait_depth()
+                cells = results.setdefault(source, {})
+                for obj in objects:
+                    for pos in positions:
+                        for k in range(args.episodes):
+                            episode = EpisodeConfig(args.seed + k, obj, pos)
+                            r = graph.run_policy_episode(episode, args.timeout_s,
+                                                         capture=strip is None)
+                            if strip is None:
+                                strip = frames_strip(graph.take_frames())
+                                _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
+                            cells.setdefault('%s/%s' % (obj, pos), []).append(
+                                bool(r['success']))
+                            print('%s | %s %s seed %d: %s (%.1f s sim)'
+                                  % (source, obj, pos, episode.seed,
+                                     'SUCCESS' if r['success'] else 'failure', r['sim_s']),
+                                  flush=True)
+            finally:
+                graph.close()
+        table = success_table(results, objects, positions)
+        with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
+            f.write(table + '\n')
+        with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
+            json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
+                       'timeout_s': args.timeout_s, 'results': results,
+                       'wall_s': time.monotonic() - t0}, f, indent=1)
+        print(table)
+        print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        if context is not None:
             _shutdown(context)
-    return run_cli(work, 'no success table was written')
-
-
-def _score(args, context, sources: list, objects: list, positions: list, episode_cls) -> None:
-    """Run every cell of ``promptda-sim-eval`` and write its table, JSON and strip."""
-    results: dict = {}
-    strip = None
-    t0 = time.monotonic()
-    for source in sources:
-        graph = SimGraph(context, depth_source=source, policy_path=args.policy,
-                         checkpoint=args.checkpoint, real_time_factor=args.real_time_factor)
-        try:
-            graph.wait_depth()
-            cells = results.setdefault(source, {})
-            for obj in objects:
-                for pos in positions:
-                    for k in range(args.episodes):
-                        episode = episode_cls(args.seed + k, obj, pos)
-                        r = graph.run_policy_episode(episode, args.timeout_s,
-                                                     capture=strip is None)
-                        if strip is None:
-                            strip = frames_strip(graph.take_frames())
-                            _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
-                        cells.setdefault('%s/%s' % (obj, pos), []).append(
-                            bool(r['success']))
-                        print('%s | %s %s seed %d: %s (%.1f s sim)'
-                              % (source, obj, pos, episode.seed,
-                                 'SUCCESS' if r['success'] else 'failure', r['sim_s']),
-                              flush=True)
-        finally:
-            graph.close()
-    table = success_table(results, objects, positions)
-    with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
-        f.write(table + '\n')
-    with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
-        json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
-                   'timeout_s': args.timeout_s, 'results': results,
-                   'wall_s': time.monotonic() - t0}, f, indent=1)
-    print(table)
-    print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
+    return interrupted_exit('no success table was written') if stopped else 0
 
 
 def _save_png(path: str, rgb: np.ndarray) -> None:
