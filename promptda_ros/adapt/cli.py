@@ -30,6 +30,7 @@ import numpy as np
 
 from promptda_ros.cli_args import (
     CliParser,
+    device_arg,
     fraction,
     hw_arg,
     number,
@@ -109,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bags: topic overrides, e.g. image=/cam/image_raw,relative=/cam/rel')
     p.add_argument('--save-every', type=positive_int, default=100, help='checkpoint period, steps')
-    p.add_argument('--device', default='cpu', choices=('cpu', 'cuda'), help='torch device')
+    p.add_argument('--device', type=device_arg, default='cpu',
+                   help='torch device, cpu or cuda (CUDA must be available; default cpu)')
     p.add_argument('--eval', default=None, metavar='BAG',
                    help='after training, evaluate on this bag (with a reference depth topic) '
                    'with promptda-eval: starrygazer vs lstsq / RANSAC-aligned relative depth, '
