@@ -554,6 +554,7 @@ def plot_curves(records: list, path: str, train_key: str = 'loss',
     if axes[1].lines:
         axes[1].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path + '.tmp', dpi=100, format='png')
     plt.close(fig)
+    os.replace(path + '.tmp', path)
     return path
