@@ -272,6 +272,17 @@ CASES = {
         ('sim-eval policy for other joints', 'promptda-sim-eval',
          lambda f: [str(f / 'h1_policy'), '--out', str(f / 'se')], 1),
     ],
+    'nodes': [
+        *[(f'policy node -p {" ".join(extra)}', 'promptda-policy',
+           lambda f, extra=extra: ['--policy-path', str(f / 'h1_policy'), '--ros-args']
+           + [x for v in extra for x in ('-p', v)], 1)
+          for extra in (('control_rate_hz:=0.0',), ('num_threads:=-1',),
+                        ('profile:=unitree_h1_right_arm_gripper', 'max_velocity:=[1.0]'),
+                        ('max_velocity:=[1.0, 1.0]',), ('profile:=no_such_arm',))],
+        ('recorder one cap for mixed units', 'promptda-policy-record',
+         lambda f: ['--ros-args', '-p', f'root:={f / "rec_new"}', '-p',
+                    'profile:=unitree_h1_right_arm_gripper', '-p', 'max_velocity:=[1.0]'], 1),
+    ],
     'eval': [
         ('eval plot-frames -1', 'promptda-eval',
          lambda f: [str(f), '--out', str(f / 'eval'), '--plot-frames', '-1']),
@@ -306,14 +317,18 @@ def test_cli_bad_inputs_fail_in_one_line(files, group):
         assert not (files / left).exists(), f'a failed command left {left}/ behind'
 
 
-def test_policy_node_with_a_junk_checkpoint_exits_with_one_error_line(files):
-    """The node logs through ROS (stderr) too; exactly one line is the CLI's error."""
+@pytest.mark.parametrize('policy', ['junk_policy', 'j_policy'])
+def test_policy_node_with_a_bad_checkpoint_exits_with_one_error_line(files, policy):
+    """A junk checkpoint, or one for other joints: one error line, the last one.
+
+    The node logs through ROS (stderr) too; exactly one line is the CLI's error.
+    """
     proc = subprocess.run([str(BIN / 'promptda-policy'), '--policy-path',
-                           str(files / 'junk_policy')], capture_output=True, text=True,
+                           str(files / policy)], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, ROS_DOMAIN_ID='91'))
     assert proc.returncode != 0 and 'Traceback' not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
-    assert len(errors) == 1 and 'junk_policy' in errors[0], proc.stderr
+    assert len(errors) == 1 and policy in errors[0], proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[-1] == errors[0], proc.stderr                # the reason is the last line
     assert not any('malloc thresholds' in line for line in lines), proc.stderr

@@ -429,9 +429,10 @@ class PolicyNode(LifecycleNode):
         self.diag_pub.publish(msg)
 
     def destroy_node(self):
-        """Stop the inference worker, then destroy the node."""
-        if self.worker is not None:
-            self.worker.stop()
+        """Stop the inference worker (if the node got that far), then destroy the node."""
+        worker = getattr(self, 'worker', None)  # absent when a parameter was refused
+        if worker is not None:
+            worker.stop()
         super().destroy_node()
 
 
