@@ -22,6 +22,9 @@ It takes ``command``: trajectory_msgs/JointTrajectory (joints by name, first poi
 clamped to the joint limits; a command naming joints the arm does not have is refused (logged,
 counted) and the arm keeps its last target.
 
+Parameters (``SIM_SPECS``: ranges and choices in their descriptors) are validated into
+``SimParams`` before the world is built; a refused value is one error naming it.
+
 Services: ``~/reset`` (std_srvs/Trigger) starts a new episode from the parameters ``seed``,
 ``object`` and ``position`` (settable at run time, validated); ``~/success`` (std_srvs/Trigger)
 answers whether the object lies in the box.
