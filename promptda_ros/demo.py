@@ -27,6 +27,7 @@ import numpy as np
 
 from promptda_ros.backends import make_backend
 from promptda_ros.bagio import read_frames
+from promptda_ros.cli_args import CliParser, number, run_cli, seed_int, writable_folder
 from promptda_ros.core.depth_io import save_depth_npy_m, save_depth_png_mm
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.pointcloud import depth_to_points, write_ply
@@ -147,18 +148,25 @@ def _table(result: dict, backend: str) -> str:
     return '\n'.join(lines)
 
 
+IMAGE_SIDE = number(int, 16, 8192)   # px, the sample scene's bounds
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-demo',
         description='Generate the bundled sample scene, replay it through the perception node, '
                     'and write depth (PNG mm + NPY m), a PLY point cloud, a panel PNG and '
                     'metrics against ground truth (L1 / RMSE in metres).')
     p.add_argument('--out', default='out/demo', help='output folder (default: %(default)s)')
-    p.add_argument('--seed', type=int, default=7, help='sample scene seed (default: %(default)s)')
-    p.add_argument('--frames', type=int, default=30, help='frames at 10 Hz (default: 30)')
-    p.add_argument('--width', type=int, default=640, help='image width, px (default: 640)')
-    p.add_argument('--height', type=int, default=480, help='image height, px (default: 480)')
+    p.add_argument('--seed', type=seed_int, default=7,
+                   help='sample scene seed (default: %(default)s)')
+    p.add_argument('--frames', type=number(int, 2, 100000), default=30,
+                   help='frames at 10 Hz, >= 2 (default: 30)')
+    p.add_argument('--width', type=IMAGE_SIDE, default=640,
+                   help='image width, 16..8192 px (default: 640)')
+    p.add_argument('--height', type=IMAGE_SIDE, default=480,
+                   help='image height, 16..8192 px (default: 480)')
     p.add_argument('--backend', default='default',
                    help="node backend: 'default' (weights-free), 'bilinear' or 'promptda'")
     p.add_argument('--checkpoint', default='', help='PromptDA checkpoint for --backend promptda')
@@ -170,25 +178,27 @@ def main(argv=None) -> int:
     """Entry point of ``promptda-demo``; returns the process exit code."""
     args = build_parser().parse_args(argv)
     tune_allocator()
-    try:
-        if args.frames < 2:
-            raise PromptDAError('--frames must be at least 2')
+    out = Path(args.out)
+
+    def work():
         config = SampleConfig(seed=args.seed, frames=args.frames, width=args.width,
                               height=args.height)
-        out = Path(args.out)
-        result = run_demo(out, config, args.backend, args.checkpoint,
-                          progress=not args.no_progress)
-    except (PromptDAError, OSError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+        writable_folder(str(out), '--out')
+        _report(out, run_demo(out, config, args.backend, args.checkpoint,
+                              progress=not args.no_progress), args.backend)
+    return run_cli(work, f'{out} holds what was written so far; run the demo again to '
+                   'redo it')
+
+
+def _report(out: Path, result: dict, backend: str) -> None:
+    """Print the replay statistics, the metrics table and the files written."""
     rep = result['replay']
     print(f'perception node: {rep["frames_out"]}/{rep["frames_in"]} frames, '
           f'{rep["dropped"]} dropped, mean latency {rep["mean_latency_ms"]:.1f} ms, '
           f'{rep["hz"]:.1f} Hz (replay waits for each frame)')
-    print(_table(result, args.backend))
+    print(_table(result, backend))
     print(f'wrote {out}/depth/*.png (uint16 mm) and *.npy (float32 m), {out}/cloud.ply, '
           f'{out}/panel.png, {out}/metrics.json')
-    return 0
 
 
 if __name__ == '__main__':

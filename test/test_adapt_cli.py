@@ -70,7 +70,7 @@ def test_adapt_never_reads_ground_truth_resumes_and_reports(tmp_path_factory, tm
     # resuming with another network config is refused with a clear one-line error
     rc, _, err = _adapt(capsys, no_gt, '--out', tmp_path / 'a', '--steps', 4, '--resume',
                         '--width', '16', '--net-long-side', '48', '--quiet')
-    assert rc == 2
+    assert rc == 1
     _one_line_error(err, 'another config', 'base_width=8')
 
 
@@ -101,7 +101,7 @@ def test_adapt_bad_input_one_line_errors(tmp_path_factory, tmp_path, capsys):
     bag = tiny_sample(tmp_path_factory)
     no_lidar = without_topics(tmp_path_factory, bag, (LIDAR_TOPIC, LIDAR_DEPTH_TOPIC))
     rc, _, err = _adapt(capsys, no_lidar, '--out', tmp_path / 'x', *TINY_ARGS)
-    assert rc == 2
+    assert rc == 1
     _one_line_error(err, 'no LiDAR')
     no_rel = without_topics(tmp_path_factory, bag, ('/camera/relative_depth',))
     rc, _, err = _adapt(capsys, no_rel, '--out', tmp_path / 'x', *TINY_ARGS)
@@ -122,12 +122,13 @@ def test_adapt_bad_input_one_line_errors(tmp_path_factory, tmp_path, capsys):
     rc, _, err = _adapt(capsys, bag, '--out', tmp_path / 'x', '--relative-source', 'disk',
                         '--relative-dir', maps, *TINY_ARGS)
     _one_line_error(err, '40x40', 'aspect')
-    assert rc == 2
+    assert rc == 1
     rc, _, err = _adapt(capsys, bag, '--out', tmp_path / 'no_run', '--resume', *TINY_ARGS)
     _one_line_error(err, '--resume', 'does not exist')
-    rc, _, err = _adapt(capsys, bag, '--out', tmp_path / 'x', '--degrade', '1.5', *TINY_ARGS)
-    assert rc == 2
-    _one_line_error(err, '--degrade is a share in [0, 1]')
+    with pytest.raises(SystemExit) as usage:   # an argument out of range: a usage error
+        cli.main([str(bag), '--out', str(tmp_path / 'x'), '--degrade', '1.5'])
+    assert usage.value.code == 2
+    _one_line_error(capsys.readouterr().err, '--degrade', 'in [0, 1]', "'1.5'")
 
 
 def test_backend_without_relative_source_or_with_foreign_weights(tmp_path):

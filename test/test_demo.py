@@ -6,6 +6,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from promptda_ros.core.depth_io import load_depth_npy_m, load_depth_png_mm
 from promptda_ros.core.pointcloud import read_ply
@@ -44,6 +45,8 @@ def test_demo_writes_every_output_and_beats_bilinear(tmp_path):
 
 def test_demo_cli_rejects_bad_arguments(capsys):
     """A bad request exits non-zero with one line naming the problem."""
-    assert main(['--frames', '1', '--no-progress']) == 1
+    with pytest.raises(SystemExit) as usage:     # out of range: a usage error, exit 2
+        main(['--frames', '1', '--no-progress'])
+    assert usage.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('error:') and '--frames' in err[0]

@@ -198,3 +198,24 @@ def test_only_the_adapter_imports_lerobot_and_pure_modules_import_no_ros():
                if m == 'rclpy' or m.endswith(('_msgs', '_srvs'))}
         assert not ros, '%s imports %s' % (f, ros)
     assert not os.path.exists(os.path.join(ROOT, 'policy', '__init__.py'))
+
+
+def test_training_stops_on_a_nan_loss_or_weight():
+    """What lerobot's loop calls each step: forward (the loss) and update (after the step)."""
+    from promptda_ros.core.errors import NonFiniteError
+
+    torch.manual_seed(0)
+    policy = ACTDepthPolicy(make_config(32, 32, 4, imagenet_backbone=False, **TINY))
+    policy.train()
+    batch = {'observation.images.depth': torch.randn(2, 1, 32, 32),
+             'observation.state': torch.randn(2, 4), 'action': torch.randn(2, 10, 4),
+             'action_is_pad': torch.zeros(2, 10, dtype=torch.bool)}
+    loss, _ = policy.forward(batch)
+    assert torch.isfinite(loss)
+    policy.update()                                   # finite weights: nothing happens
+    with torch.no_grad():
+        next(policy.parameters()).view(-1)[0] = float('inf')   # e.g. a step with --lr inf
+    with pytest.raises(NonFiniteError, match='not finite after an optimiser step'):
+        policy.update()
+    with pytest.raises(NonFiniteError, match='training loss is nan'):
+        policy.forward(batch)

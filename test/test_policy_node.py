@@ -116,7 +116,8 @@ def graph(tmp_path_factory):
     # Actions centred far beyond the elbow limit (2.61 rad): the clamp must hold them.
     stats['action']['mean'][3] = 5.0
     stats['action']['std'][:] = 0.01
-    save_untrained_policy(ckpt, H, W, 4, stats=stats, dim_model=64, n_heads=2,
+    save_untrained_policy(ckpt, H, W, 4, stats=stats, joint_names=list(PROFILE.joint_names),
+                          dim_model=64, n_heads=2,
                           dim_feedforward=128, n_encoder_layers=1, n_decoder_layers=1,
                           chunk_size=30, n_action_steps=30)
     context = rclpy.Context()

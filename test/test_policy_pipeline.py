@@ -178,6 +178,7 @@ def test_train_save_load_eval_and_run(recorded, tmp_path, capsys):
     with open(os.path.join(ckpt, 'config.json'), encoding='utf-8') as f:
         cfg = json.load(f)
     assert cfg['type'] == 'act_depth' and cfg['action_fps'] == 30
+    assert cfg['joint_names'] == list(PROFILE.joint_names)   # the arm it may run on
     policy = DepthPolicy(ckpt)
     assert policy.policy.model.backbone.conv1.weight.shape[1] == 1
     chunk = policy.predict_chunk(scene(30), np.zeros(4))

@@ -128,7 +128,7 @@ def test_replay_errors_name_the_problem(sample_bag, tmp_path):
         replay_bag(sample_bag, tmp_path / 'o', {'backend': 'promptda'}, progress=False,
                    domain_id=DOMAIN_ID)
     # rclpy's range / type checks surface as InputError, not as a ParameterException traceback
-    with pytest.raises(InputError, match='bad perception parameter: .*max_depth'):
+    with pytest.raises(InputError, match='parameter.*max_depth.*refused'):
         replay_bag(sample_bag, tmp_path / 'o', {'max_depth': -3.0}, progress=False,
                    domain_id=DOMAIN_ID)
     assert not (tmp_path / 'o').exists()
@@ -152,7 +152,7 @@ def test_cli_reports_errors_and_reads_params_file(sample_bag, tmp_path, capsys):
     assert main([str(sample_bag), '--out', str(tmp_path / 'o'), '--set', 'slop_s=abc',
                  '--no-progress']) == 1
     err = capsys.readouterr().err
-    assert err.startswith('error: bad perception parameter') and 'slop_s' in err
+    assert err.startswith('error: parameter slop_s refused') and 'DOUBLE' in err
     assert 'Traceback' not in err
 
 

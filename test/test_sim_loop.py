@@ -43,7 +43,8 @@ def untrained(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('policy') / 'pretrained_model')
     stats = make_stats(5, depth_mean=0.9, depth_std=0.3, joint_mean=scene.HOME,
                        joint_std=np.array([0.5, 0.5, 0.5, 0.5, 0.02]))
-    return save_untrained_policy(path, 60, 80, 5, stats=stats, **TINY)
+    return save_untrained_policy(path, 60, 80, 5, stats=stats,
+                                 joint_names=list(scene.JOINT_NAMES), **TINY)
 
 
 def test_untrained_policy_closed_loop_stays_inside_the_limits(context, untrained):
@@ -121,24 +122,24 @@ def test_cli_errors_are_one_line(tmp_path, untrained):
     sim = ('promptda_ros.ros.sim_node', 'main')
     evaluate = ('promptda_ros.ros.sim_eval', 'main')
     out = _cli(sim, '--object', 'cup')
-    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith(
-        "error: unknown object 'cup'"), out.stderr
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith(
+        "error: argument --object: invalid choice: 'cup'"), out.stderr
     out = _cli(evaluate, untrained, '--positions', 'near,close')
     assert out.returncode == 1 and "error: unknown position 'close'" in out.stderr
     assert 'Traceback' not in out.stderr
-    four = save_untrained_policy(str(tmp_path / 'four'), 60, 80, 4, **TINY)
+    four = save_untrained_policy(str(tmp_path / 'four'), 60, 80, 4,
+                                 joint_names=list(scene.JOINT_NAMES[:4]), **TINY)
     out = _cli(evaluate, four, '--episodes', '1')
-    assert out.returncode == 1 and 'commands 4 joints' in out.stderr, out.stderr
+    assert out.returncode == 1 and '(state 4, action 4 values)' in out.stderr, out.stderr
     assert 'right_gripper_joint' in out.stderr
-    # A policy trained on other joint names (read from its training dataset).
+    # A policy saved without names, trained on other joint names (read from its dataset).
+    old = save_untrained_policy(str(tmp_path / 'old'), 60, 80, 5, **TINY)
     data = tmp_path / 'data'
     (data / 'meta').mkdir(parents=True)
+    feature = {'shape': [5], 'names': ['a', 'b', 'c', 'd', 'e']}
     (data / 'meta' / 'info.json').write_text(json.dumps(
-        {'features': {'action': {'names': ['a', 'b', 'c', 'd', 'e']}}}))
-    with open(os.path.join(untrained, 'train_config.json'), 'w', encoding='utf-8') as f:
+        {'features': {'observation.state': feature, 'action': feature}}))
+    with open(os.path.join(old, 'train_config.json'), 'w', encoding='utf-8') as f:
         json.dump({'dataset': {'root': str(data)}}, f)
-    try:
-        out = _cli(evaluate, untrained, '--episodes', '1')
-    finally:
-        os.remove(os.path.join(untrained, 'train_config.json'))
-    assert out.returncode == 1 and 'trained on joints a, b, c, d, e' in out.stderr, out.stderr
+    out = _cli(evaluate, old, '--episodes', '1')
+    assert out.returncode == 1 and 'acts on joints [a, b, c, d, e]' in out.stderr, out.stderr

@@ -242,3 +242,58 @@ def test_torchrun_two_processes_match_one_process(sample, capsys):
     one_loss = [r['loss'] for r in _records(single, 'train')]
     np.testing.assert_allclose(ddp_loss, one_loss, rtol=1e-5)
     capsys.readouterr()
+
+
+@pytest.mark.parametrize('inject', ['loss', 'weight'])
+def test_nan_mid_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, inject):
+    """A NaN loss, or a NaN weight after an optimiser step, at step 5: the step-4 files stay."""
+    from safetensors.torch import load_file, save_file
+
+    from promptda_ros.core.errors import NonFiniteError
+    from promptda_ros.train import loop
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    run = loop.RunFolder(str(tmp_path / 'run'), 'test')
+    run.create({})
+    ctx = loop.setup_distributed('cpu')
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    calls = []
+
+    def loss_fn(m, batch):
+        calls.append(1)
+        loss = ((m(x) - y) ** 2).mean()
+        if len(calls) == 5:
+            if inject == 'loss':
+                return loss * float('nan'), {}
+            with torch.no_grad():
+                m.weight[0, 0] = float('nan')   # the optimiser step keeps it NaN
+        return loss, {}
+
+    def save(tag):
+        path = run.file(f'{tag}.safetensors')
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path + '.tmp')
+        os.replace(path + '.tmp', path)
+
+    config = loop.LoopConfig(steps=10, log_every=1, save_every=2, progress=False)
+    with pytest.raises(NonFiniteError, match='step 5.*keeps its last checkpoint'):
+        loop.run_loop(model, optimizer, None, iter(range(100)), loss_fn, run, ctx, config,
+                      save=save)
+    assert run.load_state()['step'] == 4
+    weights = load_file(run.file('last.safetensors'))
+    assert all(torch.isfinite(v).all() for v in weights.values())
+    assert [r['step'] for r in run.records()] == [1, 2, 3, 4]
+    assert not [n for n in os.listdir(run.path) if n.endswith('.tmp')]
+
+
+def test_resume_refuses_a_half_written_metrics_file(sample, tmp_path, capsys):
+    _, init, _, frames = sample
+    out = str(tmp_path / 'run')
+    assert train_main(['--data', frames, '--init', init, '--val-fraction', '0', '--steps', '2',
+                       '--out', out] + FAST) == 0
+    with open(os.path.join(out, 'metrics.jsonl'), 'a', encoding='utf-8') as f:
+        f.write('{"step": 3, "split": "tr')   # a crash in the middle of a line
+    capsys.readouterr()
+    rc = train_main(['--out', out, '--resume', '--steps', '4', '--quiet'])
+    _one_line_error(capsys, rc, 'metrics.jsonl is corrupt at line 4')

@@ -10,7 +10,7 @@ finds the policy class and processors by naming convention from this module's na
 (``configuration_act_depth`` -> ``modeling_act_depth`` / ``processor_act_depth``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptda_ros.core.errors import InputError
 
@@ -44,6 +44,9 @@ class ACTDepthConfig(ACTConfig):
         require_imagenet_backbone: raise instead of starting random when the file is missing.
         action_fps: rate of the actions in a chunk (Hz) = the training dataset fps; the policy
             node indexes chunks by time with it.
+        joint_names: the training dataset's joint names, the order of state and action (empty
+            in checkpoints saved before they were recorded); a policy runs only on an arm
+            with exactly these joints (:mod:`promptda_policy.arm_fit`).
     """
 
     pretrained_backbone_weights: str | None = None
@@ -52,6 +55,7 @@ class ACTDepthConfig(ACTConfig):
     require_imagenet_backbone: bool = False
     push_to_hub: bool = False
     action_fps: float = 30.0
+    joint_names: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         super().__post_init__()
@@ -65,6 +69,10 @@ class ACTDepthConfig(ACTConfig):
                              % (DEPTH_UNITS, self.depth_unit))
         if not self.action_fps > 0:
             raise InputError('act_depth: action_fps must be > 0, got %r' % (self.action_fps,))
+        names = list(self.joint_names)
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise InputError('act_depth: joint_names must be distinct non-empty names, got %r'
+                             % (names,))
         visual = self.normalization_mapping.get(FeatureType.VISUAL.value,
                                                 self.normalization_mapping.get('VISUAL'))
         if NormalizationMode(visual) not in DEPTH_NORMALIZATION:
@@ -92,6 +100,10 @@ class ACTDepthConfig(ACTConfig):
                              % (key, shape[1], shape[2]))
         if self.robot_state_feature is None:
             raise InputError('act_depth needs the joint state input observation.state')
+        joints = int(self.robot_state_feature.shape[0])
+        if self.joint_names and len(self.joint_names) != joints:
+            raise InputError('act_depth: %d joint_names %s for a state of %d values'
+                             % (len(self.joint_names), list(self.joint_names), joints))
 
     @property
     def depth_key(self) -> str:

@@ -13,6 +13,11 @@
 Feeding ``d`` to conv1' equals feeding ``[d, d, d]`` to the RGB conv1 exactly, since
 ``sum_c W[:, c] * d = (sum_c W[:, c]) * d``; every later layer is unchanged, so the ImageNet
 features of a grey image are preserved.
+
+Training cannot save garbage: a non-finite loss (:meth:`ACTDepthPolicy.forward`) or a
+non-finite weight after an optimiser step (:meth:`ACTDepthPolicy.update`, which lerobot's loop
+calls after every step) raises :class:`NonFiniteError` before the next checkpoint, so the last
+saved checkpoint stays the last good one.
 """
 
 import os
@@ -20,7 +25,7 @@ import os
 import torch
 from torch import nn
 
-from promptda_ros.core.errors import CheckpointError
+from promptda_ros.core.errors import CheckpointError, NonFiniteError
 
 from . import POLICY_TYPE
 from .configuration_act_depth import ACTDepthConfig
@@ -108,3 +113,31 @@ class ACTDepthPolicy(ACTPolicy):
             raise CheckpointError('require_imagenet_backbone is set but %s does not exist '
                                   "(place torchvision's ResNet18 file there)" % path)
         backbone.conv1 = depth_conv_from_rgb(backbone.conv1)
+
+    def forward(self, batch: dict) -> tuple:
+        """Return ACT's (loss, logs) for a batch; a non-finite loss raises NonFiniteError.
+
+        Args:
+            batch: preprocessed batch (depth (B, 1, H, W), state (B, J), action (B, T, J)).
+        """
+        loss, logs = super().forward(batch)
+        if not bool(torch.isfinite(loss)):
+            raise NonFiniteError('the training loss is %s (not finite): training stopped, the '
+                                 'last saved checkpoint is kept; lower --lr or check the data'
+                                 % float(loss))
+        return loss, logs
+
+    def update(self) -> None:
+        """Check every weight after an optimiser step (lerobot's loop calls this after each).
+
+        Raises:
+            NonFiniteError: naming how many tensors hold NaN / Inf, e.g. after too high a
+                learning rate.
+        """
+        with torch.no_grad():
+            bad = [name for name, p in self.named_parameters()
+                   if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise NonFiniteError('%d weight tensors are not finite after an optimiser step '
+                                 '(first: %s): training stopped, the last saved checkpoint is '
+                                 'kept; lower --lr' % (len(bad), bad[0]))

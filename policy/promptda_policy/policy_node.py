@@ -42,6 +42,7 @@ from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
 from promptda_ros.serving import CallbackGuard, Rejected, tune_allocator
 
+from .arm_fit import check_fits, policy_signature
 from .ros_common import (
     command_type,
     declare,
@@ -186,14 +187,13 @@ class PolicyNode(LifecycleNode):
                 if not p['policy_path']:
                     raise PromptDAError('parameter policy_path is empty: give the trained '
                                         'checkpoint directory (.../pretrained_model)')
+                # Joint names, vector sizes and rate before any weights are loaded.
+                check_fits(policy_signature(p['policy_path']), self.profile.joint_names,
+                           'profile %r' % self.profile.name, float(p['action_fps']) or None)
                 from .inference import DepthPolicy
                 predictor = DepthPolicy(p['policy_path'], device=p['device'],
                                         resize=bool(p['resize_depth']),
                                         num_threads=int(p['num_threads']) or None)
-                if predictor.num_joints != self.profile.num_joints:
-                    raise PromptDAError('policy has %d joints, profile %r has %d'
-                                        % (predictor.num_joints, self.profile.name,
-                                           self.profile.num_joints))
                 predictor.warmup()
         except Exception as exc:  # noqa: B902 - any failure is a clear configure failure
             self.configure_error = str(exc) if isinstance(exc, PromptDAError) else repr(exc)
@@ -429,9 +429,10 @@ class PolicyNode(LifecycleNode):
         self.diag_pub.publish(msg)
 
     def destroy_node(self):
-        """Stop the inference worker, then destroy the node."""
-        if self.worker is not None:
-            self.worker.stop()
+        """Stop the inference worker (if the node got that far), then destroy the node."""
+        worker = getattr(self, 'worker', None)  # absent when a parameter was refused
+        if worker is not None:
+            worker.stop()
         super().destroy_node()
 
 
@@ -460,11 +461,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.policy_path:
             overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
         node = PolicyNode(parameter_overrides=overrides)
-        node.get_logger().info('malloc thresholds: %s' % allocator)
         if node.params['autostart'] and node.configure_error:
             error = node.configure_error
             node.destroy_node()
             raise PromptDAError('configure failed: %s' % error)
+        node.get_logger().info('malloc thresholds: %s' % allocator)  # the reason stays last
         return node
 
     return run_node_cli('promptda-policy', ros_args, make_node)

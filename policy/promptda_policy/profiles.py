@@ -1,11 +1,13 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Arm profiles: joint names, position limits and velocity limits (radians, rad/s).
+"""Arm profiles: joint names, units, position limits and per-joint velocity caps.
 
 A profile is the contract between the policy and the robot: the order of ``joint_names`` is the
 order of the state and action vectors, and the safety filter clamps every command to
-``lower``/``upper`` and ``max_velocity``.
+``lower``/``upper`` and ``max_velocity``. Each joint has its unit: ``'rad'`` (revolute; limits
+in rad, cap in rad/s) or ``'m'`` (prismatic, e.g. a gripper's finger opening; m, m/s). One
+velocity value for all joints is accepted only when they share a unit.
 """
 
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ import numpy as np
 
 from promptda_ros.core.errors import InputError
 
+JOINT_UNITS = ('rad', 'm')
+
 
 @dataclass(frozen=True)
 class ArmProfile:
@@ -23,9 +27,10 @@ class ArmProfile:
     Attributes:
         name: profile name (e.g. ``'unitree_h1_right_arm'``).
         joint_names: ordered joint names; the order of state and action vectors.
-        lower: (J,) float64 rad, lower position limits.
-        upper: (J,) float64 rad, upper position limits.
-        max_velocity: (J,) float64 rad/s, velocity limits applied to commands.
+        lower: (J,) float64, lower position limits (rad or m, see ``units``).
+        upper: (J,) float64, upper position limits (rad or m).
+        max_velocity: (J,) float64, velocity caps applied to commands (rad/s or m/s).
+        units: (J,) each joint's unit, ``'rad'`` or ``'m'``.
     """
 
     name: str
@@ -33,6 +38,7 @@ class ArmProfile:
     lower: np.ndarray
     upper: np.ndarray
     max_velocity: np.ndarray
+    units: tuple = ()
 
     @property
     def num_joints(self) -> int:
@@ -58,19 +64,23 @@ class ArmProfile:
 
 
 def make_profile(name: str, joint_names: Sequence[str], lower: Sequence[float],
-                 upper: Sequence[float], max_velocity: Sequence[float] | float) -> ArmProfile:
+                 upper: Sequence[float], max_velocity: Sequence[float] | float,
+                 units: Sequence[str] | None = None) -> ArmProfile:
     """Build and validate an arm profile (e.g. from ROS parameters).
 
     Args:
         name: profile name.
         joint_names: J unique, non-empty joint names.
-        lower: (J,) rad lower limits.
-        upper: (J,) rad upper limits, each > lower.
-        max_velocity: (J,) rad/s or one value for all joints, each > 0.
+        lower: (J,) lower limits, rad or m (``units``).
+        upper: (J,) upper limits, each > lower.
+        max_velocity: (J,) caps, rad/s or m/s, each > 0; or one value for all joints, only
+            when they all have the same unit.
+        units: (J,) ``'rad'`` / ``'m'`` per joint; None = all ``'rad'``.
 
     Raises:
         InputError: on empty or duplicate names, mismatched lengths, non-finite values,
-            upper <= lower or non-positive velocity limits.
+            upper <= lower, non-positive velocity limits, unknown units, or one velocity for
+            joints of different units.
     """
     names = tuple(str(n) for n in joint_names)
     if not names:
@@ -82,8 +92,17 @@ def make_profile(name: str, joint_names: Sequence[str], lower: Sequence[float],
     j = len(names)
     lo = np.asarray(lower, dtype=np.float64).reshape(-1)
     hi = np.asarray(upper, dtype=np.float64).reshape(-1)
+    unit = ('rad',) * j if units is None else tuple(str(u) for u in units)
+    if len(unit) != j or any(u not in JOINT_UNITS for u in unit):
+        raise InputError('arm profile %r: units must be one of %s per joint, got %r'
+                         % (name, JOINT_UNITS, unit))
     vel = np.asarray(max_velocity, dtype=np.float64).reshape(-1)
-    if vel.size == 1:
+    if vel.size == 1 and j > 1:
+        if len(set(unit)) > 1:
+            raise InputError(
+                'arm profile %r: one max_velocity (%g) for joints of different units; give '
+                'one value per joint (%s)' % (name, float(vel[0]), ', '.join(
+                    '%s %s/s' % (n, u) for n, u in zip(names, unit))))
         vel = np.full(j, float(vel[0]))
     for label, arr in (('lower', lo), ('upper', hi), ('max_velocity', vel)):
         if arr.size != j:
@@ -99,7 +118,8 @@ def make_profile(name: str, joint_names: Sequence[str], lower: Sequence[float],
         raise InputError('arm profile %r: max_velocity must be > 0, got %s' % (name, vel))
     for arr in (lo, hi, vel):
         arr.setflags(write=False)
-    return ArmProfile(name=name, joint_names=names, lower=lo, upper=hi, max_velocity=vel)
+    return ArmProfile(name=name, joint_names=names, lower=lo, upper=hi, max_velocity=vel,
+                      units=unit)
 
 
 # Unitree H1 right arm (URDF position limits, rad). The velocity limit is a conservative
@@ -122,21 +142,27 @@ PROFILES = {
     'unitree_h1_right_arm_gripper': lambda: make_profile(
         'unitree_h1_right_arm_gripper', H1_RIGHT_ARM_JOINTS + (H1_GRIPPER_JOINT,),
         H1_RIGHT_ARM_LOWER + (H1_GRIPPER_RANGE[0],), H1_RIGHT_ARM_UPPER + (H1_GRIPPER_RANGE[1],),
-        (DEFAULT_MAX_VELOCITY,) * len(H1_RIGHT_ARM_JOINTS) + (H1_GRIPPER_MAX_VELOCITY,)),
+        (DEFAULT_MAX_VELOCITY,) * len(H1_RIGHT_ARM_JOINTS) + (H1_GRIPPER_MAX_VELOCITY,),
+        ('rad',) * len(H1_RIGHT_ARM_JOINTS) + ('m',)),
 }
 
 
 def get_profile(name: str, max_velocity: Sequence[float] | float | None = None) -> ArmProfile:
-    """Return a built-in profile by name, optionally with other velocity limits (rad/s).
+    """Return a built-in profile by name, optionally with other velocity caps.
+
+    Args:
+        name: a key of ``PROFILES``.
+        max_velocity: None or empty = the profile's own caps; (J,) one per joint in each
+            joint's unit per second; one value only for a profile whose joints share a unit.
 
     Raises:
-        InputError: when the name is unknown.
+        InputError: an unknown name, or caps that do not fit the profile's joints.
     """
     if name not in PROFILES:
         raise InputError('unknown arm profile %r; known: %s (or use profile "generic" with '
                          'joint_names / lower / upper parameters)' % (name, sorted(PROFILES)))
     prof = PROFILES[name]()
-    if max_velocity is None:
+    if max_velocity is None or np.size(max_velocity) == 0:
         return prof
     return make_profile(prof.name, prof.joint_names, prof.lower.tolist(), prof.upper.tolist(),
-                        max_velocity)
+                        max_velocity, prof.units)

@@ -21,7 +21,13 @@ __all__ = ['declare', 'params_class', 'ParamSpec', 'PROFILE_SPECS', 'profile_fro
            'joint_state_positions', 'command_positions', 'make_command', 'command_type',
            'split_ros_args', 'run_node_cli', 'OUTPUT_TYPES', 'service_failed']
 
-from .profiles import ArmProfile, DEFAULT_MAX_VELOCITY, get_profile, make_profile
+from .profiles import (
+    ArmProfile,
+    DEFAULT_MAX_VELOCITY,
+    get_profile,
+    H1_GRIPPER_MAX_VELOCITY,
+    make_profile,
+)
 from .runtime import order_joints
 
 OUTPUT_TYPES = ('trajectory', 'array')
@@ -29,28 +35,35 @@ OUTPUT_TYPES = ('trajectory', 'array')
 
 PROFILE_SPECS = (
     ParamSpec('profile', 'unitree_h1_right_arm',
-              "arm profile: 'unitree_h1_right_arm' or 'generic' (then joint_names, "
-              'joint_lower, joint_upper are required)'),
+              "arm profile: 'unitree_h1_right_arm', 'unitree_h1_right_arm_gripper' or 'generic' "
+              '(then joint_names, joint_lower, joint_upper are required, all in rad)'),
     ParamSpec('joint_names', [], 'generic profile: joint names, order of state and action'),
     ParamSpec('joint_lower', [], 'generic profile: lower position limits (rad), one per joint'),
     ParamSpec('joint_upper', [], 'generic profile: upper position limits (rad), one per joint'),
-    ParamSpec('max_velocity', [DEFAULT_MAX_VELOCITY],
-              'velocity limit (rad/s): one value for all joints or one per joint'),
+    ParamSpec('max_velocity', [], 'velocity caps, one per joint in its unit per second: rad/s '
+              'for revolute joints, m/s for a gripper (unitree_h1_right_arm_gripper: 4 x rad/s '
+              "then the gripper in m/s); [] = the profile's own caps (unitree_h1 arm %g rad/s, "
+              'its gripper %g m/s; generic %g rad/s); one value = every joint, refused when the '
+              'joints have different units'
+              % (DEFAULT_MAX_VELOCITY, H1_GRIPPER_MAX_VELOCITY, DEFAULT_MAX_VELOCITY)),
 )
 
 
 def profile_from_params(values) -> ArmProfile:
     """Build the arm profile from declared parameter values (a dict or a params dataclass).
 
+    ``max_velocity`` empty keeps the profile's per-joint caps (``generic``: the default cap of
+    revolute joints for every joint).
+
     Raises:
-        InputError: an unknown profile or inconsistent generic joints.
+        InputError: an unknown profile, inconsistent generic joints, or velocity caps that do
+            not fit the joints (one value for joints of different units).
     """
     vel = [float(v) for v in values['max_velocity']]
-    vel_arg = vel[0] if len(vel) == 1 else vel
     if values['profile'] == 'generic':
         return make_profile('generic', list(values['joint_names']), list(values['joint_lower']),
-                            list(values['joint_upper']), vel_arg)
-    return get_profile(values['profile'], vel_arg)
+                            list(values['joint_upper']), vel or DEFAULT_MAX_VELOCITY)
+    return get_profile(values['profile'], vel or None)
 
 
 def joint_state_positions(msg, profile: ArmProfile) -> np.ndarray | None:

@@ -22,7 +22,19 @@ import sys
 
 import numpy as np
 
-from promptda_ros.core.errors import PromptDAError
+from promptda_ros.cli_args import (
+    CliParser,
+    device_arg,
+    new_folder_possible,
+    nonnegative_int,
+    number,
+    positive_int,
+    run_cli,
+    seed_int,
+)
+from promptda_ros.core.errors import InputError, PromptDAError
+
+from .arm_fit import check_fits, dataset_signature, policy_signature
 
 OFFLINE_ENV = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'WANDB_MODE': 'disabled',
                'HF_HUB_DISABLE_TELEMETRY': '1'}
@@ -54,8 +66,44 @@ def parse_episodes(text: str | None) -> list[int] | None:
     return out
 
 
+def episodes_arg(text: str) -> list[int] | None:
+    """Argparse ``type=`` of :func:`parse_episodes`."""
+    try:
+        return parse_episodes(text)
+    except PromptDAError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_episodes(episodes: list[int] | None, root: str) -> None:
+    """Refuse episode indices the dataset at ``root`` does not have (InputError, one line)."""
+    if not episodes:
+        return
+    try:
+        with open(os.path.join(root, 'meta', 'info.json'), encoding='utf-8') as f:
+            total = int(json.load(f)['total_episodes'])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError('cannot read total_episodes from %s/meta/info.json: %s' % (root, exc))
+    missing = [e for e in episodes if e >= total]
+    if missing:
+        raise InputError('--episodes: the dataset %s has episodes 0-%d, not %s'
+                         % (root, total - 1, ', '.join(str(e) for e in missing[:5])))
+
+
+def check_weights_file(path: str, flag: str) -> None:
+    """Refuse a missing, junk or half-written ``model.safetensors`` (one line naming it)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, 'pt') as f:
+            f.keys()
+    except Exception as exc:  # noqa: B902 - safetensors raises its own error types
+        text = str(exc).strip().splitlines()
+        raise InputError('%s: %s is not a readable safetensors file (%s)'
+                         % (flag, path, text[0] if text else type(exc).__name__)) from None
+
+
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-policy-train',
         description='Train the depth ACT policy (lerobot type act_depth) offline on a local '
                     'LeRobotDataset recorded with promptda-policy-record.')
@@ -64,36 +112,54 @@ def _train_parser() -> argparse.ArgumentParser:
                    help='dataset name in its metadata (nothing is downloaded; '
                         'default %(default)s)')
     p.add_argument('--output-dir', required=True, help='new directory for checkpoints and logs')
-    p.add_argument('--episodes', default=None,
+    p.add_argument('--episodes', type=episodes_arg, default=None,
                    help='training episodes, e.g. 0-39 (default: all; keep some for eval)')
     p.add_argument('--init', default=None, metavar='CHECKPOINT',
                    help='start from this saved policy (a pretrained_model folder) instead of a '
                         'new network; its architecture is kept (the architecture options '
                         'below are ignored), the dataset must have its depth size, joints '
                         'and fps')
-    p.add_argument('--steps', type=int, default=100000, help='optimizer steps (%(default)s)')
-    p.add_argument('--batch-size', type=int, default=8, help='batch size (%(default)s)')
-    p.add_argument('--lr', type=float, default=1e-5, help='learning rate (%(default)s)')
-    p.add_argument('--chunk-size', type=int, default=100,
+    p.add_argument('--steps', type=positive_int, default=100000,
+                   help='optimizer steps (%(default)s)')
+    p.add_argument('--batch-size', type=positive_int, default=8, help='batch size (%(default)s)')
+    p.add_argument('--lr', type=number(float, 0.0, 1.0), default=1e-5,
+                   help='learning rate, in [0, 1]; 0 leaves the weights as they are '
+                        '(%(default)s)')
+    p.add_argument('--chunk-size', type=positive_int, default=100,
                    help='actions predicted per inference (%(default)s, at dataset fps)')
-    p.add_argument('--dim-model', type=int, default=512, help='transformer width (%(default)s)')
-    p.add_argument('--n-heads', type=int, default=8, help='attention heads (%(default)s)')
-    p.add_argument('--dim-feedforward', type=int, default=3200,
+    p.add_argument('--dim-model', type=positive_int, default=512,
+                   help='transformer width, a multiple of --n-heads (%(default)s)')
+    p.add_argument('--n-heads', type=positive_int, default=8, help='attention heads (%(default)s)')
+    p.add_argument('--dim-feedforward', type=positive_int, default=3200,
                    help='transformer feed-forward width (%(default)s)')
-    p.add_argument('--n-encoder-layers', type=int, default=4, help='(%(default)s)')
-    p.add_argument('--n-decoder-layers', type=int, default=1, help='(%(default)s)')
-    p.add_argument('--latent-dim', type=int, default=32, help='VAE latent size (%(default)s)')
+    p.add_argument('--n-encoder-layers', type=positive_int, default=4, help='(%(default)s)')
+    p.add_argument('--n-decoder-layers', type=positive_int, default=1, help='(%(default)s)')
+    p.add_argument('--latent-dim', type=positive_int, default=32,
+                   help='VAE latent size (%(default)s)')
     p.add_argument('--no-vae', action='store_true', help='train without the VAE objective')
     p.add_argument('--normalization', choices=('MEAN_STD', 'MIN_MAX'), default='MEAN_STD',
                    help='depth normalisation from the dataset statistics (%(default)s)')
     p.add_argument('--no-imagenet-backbone', action='store_true',
                    help='start the ResNet18 at random even when ImageNet weights are cached')
-    p.add_argument('--device', default='cpu', help='torch device (%(default)s)')
-    p.add_argument('--num-workers', type=int, default=2, help='dataloader workers (%(default)s)')
-    p.add_argument('--save-freq', type=int, default=20000, help='checkpoint every N steps')
-    p.add_argument('--log-freq', type=int, default=200, help='log every N steps')
-    p.add_argument('--seed', type=int, default=1000, help='random seed (%(default)s)')
+    p.add_argument('--device', type=device_arg, default='cpu',
+                   help='torch device: cpu, cuda, cuda:N (%(default)s)')
+    p.add_argument('--num-workers', type=nonnegative_int, default=2,
+                   help='dataloader workers (%(default)s)')
+    p.add_argument('--save-freq', type=positive_int, default=20000,
+                   help='checkpoint every N steps')
+    p.add_argument('--log-freq', type=positive_int, default=200, help='log every N steps')
+    p.add_argument('--seed', type=seed_int, default=1000, help='random seed (%(default)s)')
     return p
+
+
+def parse_train_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``promptda-policy-train`` arguments; usage errors exit 2 in one line."""
+    parser = _train_parser()
+    args = parser.parse_args(argv)
+    if args.dim_model % args.n_heads:
+        parser.error('argument --dim-model: %d is not a multiple of --n-heads %d'
+                     % (args.dim_model, args.n_heads))
+    return args
 
 
 def build_train_config(args: argparse.Namespace):
@@ -102,24 +168,25 @@ def build_train_config(args: argparse.Namespace):
 
     from .lerobot_adapter import DatasetConfig, TrainPipelineConfig, WandBConfig
 
-    if args.steps < 1 or args.batch_size < 1:
-        raise PromptDAError('--steps and --batch-size must be >= 1')
     if not os.path.isfile(os.path.join(args.dataset, 'meta', 'info.json')):
         raise PromptDAError('%s is not a LeRobotDataset (no meta/info.json)' % args.dataset)
-    if os.path.exists(args.output_dir):
-        raise PromptDAError('output directory %s already exists' % args.output_dir)
-    try:
-        with open(os.path.join(args.dataset, 'meta', 'info.json'), encoding='utf-8') as f:
-            info = json.load(f)
-        fps = float(info['fps'])
-    except (OSError, ValueError, KeyError) as exc:
-        raise PromptDAError('cannot read fps from %s/meta/info.json: %s' % (args.dataset, exc))
+    signature = dataset_signature(args.dataset)  # a malformed info.json fails here, one line
+    if signature.fps is None or not signature.fps > 0:
+        raise PromptDAError('%s/meta/info.json has no positive fps' % args.dataset)
+    fps = float(signature.fps)
+    with open(os.path.join(args.dataset, 'meta', 'info.json'), encoding='utf-8') as f:
+        info = json.load(f)
+    episodes = parse_episodes(args.episodes) if isinstance(args.episodes, str) else args.episodes
+    check_episodes(episodes, args.dataset)
+    # The output folder is tried before any work (lerobot creates it itself at the start).
+    new_folder_possible(args.output_dir, '--output-dir')
     if args.init:
         policy = _init_config(args, info, fps)
     else:
         policy = _new_config(args, fps)
+    policy.joint_names = list(signature.joint_names)
     dataset = DatasetConfig(repo_id=args.repo_id, root=args.dataset,
-                            episodes=parse_episodes(args.episodes), use_imagenet_stats=False,
+                            episodes=episodes, use_imagenet_stats=False,
                             depth_output_unit=policy.depth_unit, video_backend='pyav')
     return TrainPipelineConfig(
         dataset=dataset, policy=policy, output_dir=Path(args.output_dir),
@@ -198,6 +265,10 @@ def _init_config(args: argparse.Namespace, info: dict, fps: float):
         if tuple(feature.shape) != shapes[key]:
             raise PromptDAError('--init %s takes %s of shape %s, the dataset has %s'
                                 % (path, key, tuple(feature.shape), shapes[key]))
+    check_weights_file(os.path.join(path, 'model.safetensors'), '--init')
+    if cfg.joint_names:
+        check_fits(policy_signature(path), tuple(dataset_signature(args.dataset).joint_names),
+                   'the dataset %s' % args.dataset, fps)
     cfg.pretrained_path = Path(path)
     cfg.device = args.device
     cfg.optimizer_lr = args.lr
@@ -225,15 +296,13 @@ def train(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``promptda-policy-train``."""
-    args = _train_parser().parse_args(argv)
-    try:
-        out = train(args)
-    except (PromptDAError, OSError) as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    print('policy saved to %s' % out)
-    return 0
+    """Console entry point of ``promptda-policy-train`` (exit 2 usage, 1 error, 130 Ctrl-C)."""
+    args = parse_train_args(argv)
+
+    def work():
+        print('policy saved to %s' % train(args))
+    return run_cli(work, 'the newest complete checkpoint is %s (continue from it with --init)'
+                   % os.path.join(args.output_dir, 'checkpoints', 'last', 'pretrained_model'))
 
 
 def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[int] | None,
@@ -253,6 +322,10 @@ def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[in
     from .inference import load_policy
     from .lerobot_adapter import LeRobotDataset, LeRobotDatasetMetadata
 
+    # Same arm, same order, same rate before any weights or frames are read.
+    check_fits(policy_signature(policy_dir), dataset_signature(dataset_root).joint_names,
+               'the dataset %s' % dataset_root, dataset_signature(dataset_root).fps)
+    check_episodes(episodes, dataset_root)
     policy, pre, post = load_policy(policy_dir, device)
     cfg = policy.config
     try:
@@ -288,26 +361,25 @@ def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[in
 
 def eval_main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-policy-eval`` (prints JSON)."""
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-policy-eval',
         description='Action L1 (radians) of a trained depth ACT policy on held-out episodes.')
     p.add_argument('--policy', required=True, help='checkpoint dir (.../pretrained_model)')
     p.add_argument('--dataset', required=True, help='local dataset directory')
     p.add_argument('--repo-id', default='local/promptda_demos', help='dataset name (%(default)s)')
-    p.add_argument('--episodes', default=None, help='held-out episodes, e.g. 40-49 (default all)')
-    p.add_argument('--device', default='cpu', help='torch device (%(default)s)')
-    p.add_argument('--batch-size', type=int, default=16, help='(%(default)s)')
-    p.add_argument('--max-frames', type=int, default=None, help='evaluate at most N frames')
+    p.add_argument('--episodes', type=episodes_arg, default=None,
+                   help='held-out episodes, e.g. 40-49 (default all)')
+    p.add_argument('--device', type=device_arg, default='cpu',
+                   help='torch device: cpu, cuda, cuda:N (%(default)s)')
+    p.add_argument('--batch-size', type=positive_int, default=16, help='(%(default)s)')
+    p.add_argument('--max-frames', type=positive_int, default=None,
+                   help='evaluate at most N frames')
     args = p.parse_args(argv)
     # lerobot logs device auto-selection warnings while reading a config; this CLI prints its
     # result as JSON and its own one-line errors, so only errors of the libraries get through.
     logging.getLogger().setLevel(logging.ERROR)
-    try:
-        result = evaluate(args.policy, args.dataset, args.repo_id,
-                          parse_episodes(args.episodes), args.device, args.batch_size,
-                          args.max_frames)
-    except (PromptDAError, OSError) as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
+
+    def work():
+        print(json.dumps(evaluate(args.policy, args.dataset, args.repo_id, args.episodes,
+                                  args.device, args.batch_size, args.max_frames)))
+    return run_cli(work)

@@ -28,8 +28,19 @@ from typing import Sequence
 
 import numpy as np
 
-from promptda_ros.cli_args import hw_arg, topics_arg
-from promptda_ros.core.errors import InputError, PromptDAError, PromptError
+from promptda_ros.cli_args import (
+    CliParser,
+    device_arg,
+    fraction,
+    hw_arg,
+    number,
+    positive_int,
+    run_cli,
+    seed_int,
+    topics_arg,
+    writable_folder,
+)
+from promptda_ros.core.errors import InputError, PromptError
 
 KIND = 'starrygazer-adapt'
 WEIGHTS = 'starrygazer.safetensors'
@@ -57,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = RefineConfig()
     d_synth = SynthesisConfig()
-    p = argparse.ArgumentParser(prog='promptda-adapt', description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = CliParser(prog='promptda-adapt', description=DESCRIPTION,
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', metavar='BAG_OR_DIR', help='ROS 2 bag folder or frame folder')
     p.add_argument('--out', required=True, metavar='DIR',
                    help='run folder (new, or an existing one with --resume)')
@@ -74,54 +85,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--relative-checkpoint', default=None,
                    help='weights of the relative-depth network (promptda_noprompt: a PromptDA '
                    'checkpoint; depth_anything_v2: a -hf folder or the official .pth)')
-    p.add_argument('--relative-short-side', type=int, default=518,
+    p.add_argument('--relative-short-side', type=number(int, 14, 4096), default=518,
                    help='depth_anything_v2: input short side, px (default 518)')
-    p.add_argument('--steps', type=int, default=5000,
+    p.add_argument('--steps', type=positive_int, default=5000,
                    help='optimiser steps (default 5000: the network leaves its start, the '
                         'hint-corrected fit, after ~500-1000 steps; ~9 min on a 2-core CPU)')
-    p.add_argument('--batch', type=int, default=4, help='pairs per step (default 4)')
-    p.add_argument('--lr', type=float, default=2e-3, help='AdamW learning rate (default 2e-3)')
-    p.add_argument('--width', type=int, default=d.base_width,
+    p.add_argument('--batch', type=positive_int, default=4, help='pairs per step (default 4)')
+    p.add_argument('--lr', type=number(float, 0.0, 1.0, low_open=True), default=2e-3,
+                   help='AdamW learning rate, in (0, 1] (default 2e-3)')
+    p.add_argument('--width', type=number(int, 1, 512), default=d.base_width,
                    help=f'U-Net base width (default {d.base_width})')
-    p.add_argument('--net-long-side', type=int, default=d.net_long_side,
+    p.add_argument('--net-long-side', type=number(int, 16, 4096), default=d.net_long_side,
                    help=f'network input long side, px (default {d.net_long_side})')
     p.add_argument('--pattern', choices=('mix', 'beams', 'random'), default='mix',
                    help='simulated sparse pattern of the pairs (default mix: beams or random)')
-    p.add_argument('--degrade', type=float, default=d_synth.degrade_probability, metavar='P',
+    p.add_argument('--degrade', type=fraction, default=d_synth.degrade_probability, metavar='P',
                    help='share of pairs whose relative map the network sees blurred and noisy '
                         '(the pseudo-truth keeps it clean; default %(default)s; 0 = off)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the pairs and the init')
-    p.add_argument('--stride', type=int, default=1, help='use every N-th input frame')
-    p.add_argument('--max-frames', type=int, default=None, help='use at most N frames')
+    p.add_argument('--seed', type=seed_int, default=0, help='seed of the pairs and the init')
+    p.add_argument('--stride', type=positive_int, default=1, help='use every N-th input frame')
+    p.add_argument('--max-frames', type=positive_int, default=None, help='use at most N frames')
     p.add_argument('--prompt-size', type=hw_arg, default=(192, 256), metavar='HxW',
                    help='bags: grid the LiDAR sweep is projected on (default 192x256)')
     p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bags: topic overrides, e.g. image=/cam/image_raw,relative=/cam/rel')
-    p.add_argument('--save-every', type=int, default=100, help='checkpoint period, steps')
-    p.add_argument('--device', default='cpu', choices=('cpu', 'cuda'), help='torch device')
+    p.add_argument('--save-every', type=positive_int, default=100, help='checkpoint period, steps')
+    p.add_argument('--device', type=device_arg, default='cpu',
+                   help='torch device, cpu or cuda (CUDA must be available; default cpu)')
     p.add_argument('--eval', default=None, metavar='BAG',
                    help='after training, evaluate on this bag (with a reference depth topic) '
                    'with promptda-eval: starrygazer vs lstsq / RANSAC-aligned relative depth, '
                    'default and bilinear; report in DIR/eval/')
-    p.add_argument('--eval-max-frames', type=int, default=None,
+    p.add_argument('--eval-max-frames', type=positive_int, default=None,
                    help='evaluate at most N frames')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     return p
 
 
 def _check_args(args) -> None:
-    if args.steps < 1 or args.batch < 1:
-        raise InputError('--steps and --batch must be >= 1')
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise InputError(f'--lr must be > 0, got {args.lr}')
-    if not 0.0 <= args.degrade <= 1.0:
-        raise InputError(f'--degrade is a share in [0, 1], got {args.degrade}')
-    if args.relative_short_side < 14:
-        raise InputError('--relative-short-side must be >= 14 px')
-    if args.stride < 1 or (args.max_frames is not None and args.max_frames < 1):
-        raise InputError('--stride and --max-frames must be >= 1')
-    if args.save_every < 1:
-        raise InputError('--save-every must be >= 1')
+    """Check what argparse types cannot: options that need each other."""
     if args.relative_source == 'disk' and not args.relative_dir:
         raise InputError('--relative-source disk needs --relative-dir')
     if args.relative_source in ('promptda_noprompt', 'depth_anything_v2') and \
@@ -370,8 +372,12 @@ def evaluate_adapted(args, weights: str) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point of ``promptda-adapt``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def work():
+        from promptda_ros.train.loop import RunFolder
         _check_args(args)
+        RunFolder(args.out, KIND, resume=args.resume)  # a new or resumable run folder ...
+        writable_folder(args.out, '--out')              # ... that takes files, before any work
         frames = open_unlabelled(args)
         t0 = time.perf_counter()
         summary = train(args, frames)
@@ -388,11 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{a['delta_0.5']:.3f} |")
             print(f"report: {os.path.join(args.out, 'eval', 'report.md')}")
         print(f'total {time.perf_counter() - t0:.0f} s')
-    except (PromptDAError, OSError) as exc:
-        msg = str(exc).replace('\n', ' ')
-        print(f'error: {msg}', file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(work, f'continue the run in {args.out} with --resume (from its last '
+                   'checkpoint)')
 
 
 if __name__ == '__main__':

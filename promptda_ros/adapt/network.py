@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 import json
+import os
 
 import numpy as np
 import torch
@@ -168,6 +169,9 @@ def count_parameters(model: nn.Module) -> int:
 def save_refiner(model: RefineNet, path: str, extra: dict | None = None) -> str:
     """Write the network's weights as safetensors with its config in the metadata.
 
+    The file is written under a temporary name and renamed, so an interrupted save never
+    leaves a half-written ``path``.
+
     Args:
         model: the network.
         path: destination ``.safetensors`` file.
@@ -183,7 +187,9 @@ def save_refiner(model: RefineNet, path: str, extra: dict | None = None) -> str:
     for k, v in (extra or {}).items():
         meta[str(k)] = str(v)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, path, metadata=meta)
+    tmp = path + '.tmp'
+    save_file(state, tmp, metadata=meta)
+    os.replace(tmp, path)
     return path
 
 

@@ -95,6 +95,8 @@ def load_depth_npy_m(path) -> np.ndarray:
     path = os.fspath(path)
     try:
         arr = np.load(path, allow_pickle=False)
+    except EOFError:  # an empty (0-byte) or truncated file
+        raise InputError(f'{path!r} is empty or truncated: no .npy array in it') from None
     except ValueError as exc:
         raise InputError(f'cannot load {path!r} as a numeric array: {exc}') from None
     if not isinstance(arr, np.ndarray):

@@ -30,3 +30,7 @@ class CheckpointError(PromptDAError):
 
 class SyncError(PromptDAError):
     """Bad timestamps or synchronisation parameters."""
+
+
+class NonFiniteError(PromptDAError):
+    """A training run stopped because its loss or weights stopped being finite numbers."""

@@ -61,10 +61,10 @@ def run_lifecycle_node(parser: argparse.ArgumentParser, make_node: Callable[[], 
     node = None
     try:
         node = make_node()
-        node.get_logger().info(f'malloc thresholds: {allocator}')
         if node.params.autostart and node.configure_error:
             print(f'error: configure failed: {node.configure_error}', file=sys.stderr)
             return 1
+        node.get_logger().info(f'malloc thresholds: {allocator}')  # after the reason, if any
         # One executor thread: callbacks only copy and hand frames over; inference runs in the
         # worker. (A multi-threaded executor busy-polls callbacks of a busy group while holding
         # the GIL, which slows the worker's numpy / torch calls; replay ran 2x slower with it.)

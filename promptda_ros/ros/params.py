@@ -22,6 +22,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
 
 from promptda_ros.core.errors import CalibrationError, InputError
@@ -174,6 +175,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
+def check_value(spec: ParamSpec, value: Any) -> None:
+    """Check one value against its spec: choices, a finite number inside [low, high].
+
+    Raises:
+        InputError: naming the parameter and what it allows.
+    """
+    if spec.choices is not None and value not in spec.choices:
+        raise InputError(f'parameter {spec.name} must be one of {list(spec.choices)}, '
+                         f'got {value!r}')
+    if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or \
+                not math.isfinite(value):
+            raise InputError(f'parameter {spec.name} must be a finite number, got {value!r}')
+        if (spec.low is not None and value < spec.low) or \
+                (spec.high is not None and value > spec.high):
+            raise InputError(f'parameter {spec.name} must be in [{spec.low}, {spec.high}], '
+                             f'got {value!r}')
+
+
 def _size(value: Any, name: str) -> tuple[int, int]:
     values = list(value)
     if len(values) != 2:
@@ -239,19 +259,7 @@ class PerceptionParams:
         if h and (h % 14 or w % 14):
             raise InputError(f'parameter input_size must be multiples of 14, got [{h}, {w}]')
         for spec in PARAMETERS:
-            value = getattr(self, spec.name)
-            if spec.choices is not None and value not in spec.choices:
-                raise InputError(f'parameter {spec.name} must be one of {list(spec.choices)}, '
-                                 f'got {value!r}')
-            if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or \
-                        not math.isfinite(value):
-                    raise InputError(f'parameter {spec.name} must be a finite number, '
-                                     f'got {value!r}')
-                if (spec.low is not None and value < spec.low) or \
-                        (spec.high is not None and value > spec.high):
-                    raise InputError(f'parameter {spec.name} must be in [{spec.low}, '
-                                     f'{spec.high}], got {value!r}')
+            check_value(spec, getattr(self, spec.name))
         out_h, out_w = self.output_size
         if out_h * out_w > self.max_image_area:
             raise InputError(f'parameter output_size [{out_h}, {out_w}] is {out_h * out_w} px^2, '
@@ -360,31 +368,45 @@ def declare(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
 
     An empty-list default has no ROS type: it is declared as a string array when the name ends
     with ``names``, else as a double array.
+
+    Raises:
+        InputError: a given value (``-p``, a params file, an override) that ROS refuses for
+            its type or its descriptor's range, naming the parameter and its allowed range.
     """
     values = {}
     for spec in specs:
         desc = descriptor(spec)
-        if isinstance(spec.default, list) and not spec.default:
-            kind = (Parameter.Type.STRING_ARRAY if spec.name.endswith('names')
-                    else Parameter.Type.DOUBLE_ARRAY)
-            param = node.declare_parameter(spec.name, kind, desc)
-            values[spec.name] = list(param.value) if param.value is not None else []
-        else:
-            param = node.declare_parameter(spec.name, spec.default, desc)
-            values[spec.name] = param.value
+        try:
+            if isinstance(spec.default, list) and not spec.default:
+                kind = (Parameter.Type.STRING_ARRAY if spec.name.endswith('names')
+                        else Parameter.Type.DOUBLE_ARRAY)
+                param = node.declare_parameter(spec.name, kind, desc)
+                values[spec.name] = list(param.value) if param.value is not None else []
+            else:
+                param = node.declare_parameter(spec.name, spec.default, desc)
+                values[spec.name] = param.value
+        except ParameterException as exc:
+            allowed = (f' (allowed: [{spec.low}, {spec.high}])'
+                       if spec.low is not None and spec.high is not None else '')
+            raise InputError(f'parameter {spec.name} refused: '
+                             f'{str(exc).strip().splitlines()[0]}{allowed}') from None
     return values
 
 
-def params_class(name: str, specs: Sequence[ParamSpec]) -> type:
+def params_class(name: str, specs: Sequence[ParamSpec]) -> Any:
     """Return a frozen dataclass with one field per spec (arrays as tuples).
 
     Its instances also answer ``params['name']`` and ``as_dict()``; build one from declared
-    values with ``cls.from_mapping(values)``.
+    values with ``cls.from_mapping(values)``, which checks every value against its spec
+    (:func:`check_value`: choices, finite numbers inside the range).
     """
     def from_mapping(cls, values: Mapping[str, Any]):
         unknown = sorted(set(values) - {spec.name for spec in specs})
         if unknown:
             raise InputError(f'unknown {name} parameter(s): {", ".join(unknown)}')
+        for spec in specs:
+            if spec.name in values:
+                check_value(spec, _plain(values[spec.name]))
         return cls(**{key: _plain(value) for key, value in values.items()})
 
     namespace = {

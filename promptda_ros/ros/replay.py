@@ -27,7 +27,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import rclpy
-from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -316,11 +315,9 @@ def _run(reader, connections, wanted, out_bag, overrides, realtime, rate, record
     start = time.monotonic()
     stream_start = None
     try:
-        try:
-            node = PerceptionNode(context=context, namespace=namespace,
-                                  parameter_overrides=overrides)
-        except ParameterException as error:
-            raise InputError(f'bad perception parameter: {error}') from None
+        # A value rclpy refuses (type, range) is an InputError naming it (params.declare).
+        node = PerceptionNode(context=context, namespace=namespace,
+                              parameter_overrides=overrides)
         nodes.append(node)
         if node.stats.snapshot().state != 'active':
             reason = node.configure_error or 'see the log above'

@@ -29,6 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from promptda_ros.cli_args import (
+    CliParser,
+    hw_arg,
+    interrupted_exit,
+    new_folder_possible,
+    number,
+    positive_int,
+    writable_folder,
+)
 from promptda_ros.core.errors import InputError, PromptDAError
 
 DEPTH_SOURCES = ('true', 'bilinear', 'default', 'promptda')
@@ -45,33 +54,15 @@ def _lists(text: str, allowed: tuple, what: str) -> list:
 
 
 def check_policy_joints(policy_path: str) -> None:
-    """Refuse a policy whose joints are not the simulated arm's (InputError naming both).
+    """Refuse a policy that does not act on the simulated arm's joints, in this order.
 
-    The action names come from the training dataset recorded with the checkpoint
-    (``train_config.json`` -> dataset ``meta/info.json``); when that dataset is not at hand
-    the number of joints is checked.
+    Raises:
+        InputError: naming the policy's and the arm's joint lists
+            (:func:`promptda_policy.arm_fit.check_fits`).
     """
+    from promptda_policy.arm_fit import check_fits, policy_signature
     from promptda_ros.sim.scene import JOINT_NAMES
-    cfg_path = os.path.join(policy_path, 'config.json')
-    try:
-        with open(cfg_path, encoding='utf-8') as f:
-            cfg = json.load(f)
-        shape = cfg['output_features']['action']['shape']
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError('cannot read the policy config %s: %s' % (cfg_path, exc))
-    if int(shape[0]) != len(JOINT_NAMES):
-        raise InputError('the policy commands %d joints, the simulated arm has %d: %s'
-                         % (int(shape[0]), len(JOINT_NAMES), ', '.join(JOINT_NAMES)))
-    try:
-        with open(os.path.join(policy_path, 'train_config.json'), encoding='utf-8') as f:
-            root = json.load(f)['dataset']['root']
-        with open(os.path.join(root, 'meta', 'info.json'), encoding='utf-8') as f:
-            names = json.load(f)['features']['action']['names']
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    if list(names) != list(JOINT_NAMES):
-        raise InputError('the policy was trained on joints %s, the simulated arm has %s'
-                         % (', '.join(names), ', '.join(JOINT_NAMES)))
+    check_fits(policy_signature(policy_path), JOINT_NAMES, 'the simulated arm')
 
 
 class SimGraph:
@@ -386,10 +377,33 @@ def _shutdown(context) -> None:
     rclpy.try_shutdown(context=context)
 
 
+SIM_SEED = number(int, 0, 2 ** 31 - 1)   # the simulator's seed parameter range
+REAL_TIME_FACTOR = number(float, 0.0, 20.0)   # its real_time_factor parameter range
+
+
+def add_episode_arguments(p, episodes: int, seed: int, what: str) -> None:
+    """Add --episodes, --seed and --real-time-factor (validated like the simulator's params)."""
+    p.add_argument('--episodes', type=positive_int, default=episodes,
+                   help='%s (%%(default)s)' % what)
+    p.add_argument('--seed', type=SIM_SEED, default=seed,
+                   help='first seed, 0..2^31-1 (%(default)s)')
+    p.add_argument('--real-time-factor', type=REAL_TIME_FACTOR, default=1.0,
+                   help='sim s per wall s, in [0, 20]; 0 = as fast as possible (%(default)s)')
+
+
+def depth_size_arg(text: str) -> tuple:
+    """Argparse ``type=`` for the recorded depth size ``HxW``, both sides >= 16 px."""
+    height, width = hw_arg(text)
+    if min(height, width) < 16:
+        raise argparse.ArgumentTypeError("sides must be >= 16 px, got '%s'" % text)
+    return height, width
+
+
 def run_expert_cli(args, ros_args: list) -> int:
     """``promptda-sim --expert``: play expert episodes, print each outcome (exit 1 on errors)."""
     from promptda_ros.sim.scene import EpisodeConfig
     context = graph = None
+    stopped = False
     try:
         first = EpisodeConfig(int(args.seed or 0), args.object or 'red_can',
                               args.position or 'middle')
@@ -410,13 +424,13 @@ def run_expert_cli(args, ros_args: list) -> int:
         print('error: %s' % exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        pass
+        stopped = True
     finally:
         if graph is not None:
             graph.close()
         if context is not None:
             _shutdown(context)
-    return 0
+    return interrupted_exit('the expert episodes stopped') if stopped else 0
 
 
 def record_main(argv: list[str] | None = None) -> int:
@@ -424,12 +438,11 @@ def record_main(argv: list[str] | None = None) -> int:
     from promptda_policy.ros_common import split_ros_args
     from promptda_ros.sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-sim-record',
         description='Record scripted-expert demonstrations in the simulator through the real '
                     'topics (sim -> perception -> recorder; expert on the command topic).')
     p.add_argument('--root', required=True, help='NEW dataset directory')
-    p.add_argument('--episodes', type=int, default=12, help='episodes (%(default)s)')
     p.add_argument('--objects', default='red_can,green_can',
                    help='comma-separated objects, cycled (%(default)s)')
     p.add_argument('--positions', default=','.join(POSITIONS),
@@ -437,29 +450,19 @@ def record_main(argv: list[str] | None = None) -> int:
     p.add_argument('--depth', default='default', choices=DEPTH_SOURCES[:3],
                    help="depth the recorder stores: the simulator's true depth or a "
                         'perception backend on the LiDAR (%(default)s)')
-    p.add_argument('--depth-size', default='60x80',
-                   help='HxW px of the recorded depth (%(default)s; the camera is 120x160)')
-    p.add_argument('--seed', type=int, default=100, help='first seed (%(default)s)')
-    p.add_argument('--real-time-factor', type=float, default=1.0,
-                   help='sim s per wall s, 0 = as fast as possible (%(default)s)')
+    p.add_argument('--depth-size', type=depth_size_arg, default=(60, 80), metavar='HxW',
+                   help='HxW px of the recorded depth (default 60x80; the camera is 120x160)')
+    add_episode_arguments(p, 12, 100, 'episodes')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
     context = graph = None
+    stopped = False
     try:
         from promptda_ros.sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
-        if args.episodes < 1:
-            raise InputError('--episodes must be >= 1')
-        if os.path.exists(args.root):
-            raise InputError('dataset directory %s already exists; choose a new one' % args.root)
-        try:
-            depth_hw = tuple(int(v) for v in args.depth_size.lower().split('x'))
-            if len(depth_hw) != 2 or min(depth_hw) < 16:
-                raise ValueError
-        except ValueError:
-            raise InputError('--depth-size must be HxW with sides >= 16 px, got %r'
-                             % args.depth_size)
+        new_folder_possible(args.root, '--root')
+        depth_hw = args.depth_size
         context = _init('promptda-sim-record', ros_args, None)
         graph = SimGraph(context, depth_source=args.depth, expert=True, record_root=args.root,
                          real_time_factor=args.real_time_factor, depth_hw=depth_hw)
@@ -480,11 +483,16 @@ def record_main(argv: list[str] | None = None) -> int:
     except PromptDAError as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        stopped = True
     finally:
         if graph is not None:
-            graph.close()
+            graph.close()   # finalises the dataset: the episodes saved so far stay
         if context is not None:
             _shutdown(context)
+    if stopped:
+        return interrupted_exit('the demos saved so far are in %s (an unfinished one was '
+                                'dropped)' % args.root)
     return 0
 
 
@@ -493,13 +501,12 @@ def main(argv: list[str] | None = None) -> int:
     from promptda_policy.ros_common import split_ros_args
     from promptda_ros.sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-sim-eval',
         description='Score a depth ACT policy in the simulator, closed loop through the sim, '
                     'perception and policy nodes: success per depth source x object x '
                     'position (PromptDA Table 4 layout).')
     p.add_argument('policy', help='policy checkpoint directory (.../pretrained_model)')
-    p.add_argument('--episodes', type=int, default=2, help='episodes per cell (%(default)s)')
     p.add_argument('--out', default='sim_eval', help='output directory (%(default)s)')
     p.add_argument('--objects', default=','.join(OBJECTS), help='(%(default)s)')
     p.add_argument('--positions', default=','.join(POSITIONS), help='(%(default)s)')
@@ -507,14 +514,13 @@ def main(argv: list[str] | None = None) -> int:
                    help='comma-separated: true, bilinear, default, promptda (added when '
                         '--checkpoint is given) (%(default)s)')
     p.add_argument('--checkpoint', default='', help='PromptDA checkpoint (promptda row)')
-    p.add_argument('--timeout-s', type=float, default=20.0,
-                   help='sim seconds per episode (%(default)s)')
-    p.add_argument('--seed', type=int, default=1000, help='first seed (%(default)s)')
-    p.add_argument('--real-time-factor', type=float, default=1.0,
-                   help='sim s per wall s, 0 = as fast as possible (%(default)s)')
+    p.add_argument('--timeout-s', type=number(float, 0.0, 3600.0, low_open=True), default=20.0,
+                   help='sim seconds per episode, in (0, 3600] (%(default)s)')
+    add_episode_arguments(p, 2, 1000, 'episodes per cell')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
     context = None
+    stopped = False
     try:
         from promptda_ros.sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
@@ -524,13 +530,11 @@ def main(argv: list[str] | None = None) -> int:
             sources.append('promptda')
         if 'promptda' in sources and not args.checkpoint:
             raise InputError('depth source promptda needs --checkpoint')
-        if args.episodes < 1 or args.timeout_s <= 0:
-            raise InputError('--episodes must be >= 1 and --timeout-s > 0')
         if not os.path.isdir(args.policy):
             raise InputError('policy checkpoint directory %s does not exist' % args.policy)
         check_policy_joints(args.policy)
         from promptda_ros.sim.render import make_renderer  # noqa: F401  (rendering check)
-        os.makedirs(args.out, exist_ok=True)
+        writable_folder(args.out, '--out')
         context = _init('promptda-sim-eval', ros_args, None)
         results: dict = {}
         strip = None
@@ -570,10 +574,12 @@ def main(argv: list[str] | None = None) -> int:
     except PromptDAError as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        stopped = True
     finally:
         if context is not None:
             _shutdown(context)
-    return 0
+    return interrupted_exit('no success table was written') if stopped else 0
 
 
 def _save_png(path: str, rgb: np.ndarray) -> None:

@@ -22,6 +22,9 @@ It takes ``command``: trajectory_msgs/JointTrajectory (joints by name, first poi
 clamped to the joint limits; a command naming joints the arm does not have is refused (logged,
 counted) and the arm keeps its last target.
 
+Parameters (``SIM_SPECS``: ranges and choices in their descriptors) are validated into
+``SimParams`` before the world is built; a refused value is one error naming it.
+
 Services: ``~/reset`` (std_srvs/Trigger) starts a new episode from the parameters ``seed``,
 ``object`` and ``position`` (settable at run time, validated); ``~/success`` (std_srvs/Trigger)
 answers whether the object lies in the box.
@@ -36,7 +39,6 @@ commands the scripted pick-and-place (``promptda_ros.sim.expert``) on ``command`
 teleoperator.
 """
 
-import argparse
 import json
 import sys
 import threading
@@ -58,14 +60,17 @@ from trajectory_msgs.msg import JointTrajectory
 from promptda_policy.ros_common import (
     declare,
     make_command,
+    params_class,
     ParamSpec,
     run_node_cli,
     split_ros_args,
 )
+from promptda_ros.cli_args import CliParser
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
+from promptda_ros.sim.scene import OBJECTS, POSITIONS
 
 try:  # optional: ROS installs ship tf2_msgs, PyPI does not
     from geometry_msgs.msg import TransformStamped
@@ -84,10 +89,10 @@ TRACKING_RAD = 0.08   # expert: the plan waits while a joint lags its command by
 SIM_SPECS = (
     ParamSpec('seed', 0, 'episode seed (jitters the object place); used by ~/reset',
               read_only=False, int_range=(0, 2 ** 31 - 1)),
-    ParamSpec('object', 'red_can', 'episode object: red_can, green_can, glass_bottle, '
-              'mirror_object; used by ~/reset', read_only=False),
-    ParamSpec('position', 'middle', 'episode position: near, middle, far; used by ~/reset',
-              read_only=False),
+    ParamSpec('object', 'red_can', 'episode object: %s; used by ~/reset' % ', '.join(OBJECTS),
+              read_only=False, choices=OBJECTS),
+    ParamSpec('position', 'middle', 'episode position: %s; used by ~/reset'
+              % ', '.join(POSITIONS), read_only=False, choices=POSITIONS),
     ParamSpec('tick_s', 1.0 / 60.0, 'sim time per step of the loop (s); joint_states rate',
               float_range=(0.002, 0.1)),
     ParamSpec('real_time_factor', 1.0, 'sim seconds per wall second (0 = as fast as possible)',
@@ -108,8 +113,12 @@ SIM_SPECS = (
     ParamSpec('prompt_height', 24, 'prompt_depth rows (px)', int_range=(2, 480)),
     ParamSpec('prompt_width', 32, 'prompt_depth columns (px)', int_range=(2, 640)),
     ParamSpec('command_type', 'trajectory', "command topic type: 'trajectory' "
-              "(JointTrajectory) or 'array' (Float64MultiArray in joint_states order)"),
+              "(JointTrajectory) or 'array' (Float64MultiArray in joint_states order)",
+              choices=tuple(COMMAND_TYPES)),
 )
+
+SimParams = params_class('SimParams', SIM_SPECS)
+"""The simulator's parameters, validated against ``SIM_SPECS`` (ranges, choices)."""
 
 
 def _stamp(t_s: float):
@@ -128,11 +137,10 @@ class SimNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         from promptda_ros.sim.scene import EpisodeConfig, JOINT_NAMES
         from promptda_ros.sim.world import SensorConfig, SimWorld
-        p = declare(self, SIM_SPECS)
+        self.world: Any = None
+        # Every value is checked (ranges, choices) before the world is built.
+        p = SimParams.from_mapping(declare(self, SIM_SPECS))
         self.params = p
-        if p['command_type'] not in COMMAND_TYPES:
-            raise InputError('command_type must be one of %s, got %r'
-                             % (sorted(COMMAND_TYPES), p['command_type']))
         self.joint_names = JOINT_NAMES
         self._episode_cls = EpisodeConfig
         episode = EpisodeConfig(int(p['seed']), p['object'], p['position'])
@@ -379,18 +387,22 @@ class SimNode(Node):
         self.diag_pub.publish(msg)
 
     def destroy_node(self):
-        """Release the renderers, then destroy the node."""
-        self.world.close()
+        """Release the renderers (if the world was built), then destroy the node."""
+        if self.world is not None:
+            self.world.close()
         super().destroy_node()
 
 
 EXPERT_SPECS = (
     ParamSpec('rate_hz', 30.0, 'command rate in sim time (Hz)', float_range=(1.0, 1000.0)),
     ParamSpec('output_type', 'trajectory', "'trajectory' (JointTrajectory) or 'array' "
-              '(Float64MultiArray in joint order)'),
+              '(Float64MultiArray in joint order)', choices=tuple(COMMAND_TYPES)),
     ParamSpec('time_from_start_s', 0.1, 'JointTrajectory point time_from_start (s)',
               float_range=(0.0, 10.0)),
 )
+
+ExpertParams = params_class('ExpertParams', EXPERT_SPECS)
+"""The scripted expert's parameters, validated against ``EXPERT_SPECS``."""
 
 
 class ExpertNode(Node):
@@ -406,7 +418,7 @@ class ExpertNode(Node):
         from promptda_policy.profiles import get_profile
         from promptda_ros.sim.render import mujoco
         from promptda_ros.sim.scene import build_mjcf, EpisodeConfig
-        p = declare(self, EXPERT_SPECS)
+        p = ExpertParams.from_mapping(declare(self, EXPERT_SPECS))
         self.params = p
         self.profile = get_profile('unitree_h1_right_arm_gripper')
         self._model = mujoco.MjModel.from_xml_string(build_mjcf())
@@ -493,21 +505,21 @@ class ExpertNode(Node):
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim`` (ROS arguments after ``--ros-args``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
+    from promptda_ros.ros.sim_eval import add_episode_arguments
+    parser = CliParser(
         prog='promptda-sim',
         description='MuJoCo grasping simulation as a ROS 2 node: camera, LiDAR, joint states '
                     'and /clock out, joint commands in; ~/reset and ~/success services. '
                     'Parameters: see config/sim.yaml.')
     parser.add_argument('--expert', action='store_true',
                         help='also run the scripted expert, commanding on the command topic')
-    parser.add_argument('--object', default=None, help='first episode object')
-    parser.add_argument('--position', default=None, help='first episode position')
-    parser.add_argument('--seed', type=int, default=None, help='first episode seed')
-    parser.add_argument('--episodes', type=int, default=1,
-                        help='with --expert: episodes to play (seeds seed, seed+1, ...), then '
-                             'exit (%(default)s)')
-    parser.add_argument('--real-time-factor', type=float, default=1.0,
-                        help='with --expert: sim s per wall s, 0 = as fast as possible')
+    parser.add_argument('--object', default=None, choices=OBJECTS,
+                        help='first episode object')
+    parser.add_argument('--position', default=None, choices=POSITIONS,
+                        help='first episode position')
+    add_episode_arguments(parser, 1, 0, 'with --expert: episodes to play (seeds seed, '
+                          'seed+1, ...), then exit')
+    parser.set_defaults(seed=None)
     argv, ros_args = split_ros_args(argv)
     args = parser.parse_args(argv)
     overrides = []

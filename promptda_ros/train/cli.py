@@ -28,11 +28,39 @@ import warnings
 
 import numpy as np
 
-from promptda_ros.cli_args import hw_arg, topics_arg
+from promptda_ros.cli_args import (
+    CliParser,
+    fraction,
+    hw_arg,
+    nonnegative_float,
+    nonnegative_int,
+    number,
+    positive_float,
+    positive_int,
+    run_cli,
+    seed_int,
+    topics_arg,
+    writable_file,
+    writable_folder,
+)
 from promptda_ros.core.errors import PromptDAError
-from promptda_ros.train.lidar_sim import LidarSimConfig, PATTERNS
+from promptda_ros.train.lidar_sim import (
+    LidarSimConfig,
+    MAX_AZIMUTH_STEP_DEG,
+    MAX_RANGE_NOISE_M,
+    MIN_AZIMUTH_STEP_DEG,
+    PATTERNS,
+)
 
 KIND = 'promptda-train'
+# argparse types of the bounded options (the one validation layer, promptda_ros.cli_args)
+BEAMS = number(int, 1, 1024)
+AZIMUTH_STEP = number(float, MIN_AZIMUTH_STEP_DEG, MAX_AZIMUTH_STEP_DEG)
+RANGE_NOISE = number(float, 0.0, MAX_RANGE_NOISE_M)
+SHARE = number(float, 0.0, 1.0, high_open=True)
+ANCHOR_STRIDE = number(int, 1, 256)
+RANDOM_POINTS = number(int, 1, 10 ** 7)
+SCALE_JITTER = number(float, 1.0, 4.0)
 LR_VIT = 5e-6
 LR_DECODER = 5e-5
 
@@ -42,7 +70,7 @@ def _xyz(text: str) -> tuple:
         values = tuple(float(v) for v in text.split(','))
     except ValueError:
         values = ()
-    if len(values) != 3:
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"expected X,Y,Z metres, got '{text}'")
     return values
 
@@ -52,7 +80,7 @@ def _pair(text: str) -> tuple:
         values = tuple(float(v) for v in text.split(','))
     except ValueError:
         values = ()
-    if len(values) != 2:
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got '{text}'")
     return values
 
@@ -63,22 +91,23 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('simulated prompts')
     g.add_argument('--prompt-hw', type=hw_arg, default=(192, 256), metavar='HxW',
                    help="prompt grid (default: 192x256, the paper's)")
-    g.add_argument('--beams', type=int, default=d.n_beams, help='LiDAR beams (%(default)s)')
+    g.add_argument('--beams', type=BEAMS, default=d.n_beams, help='LiDAR beams (%(default)s)')
     g.add_argument('--vfov', type=_pair, default=d.vfov_deg, metavar='LOW,HIGH',
                    help='beam elevations, degrees (default: -15,15)')
-    g.add_argument('--azimuth-step', type=float, default=d.azimuth_step_deg,
-                   help='degrees between firings (%(default)s)')
+    g.add_argument('--azimuth-step', type=AZIMUTH_STEP, default=d.azimuth_step_deg,
+                   help=f'degrees between firings, in [{MIN_AZIMUTH_STEP_DEG}, '
+                        f'{MAX_AZIMUTH_STEP_DEG:g}] (%(default)s)')
     g.add_argument('--lidar-offset', type=_xyz, default=d.offset_m, metavar='X,Y,Z',
                    help='LiDAR origin in the camera optical frame, m (default: 0,-0.08,-0.03)')
-    g.add_argument('--range-noise', type=float, default=d.range_noise_m,
+    g.add_argument('--range-noise', type=RANGE_NOISE, default=d.range_noise_m,
                    help='range noise sigma, m (%(default)s)')
-    g.add_argument('--dropout', type=float, default=d.dropout,
+    g.add_argument('--dropout', type=SHARE, default=d.dropout,
                    help='fraction of returns lost (%(default)s)')
-    g.add_argument('--outliers', type=float, default=d.outlier_frac,
+    g.add_argument('--outliers', type=SHARE, default=d.outlier_frac,
                    help='fraction of returns with a random range (%(default)s)')
-    g.add_argument('--anchor-stride', type=int, default=d.stride,
+    g.add_argument('--anchor-stride', type=ANCHOR_STRIDE, default=d.stride,
                    help='sparse anchor interpolation stride, cells (%(default)s)')
-    g.add_argument('--random-points', type=int, default=d.n_random,
+    g.add_argument('--random-points', type=RANDOM_POINTS, default=d.n_random,
                    help="points of the 'random' pattern (%(default)s)")
 
 
@@ -93,7 +122,7 @@ def sim_config(args) -> LidarSimConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-train``."""
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-train',
         description='Fine-tune PromptDA on your own frames (bags or frame folders with reference '
                     'depth). Under torchrun, each process trains on its share of every batch.')
@@ -102,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--val', nargs='+', default=None, metavar='BAG_OR_DIR',
                    help='held-out validation inputs (default: the last --val-fraction of each '
                         'training input)')
-    p.add_argument('--val-fraction', type=float, default=0.2,
+    p.add_argument('--val-fraction', type=SHARE, default=0.2,
                    help='share of frames held out when --val is not given (%(default)s)')
     p.add_argument('--init', metavar='CKPT',
                    help='starting weights: official PromptDA model.ckpt, promptda_ros '
@@ -127,38 +156,41 @@ def build_parser() -> argparse.ArgumentParser:
                         'noisy reference) (default: %(default)s)')
     p.add_argument('--input-size', type=hw_arg, default=(378, 504), metavar='HxW',
                    help='network input, multiples of 14 (default: 378x504)')
-    p.add_argument('--scale-jitter', type=float, default=1.25,
+    p.add_argument('--scale-jitter', type=SCALE_JITTER, default=1.25,
                    help='random zoom before cropping, 1 = none (%(default)s)')
-    p.add_argument('--colour-jitter', type=float, default=0.2,
+    p.add_argument('--colour-jitter', type=fraction, default=0.2,
                    help='brightness / contrast / saturation amplitude (%(default)s)')
     p.add_argument('--no-flip', action='store_true', help='no horizontal flips')
-    p.add_argument('--steps', type=int, default=1000, help='optimiser steps (%(default)s)')
-    p.add_argument('--batch-size', type=int, default=2,
+    p.add_argument('--steps', type=positive_int, default=1000,
+                   help='optimiser steps (%(default)s)')
+    p.add_argument('--batch-size', type=positive_int, default=2,
                    help='samples per process and step (%(default)s)')
-    p.add_argument('--lr-vit', type=float, default=LR_VIT, help='ViT learning rate (5e-6)')
-    p.add_argument('--lr-decoder', type=float, default=LR_DECODER,
+    p.add_argument('--lr-vit', type=fraction, default=LR_VIT, help='ViT learning rate (5e-6)')
+    p.add_argument('--lr-decoder', type=fraction, default=LR_DECODER,
                    help='decoder and fusion learning rate (5e-5)')
-    p.add_argument('--weight-decay', type=float, default=0.01, help='AdamW (%(default)s)')
-    p.add_argument('--warmup', type=int, default=None,
+    p.add_argument('--weight-decay', type=fraction, default=0.01, help='AdamW (%(default)s)')
+    p.add_argument('--warmup', type=nonnegative_int, default=None,
                    help='warm-up steps (default: 5 %% of --steps)')
     p.add_argument('--schedule', choices=('cosine', 'constant'), default='cosine',
                    help='after warm-up (%(default)s, cosine ends at 0.1x)')
-    p.add_argument('--clip-norm', type=float, default=1.0,
+    p.add_argument('--clip-norm', type=nonnegative_float, default=1.0,
                    help='gradient clipping, global L2 norm; 0 = off (%(default)s)')
-    p.add_argument('--val-every', type=int, default=100,
+    p.add_argument('--val-every', type=nonnegative_int, default=100,
                    help='steps between validations, 0 = at the end only (%(default)s)')
-    p.add_argument('--save-every', type=int, default=100,
+    p.add_argument('--save-every', type=positive_int, default=100,
                    help='steps between checkpoints (%(default)s)')
-    p.add_argument('--log-every', type=int, default=10, help='steps between log lines')
-    p.add_argument('--max-depth', type=float, default=10.0,
+    p.add_argument('--log-every', type=positive_int, default=10, help='steps between log lines')
+    p.add_argument('--max-depth', type=positive_float, default=10.0,
                    help='validation depth range upper bound, m (%(default)s)')
     p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto')
     p.add_argument('--precision', choices=('auto', 'fp32', 'bf16'), default='auto',
                    help='bf16 autocast (CUDA only); auto = bf16 on CUDA, fp32 on CPU')
-    p.add_argument('--workers', type=int, default=0, help='DataLoader workers (%(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='seed of everything random')
-    p.add_argument('--stride', type=int, default=1, help='keep every N-th input frame')
-    p.add_argument('--max-frames', type=int, default=None, help='frames per input at most')
+    p.add_argument('--workers', type=nonnegative_int, default=0,
+                   help='DataLoader workers (%(default)s)')
+    p.add_argument('--seed', type=seed_int, default=0, help='seed of everything random')
+    p.add_argument('--stride', type=positive_int, default=1, help='keep every N-th input frame')
+    p.add_argument('--max-frames', type=positive_int, default=None,
+                   help='frames per input at most')
     p.add_argument('--topics', type=topics_arg, default={}, metavar='KEY=TOPIC,...',
                    help='bag topic overrides, e.g. gt=/depth/gt,image=/cam/image')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -302,6 +334,8 @@ def train(args, ctx) -> dict:
     from promptda_ros.train.losses import edge_aware_loss, l1_gradient_loss, l1_loss
 
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
+    if ctx.is_main:
+        writable_folder(args.out, '--out')  # before reading or caching anything
     if args.resume:
         _apply_run_config(args, run.config())
     _check_args(args)
@@ -458,25 +492,21 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     args.steps_given = any(a == '--steps' or a.startswith('--steps=')
                            for a in (argv if argv is not None else sys.argv[1:]))
     from promptda_ros.train import loop
-    try:
+
+    def work():
         ctx = loop.setup_distributed(args.device)
-    except PromptDAError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    try:
-        result = train(args, ctx)
-    except (PromptDAError, OSError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    finally:
-        loop.teardown_distributed()
-    if ctx.is_main:
-        last = result['last']
-        summary = ', '.join(f'{k} {last[k]:.4f}' for k in ('l1', 'absrel', 'delta_1')
-                            if k in last)
-        print(f'{KIND}: wrote {os.path.join(args.out, "last.safetensors")}'
-              + (f' (validation {summary})' if summary else ''))
-    return 0
+        try:
+            result = train(args, ctx)
+        finally:
+            loop.teardown_distributed()
+        if ctx.is_main:
+            last = result['last']
+            summary = ', '.join(f'{k} {last[k]:.4f}' for k in ('l1', 'absrel', 'delta_1')
+                                if k in last)
+            print(f'{KIND}: wrote {os.path.join(args.out, "last.safetensors")}'
+                  + (f' (validation {summary})' if summary else ''))
+    return run_cli(work, f'continue with --out {args.out} --resume (from its last checkpoint; '
+                   'before the first one, start again in an empty --out)')
 
 
 # ---------------------------------------------------------------- promptda-simulate-lidar
@@ -484,14 +514,14 @@ def train_main(argv: Optional[List[str]] = None) -> int:
 
 def build_sim_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-simulate-lidar``."""
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog='promptda-simulate-lidar',
         description='Compare simulated prompts for one frame: ground truth, naive '
                     'downsampling, sparse anchor interpolation and LiDAR beams (PNG).')
     p.add_argument('input', metavar='BAG_OR_DIR', help='bag or frame folder with reference depth')
     p.add_argument('--out', required=True, metavar='PNG', help='image to write (.png)')
-    p.add_argument('--frame', type=int, default=0, help='frame index (%(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='simulation seed (%(default)s)')
+    p.add_argument('--frame', type=nonnegative_int, default=0, help='frame index (%(default)s)')
+    p.add_argument('--seed', type=seed_int, default=0, help='simulation seed (%(default)s)')
     add_sim_arguments(p)
     return p
 
@@ -507,11 +537,7 @@ def simulate_lidar(args) -> dict:
     from promptda_ros.train.lidar_sim import make_prompt
     if not args.out.lower().endswith('.png'):
         raise InputError(f'--out must be a .png file, got {args.out}')
-    parent = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(parent):
-        raise InputError(f'folder {parent} does not exist')
-    if args.frame < 0:
-        raise InputError('--frame must be >= 0')
+    writable_file(args.out, '--out')
     sim = sim_config(args)
     options = {} if os.path.isdir(os.path.join(args.input, 'rgb')) else \
         {'prompt_hw': tuple(args.prompt_hw)}
@@ -556,14 +582,12 @@ def simulate_lidar(args) -> dict:
 def simulate_lidar_main(argv: Optional[List[str]] = None) -> int:
     """Run ``promptda-simulate-lidar``; return the process exit code."""
     args = build_sim_parser().parse_args(argv)
-    try:
+
+    def work():
         stats = simulate_lidar(args)
-    except (PromptDAError, OSError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    print(f'wrote {args.out}: ' + ', '.join(
-        f'{k} {100 * v["valid_fraction"]:.1f} % of cells' for k, v in stats.items()))
-    return 0
+        print(f'wrote {args.out}: ' + ', '.join(
+            f'{k} {100 * v["valid_fraction"]:.1f} % of cells' for k, v in stats.items()))
+    return run_cli(work)
 
 
 if __name__ == '__main__':

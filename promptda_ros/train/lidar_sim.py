@@ -54,6 +54,11 @@ R_CAM_LIDAR = np.array([[0.0, -1.0, 0.0],
                         [1.0, 0.0, 0.0]])
 
 
+MIN_AZIMUTH_STEP_DEG = 0.01   # 36000 firings per beam and turn; finer only costs memory
+MAX_AZIMUTH_STEP_DEG = 10.0
+MAX_RANGE_NOISE_M = 1.0
+
+
 @dataclass(frozen=True)
 class LidarSimConfig:
     """Parameters of the simulated prompts (lengths in metres, angles in degrees).
@@ -104,13 +109,15 @@ class LidarSimConfig:
         lo, hi = (float(v) for v in self.vfov_deg)
         if not -89.0 < lo <= hi < 89.0:
             raise InputError(f'vfov_deg must satisfy -89 < low <= high < 89, got {self.vfov_deg}')
-        if not float(self.azimuth_step_deg) > 0:
-            raise InputError(f'azimuth_step_deg must be > 0, got {self.azimuth_step_deg}')
+        if not MIN_AZIMUTH_STEP_DEG <= float(self.azimuth_step_deg) <= MAX_AZIMUTH_STEP_DEG:
+            raise InputError(f'azimuth_step_deg must be in [{MIN_AZIMUTH_STEP_DEG}, '
+                             f'{MAX_AZIMUTH_STEP_DEG}] degrees, got {self.azimuth_step_deg}')
         for name in ('dropout', 'outlier_frac'):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise InputError(f'{name} must be in [0, 1), got {getattr(self, name)}')
-        if float(self.range_noise_m) < 0:
-            raise InputError(f'range_noise_m must be >= 0, got {self.range_noise_m}')
+        if not 0.0 <= float(self.range_noise_m) <= MAX_RANGE_NOISE_M:
+            raise InputError(f'range_noise_m must be in [0, {MAX_RANGE_NOISE_M}] m, got '
+                             f'{self.range_noise_m}')
         if not 0.0 <= float(self.min_range_m) < float(self.max_range_m):
             raise InputError('need 0 <= min_range_m < max_range_m')
         if int(self.stride) < 1 or int(self.k) < 1 or int(self.n_random) < 1:

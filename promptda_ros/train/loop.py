@@ -8,6 +8,8 @@
 * :class:`RunFolder` - the output folder: ``run.json`` (what made it), ``state.pt`` (optimiser,
   scheduler and step, for ``--resume``), ``metrics.jsonl`` (one JSON object per logged step or
   validation) and ``curves.png``. Model weights are written by the caller (its own format).
+  Every file is written to a temporary name and renamed, so a crash or Ctrl-C never leaves a
+  half-written one; ``--resume`` refuses a corrupt file in one line naming it.
 * :func:`step_batches` - an endless, resumable stream of batches: epoch ``e`` visits the samples
   in the order of a ``DistributedSampler`` seeded with ``seed`` and set to epoch ``e``, so the
   batch of a given step is the same whatever the number of processes that share it, and a resumed
@@ -17,6 +19,8 @@
 * :func:`warmup_schedule` - linear warm-up, then constant or cosine decay.
 * :func:`run_loop` - the step loop: forward (bf16 autocast on CUDA only), backward, gradient
   clipping, optimiser and scheduler step, logging, periodic validation, checkpoints, progress bar.
+  A non-finite loss or weight stops it (:class:`NonFiniteError`) before the next checkpoint, so
+  the last one saved stays the last good one.
 
 Every rank runs the same steps; rank 0 alone validates and writes files, the others wait.
 """
@@ -32,7 +36,7 @@ from typing import Callable, Iterator
 import torch
 from torch import distributed as dist
 
-from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.core.errors import InputError, NonFiniteError, PromptDAError
 
 RUN_FILE = 'run.json'
 STATE_FILE = 'state.pt'
@@ -161,6 +165,7 @@ class RunFolder:
             if not os.path.isfile(self.file(STATE_FILE)):
                 raise RunError(f'--resume: {self.path} has no {STATE_FILE} (no checkpoint was '
                                'saved yet)')
+            self.records()  # a corrupt metrics.jsonl is refused now, not after the work
         elif os.path.isdir(self.path) and os.listdir(self.path):
             raise RunError(f'{self.path} exists and is not empty; pass --resume to continue '
                            'that run, or choose a new --out')
@@ -197,17 +202,43 @@ class RunFolder:
         return dict(self._read_info().get('config') or {})
 
     def log(self, record: dict) -> None:
-        """Append one JSON object to ``metrics.jsonl``."""
-        with open(self.file(METRICS_FILE), 'a', encoding='utf-8') as f:
-            f.write(json.dumps(record, sort_keys=True, allow_nan=True) + '\n')
+        """Append one JSON object to ``metrics.jsonl`` (the file is replaced atomically)."""
+        path = self.file(METRICS_FILE)
+        try:
+            with open(path, 'rb') as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = b''
+        line = json.dumps(record, sort_keys=True, allow_nan=True) + '\n'
+        _write_atomic(path, old + line.encode())
 
     def records(self) -> list:
-        """Return every object of ``metrics.jsonl`` (empty when there is none)."""
+        """Return every object of ``metrics.jsonl`` (empty when there is none).
+
+        Raises:
+            RunError: a line that is not a JSON object, naming the file and the line.
+        """
+        path = self.file(METRICS_FILE)
         try:
-            with open(self.file(METRICS_FILE), encoding='utf-8') as f:
-                return [json.loads(line) for line in f if line.strip()]
+            with open(path, encoding='utf-8') as f:
+                lines = f.read().splitlines()
         except FileNotFoundError:
             return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunError(f'cannot read {path}: {exc}') from None
+        out = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise RunError(f'{path} is corrupt at line {number} (not a JSON object); '
+                               'remove that line to resume')
+            out.append(record)
+        return out
 
     def truncate_log(self, step: int) -> None:
         """Drop records after ``step`` (a resumed run repeats the steps after its checkpoint)."""
@@ -410,13 +441,15 @@ def run_loop(model: torch.nn.Module, optimizer, scheduler, batches: Iterator,
         with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=autocast):
             loss, logs = loss_fn(model, batch)
         if not torch.isfinite(loss):
-            raise RunError(f'step {step + 1}: the loss is {loss.item()} (not finite); lower the '
-                           'learning rate or check the data')
+            raise NonFiniteError(f'step {step + 1}: the loss is {loss.item()} (not finite); '
+                                 f'stopped, {run.path} keeps its last checkpoint; lower the '
+                                 'learning rate or check the data')
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.clip_norm)) \
             if config.clip_norm > 0 else math.nan
         optimizer.step()
+        check_finite(params, step + 1, run.path)
         if scheduler is not None:
             scheduler.step()
         done = step + 1
@@ -451,6 +484,23 @@ def run_loop(model: torch.nn.Module, optimizer, scheduler, batches: Iterator,
         bar.update(1)
     bar.close()
     return last_val
+
+
+def check_finite(params: list, step: int, where: str) -> None:
+    """Raise NonFiniteError when a parameter holds NaN or Inf after optimiser step ``step``.
+
+    Args:
+        params: the trained tensors.
+        step: the step just taken (1-based), for the message.
+        where: the run folder, for the message.
+    """
+    with torch.no_grad():
+        finite = torch.stack([torch.isfinite(p).all() for p in params]).all() if params \
+            else torch.tensor(True)
+    if not bool(finite):
+        raise NonFiniteError(f'step {step}: weights are not finite after the optimiser step; '
+                             f'stopped, {where} keeps its last checkpoint; lower the learning '
+                             'rate')
 
 
 def replica_divergence(model: torch.nn.Module, ctx: DistContext) -> float:
@@ -504,6 +554,7 @@ def plot_curves(records: list, path: str, train_key: str = 'loss',
     if axes[1].lines:
         axes[1].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path + '.tmp', dpi=100, format='png')
     plt.close(fig)
+    os.replace(path + '.tmp', path)
     return path
