@@ -138,6 +138,19 @@ class DepthEstimator:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
 
+    def infer(self, pixel_values: torch.Tensor, prompt_m: torch.Tensor) -> torch.Tensor:
+        """Run the network on tensors already on the device, in the estimator's precision.
+
+        Args:
+            pixel_values: (B, 3, H, W) float, ImageNet-normalised RGB, H and W multiples of 14.
+            prompt_m: (B, 1, h, w) float metres, dense.
+
+        Returns:
+            (B, H, W) float32 metres (no clamp, no resize); asynchronous on CUDA.
+        """
+        with torch.inference_mode(), self._autocast():
+            return self._forward(pixel_values, prompt_m).float()
+
     def input_size_for(self, image_hw: tuple) -> tuple:
         """Network input (h, w) used for an image of (H, W) pixels."""
         return network_input_size(image_hw, self.config.input_size, self.config.long_side)
@@ -169,8 +182,7 @@ class DepthEstimator:
             prompt = prompt_to_tensor(filled, self.device)
             self._sync()
             t1 = time.perf_counter()
-            with self._autocast():
-                depth = self._forward(x, prompt)
+            depth = self.infer(x, prompt)
             self._sync()
             t2 = time.perf_counter()
             out_hw = self.config.output_size or image.shape[:2]
