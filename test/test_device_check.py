@@ -16,25 +16,16 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, 'bench', 'device_check.py')
 SECTIONS = ('network', 'onnx', 'pipeline', 'train', 'torchrun', 'policy')
-ABSENT = ('rclpy', 'rosbags', 'mujoco', 'lerobot')
+ABSENT = ('rclpy', 'rosbags', 'mujoco', 'lerobot', 'matplotlib')  # not on a bare image
 
 # Installed as sitecustomize in a folder on PYTHONPATH: the check and the training processes
-# it starts then run as on a machine where these packages are not installed.
+# it starts then run as on a machine where these packages are not installed (a None entry in
+# sys.modules fails their import, and importlib.util.find_spec reports them absent).
 BLOCKER = """
-import importlib.abc
 import sys
 
-ABSENT = %r
-
-
-class _Absent(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ABSENT:
-            raise ModuleNotFoundError('No module named %%r' %% name, name=name)
-        return None
-
-
-sys.meta_path.insert(0, _Absent())
+for name in %r:
+    sys.modules[name] = None
 """ % (ABSENT,)
 
 
@@ -112,6 +103,8 @@ def test_smoke_figures(smoke):
     assert 0.0 < stages['end to end']['valid_fraction'] <= 1.0
     (train,) = report['sections']['train']['rows']
     assert train['steps'] == 3 and train['steps_per_s'] > 0
+    # Without matplotlib only the curves plot after the last step fails; the figures stay.
+    assert any('matplotlib' in s['reason'] for s in report['sections']['train']['skipped'])
     policy = report['sections']['policy']
     assert policy['rows'][0]['model'].startswith('ResNet18') and policy['rows'][0]['runs'] >= 1
     assert any('lerobot does not import' in s['reason'] for s in policy['skipped'])
@@ -139,6 +132,17 @@ def test_policy_section_with_lerobot():
     (row,) = section.out['rows']
     assert row['model'] == 'ACT-depth' and row['steps_per_s'] > 0 and row['chunk'] == 5
     assert not section.out['skipped']
+
+
+def test_onnx_section_without_the_onnx_package(monkeypatch, tmp_path):
+    """torch.onnx.export needs the onnx package: without it the section says so and stops."""
+    check = _load_script()
+    monkeypatch.setitem(sys.modules, 'onnx', None)
+    section = check.Section('onnx', 60.0)
+    check.run_onnx(section, check.Settings(True, torch.device('cpu')), str(tmp_path))
+    assert section.out['status'] == 'skipped' and not section.out['rows']
+    (skipped,) = section.out['skipped']
+    assert 'onnx (needed by torch.onnx.export) does not import' in skipped['reason']
 
 
 def test_cuda_without_gpu_is_a_one_line_error(tmp_path, capsys):
