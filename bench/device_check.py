@@ -7,8 +7,9 @@
     python bench/device_check.py --smoke                                  # CPU, tiny sizes
 
 Writes ``OUT/device_check.json`` and ``OUT/device_check.md`` (the same figures as tables).
-Needs only torch, transformers, safetensors, numpy and opencv (onnxruntime, torchvision and
-lerobot where present); rclpy, rosbags and MuJoCo are never imported. Weights are the
+Needs only torch, transformers, safetensors, numpy, opencv and scipy (onnxruntime + onnx,
+torchvision, matplotlib and lerobot where present); rclpy, rosbags and MuJoCo are never
+imported. Weights are the
 conformance-vector weights (:mod:`promptda_ros.model.conformance`), generated here, so nothing
 is downloaded. Sections, each with a time cap (seconds, full run; a section that reaches its cap
 lists what it left out):
@@ -250,7 +251,7 @@ def conformance_deltas(encoder: str, estimators: dict, device: torch.device,
 
 
 def run_network(section: Section, settings: Settings) -> None:
-    """PromptDA latency / memory per encoder, size, precision and path; conformance deltas."""
+    """Time the network per encoder, size, precision and path; conformance deltas, memory."""
     from promptda_ros.model.conformance import conformance_network
     from promptda_ros.model.runtime import DepthEstimator
     device = settings.device
@@ -410,7 +411,7 @@ def _sample_frames(settings: Settings, count: int) -> tuple:
 
 
 def run_pipeline(section: Section, settings: Settings, tmp: str) -> None:
-    """The frame pipeline of the node, without ROS, on the sample: frames/s and latency."""
+    """Time the frame pipeline of the node, without ROS, on the sample (frames/s, latency)."""
     from types import SimpleNamespace
 
     from promptda_ros.backends import make_backend
