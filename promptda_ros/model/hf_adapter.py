@@ -298,7 +298,8 @@ class PromptDANetwork(nn.Module):
     def _encode(self, pixel_values: torch.Tensor) -> list:
         """Run the ViT (under the caller's autocast, if any).
 
-        Returns the 4 intermediate feature maps as float32 (B, N, C), C = embed_dim.
+        Returns the 4 intermediate token maps, float32 (B, 1 + N, C): class token first, N =
+        (H / 14) * (W / 14) patches, C = embed_dim.
         """
         features = self.hf.backbone(pixel_values).feature_maps
         return [f.float() for f in features]
