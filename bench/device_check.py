@@ -9,24 +9,27 @@
 Writes ``OUT/device_check.json`` and ``OUT/device_check.md`` (the same figures as tables).
 Needs only torch, transformers, safetensors, numpy, opencv and scipy (onnxruntime + onnx,
 torchvision, matplotlib and lerobot where present); rclpy, rosbags and MuJoCo are never
-imported. Weights are the
-conformance-vector weights (:mod:`promptda_ros.model.conformance`), generated here, so nothing
-is downloaded. Sections, each with a time cap (seconds, full run; a section that reaches its cap
-lists what it left out):
+imported. Weights are the conformance-vector weights (:mod:`promptda_ros.model.conformance`),
+generated here, so nothing is downloaded. Sections, each with a time cap (seconds, full run; a
+section that reaches its cap lists what it left out):
 
-network   (270) PromptDA ViT-S and ViT-L, batch 1, at 378x504, 756x1008 and 768x1024, in fp32,
+network   (240) PromptDA ViT-S and ViT-L, batch 1, at 378x504, 756x1008 and 768x1024, in fp32,
           fp16 and bf16: latency p50 / p99 and frames/s of the eager network (SDPA attention),
           of a CUDA-graph replay and of ``torch.compile`` (CUDA, precision 'auto', while time
           is left), peak GPU memory; max |delta| of each precision against fp32 and against the
           official outputs on the conformance vectors.
-onnx       (45) ViT-S at 378x504 exported to ONNX, run with every onnxruntime provider present.
-pipeline   (45) the perception pipeline without ROS on the generated sample's frames: decode the
+onnx       (40) ViT-S at 378x504 exported to ONNX, run with every onnxruntime provider present.
+pipeline   (40) the perception pipeline without ROS on the generated sample's frames: decode the
           image and cloud fields -> LiDAR prompt -> network (backend 'promptda', precision
           'auto') -> output mask; frames/s and latency per stage.
-train      (75) ``promptda-train`` for a few steps (bf16 autocast on CUDA), steps/s.
+train      (70) ``promptda-train`` for a few steps (bf16 autocast on CUDA), steps/s.
 torchrun   (45) the same with 2 processes (NCCL) when 2 GPUs are visible.
 policy     (30) ACT-depth forward + backward at the simulation recipe's size (lerobot), steps/s;
           without lerobot, its ResNet18 depth backbone alone (torchvision).
+
+The caps add up to 465 s; ``--budget-s`` (480) bounds the whole run: a section never gets more
+than what is left of it, so one that overruns (a slow ``torch.compile``) shortens the next ones.
+p99 is taken over 20 (ViT-L) or 40 (ViT-S) timed calls, i.e. close to their maximum.
 
 ``--smoke`` runs every section at tiny sizes for a few iterations (CI runs it on the CPU), so a
 GPU machine never meets a code path that has never run. ``--device cuda`` without CUDA is a
@@ -56,7 +59,7 @@ import torch  # noqa: E402
 from promptda_ros.model.runtime import AUTO_PRECISION, DeviceError, resolve_device  # noqa: E402
 
 SECTIONS = ('network', 'onnx', 'pipeline', 'train', 'torchrun', 'policy')
-CAPS_S = {'network': 270.0, 'onnx': 45.0, 'pipeline': 45.0, 'train': 75.0, 'torchrun': 45.0,
+CAPS_S = {'network': 240.0, 'onnx': 40.0, 'pipeline': 40.0, 'train': 70.0, 'torchrun': 45.0,
           'policy': 30.0}
 # Smoke sizes take seconds; these caps only stop a run that hangs.
 SMOKE_CAPS_S = {name: 120.0 for name in CAPS_S}
@@ -742,6 +745,8 @@ def parse_args(argv):
     p.add_argument('--sections', default=','.join(SECTIONS),
                    help='comma-separated subset of: %s' % ', '.join(SECTIONS))
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--budget-s', type=float, default=480.0,
+                   help='time for all sections together, s (%(default)s; --smoke: no limit)')
     return p.parse_args(argv)
 
 
@@ -780,7 +785,10 @@ def main(argv=None) -> int:
     failed = False
     with tempfile.TemporaryDirectory(prefix='device_check_') as tmp:
         for sec_name in SECTIONS:
-            section = Section(sec_name, settings.caps[sec_name])
+            left = args.budget_s - (time.perf_counter() - t_start)
+            cap = settings.caps[sec_name] if args.smoke else \
+                max(5.0, min(settings.caps[sec_name], left))
+            section = Section(sec_name, cap)
             if sec_name not in wanted:
                 section.out['status'] = 'skipped'
                 section.skip(sec_name, 'not in --sections')
