@@ -41,6 +41,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -526,6 +527,25 @@ def _subprocess_env() -> dict:
     return env
 
 
+def run_bounded(command: list, timeout_s: float) -> tuple:
+    """Run ``command`` from the checkout; past ``timeout_s`` stop it and all its children.
+
+    Returns:
+        (exit code, or None when it was stopped; last line of its output).
+    """
+    proc = subprocess.Popen(command, cwd=REPO, env=_subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: torchrun's workers too
+        out, _ = proc.communicate()
+        code = None
+    lines = (out or '').strip().splitlines()
+    return code, lines[-1] if lines else '(no output)'
+
+
 def _train(section: Section, settings: Settings, tmp: str, name: str, launcher: list) -> None:
     """Run ``promptda-train`` through ``launcher``; add a steps/s row from its metrics."""
     folder, init = _train_inputs(settings, tmp)
@@ -538,20 +558,22 @@ def _train(section: Section, settings: Settings, tmp: str, name: str, launcher: 
             '--device', settings.device.type, '--precision', 'auto']
     if settings.smoke:
         args += ['--beams', '16', '--vfov=-20,20']
-    timeout = max(10.0, section.left_s())
     t0 = time.perf_counter()
-    proc = subprocess.run(launcher + args, cwd=REPO, env=_subprocess_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    code, last_line = run_bounded(launcher + args, max(10.0, section.left_s()))
     wall = time.perf_counter() - t0
     records = []
     metrics = os.path.join(run, 'metrics.jsonl')
     if os.path.isfile(metrics):
         with open(metrics, encoding='utf-8') as f:
             records = [r for r in map(json.loads, f) if r.get('split') == 'train']
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        problem = '%s exited %d: %s' % (name, proc.returncode,
-                                        tail[-1] if tail else '(no output)')
+    if code is None:
+        problem = '%s stopped at the section time cap (%.0f s) after %d steps' \
+            % (name, section.cap_s, len(records))
+        if len(records) < 3:
+            raise RuntimeError(problem)
+        section.skip('%s: steps after %d' % (name, len(records)), problem)
+    elif code != 0:
+        problem = '%s exited %d: %s' % (name, code, last_line)
         if len(records) < t['steps']:
             raise RuntimeError(problem)
         # Every step ran (e.g. only the curves plot needs matplotlib, absent): keep the figures.
