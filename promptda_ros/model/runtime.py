@@ -122,7 +122,10 @@ class DepthEstimator:
     def _autocast(self):
         if self.precision == 'fp32':
             return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
+        # No cast cache: a forward uses each weight once, so it would save nothing, and PyTorch
+        # advises against it in CUDA-graph captures (bench/device_check.py replays one).
+        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision],
+                              cache_enabled=False)
 
     def _warmup(self) -> None:
         size = self.config.input_size
