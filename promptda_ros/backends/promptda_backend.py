@@ -48,7 +48,7 @@ def make_promptda_backend(**options) -> PromptDABackend:
     """Build the 'promptda' backend.
 
     Options: ``checkpoint`` (path, required), ``encoder`` ('vits' / 'vitb' / 'vitl' or None),
-    ``device`` ('cpu' / 'cuda'), ``precision`` ('fp32' / 'fp16' / 'bf16'), ``input_size``
+    ``device`` ('cpu' / 'cuda'), ``precision`` ('auto' / 'fp32' / 'fp16' / 'bf16'), ``input_size``
     ((h, w) multiples of 14, 'native' or None = long side 504), and the processing settings
     ``long_side``, ``output_size``, ``min_depth``, ``max_depth``, ``fill``,
     ``min_valid_fraction``, ``min_valid``, ``resample``, plus ``compile`` and ``warmup``.
@@ -73,7 +73,7 @@ def make_promptda_backend(**options) -> PromptDABackend:
                                      if options.get(k) is not None})
     estimator = DepthEstimator(checkpoint, encoder=options.get('encoder') or None,
                                device=options.get('device') or 'cpu',
-                               precision=options.get('precision') or 'fp32',
+                               precision=options.get('precision') or 'auto',
                                compile=bool(options.get('compile', False)),
                                warmup=int(options.get('warmup', 1)), processing=processing)
     return PromptDABackend(estimator)

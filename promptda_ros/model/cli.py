@@ -59,8 +59,9 @@ def depth_main(argv=None) -> int:
     parser.add_argument('--encoder', choices=('vits', 'vitb', 'vitl'), default=None,
                         help='insist on an encoder size (default: inferred from the weights)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda[:N]' (default cpu)")
-    parser.add_argument('--precision', choices=('fp32', 'fp16', 'bf16'), default='fp32',
-                        help='fp32 (default), fp16 (cuda) or bf16 autocast')
+    parser.add_argument('--precision', choices=('auto', 'fp32', 'fp16', 'bf16'), default='auto',
+                        help='auto (default: fp16 on cuda, fp32 on cpu), fp32, fp16 (cuda) or '
+                             'bf16 (autocast of the ViT blocks)')
     parser.add_argument('--min-depth', type=float, default=0.0,
                         help='clamp output below, metres (default 0)')
     parser.add_argument('--max-depth', type=float, default=100.0,

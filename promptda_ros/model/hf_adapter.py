@@ -17,6 +17,12 @@ the official ``forward`` that concerns the prompt::
 The official code divides by ``hi - lo`` with no epsilon, so a constant prompt gives NaN there.
 Here a sample whose span is 0 is fed a zero prompt and its output is ``0 * head + lo = lo``:
 a constant prompt yields that constant depth (no NaN). Any non-zero span is unchanged.
+
+Reduced precision (the caller's ``torch.autocast``, fp16 / bf16) applies to the ViT blocks only:
+the patch embedding, the prompt min / max normalisation, the DPT decoder (neck, prompt fusion,
+head and its output activation) and the de-normalisation always run in float32. On the
+conformance vectors with bf16 this keeps the output within 5 mm of float32 where autocast over
+the whole network is 2-3 cm off (``docs/network.md``, Precision).
 """
 
 import json
@@ -208,6 +214,19 @@ def _official_interpolate_pos_encoding(self, embeddings: torch.Tensor, height: i
     return torch.cat((pos[:, :1], grid), dim=1)
 
 
+def _keep_float32(module: nn.Module) -> None:
+    """Make ``module`` (one tensor in, one out) run in float32 inside an autocast region too.
+
+    Its input is cast to the dtype of its parameters; its output keeps that dtype.
+    """
+    forward = module.forward
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return forward(x.to(next(module.parameters()).dtype))
+    module.forward = run
+
+
 class PromptDANetwork(nn.Module):
     """PromptDA: (normalised RGB, metric prompt) -> metric depth; see the module docstring."""
 
@@ -218,6 +237,7 @@ class PromptDANetwork(nn.Module):
         embeddings = self.hf.backbone.embeddings
         embeddings.interpolate_pos_encoding = types.MethodType(
             _official_interpolate_pos_encoding, embeddings)
+        _keep_float32(embeddings.patch_embeddings)
         self.hf.eval()
 
     def expected_shapes(self) -> dict:
@@ -270,9 +290,19 @@ class PromptDANetwork(nn.Module):
         """
         _, _, height, width = pixel_values.shape
         patch_h, patch_w = height // self.spec.patch_size, width // self.spec.patch_size
+        features = self._encode(pixel_values)
+        with torch.autocast(pixel_values.device.type, enabled=False):
+            hidden = self.hf.neck(features, patch_h, patch_w, prompt_depth=None)
+            return self.hf.head(hidden, patch_h, patch_w)
+
+    def _encode(self, pixel_values: torch.Tensor) -> list:
+        """Run the ViT (under the caller's autocast, if any).
+
+        Returns the 4 intermediate token maps, float32 (B, 1 + N, C): class token first, N =
+        (H / 14) * (W / 14) patches, C = embed_dim.
+        """
         features = self.hf.backbone(pixel_values).feature_maps
-        hidden = self.hf.neck(list(features), patch_h, patch_w, prompt_depth=None)
-        return self.hf.head(hidden, patch_h, patch_w)
+        return [f.float() for f in features]
 
     def forward(self, pixel_values: torch.Tensor, prompt_m: torch.Tensor) -> torch.Tensor:
         """Predict metric depth.
@@ -287,16 +317,18 @@ class PromptDANetwork(nn.Module):
         """
         batch, _, height, width = pixel_values.shape
         patch_h, patch_w = height // self.spec.patch_size, width // self.spec.patch_size
-        features = self.hf.backbone(pixel_values).feature_maps
-        flat = prompt_m.reshape(batch, -1)
-        lo = flat.min(dim=1).values.view(batch, 1, 1, 1)
-        hi = flat.max(dim=1).values.view(batch, 1, 1, 1)
-        span = hi - lo
-        safe_span = torch.where(span > 0, span, torch.ones_like(span))
-        prompt_n = (prompt_m - lo) / safe_span
-        hidden = self.hf.neck(list(features), patch_h, patch_w, prompt_depth=prompt_n)
-        relative = self.hf.head(hidden, patch_h, patch_w)  # (B, H, W) in (0, 1)
-        return relative * span.view(batch, 1, 1) + lo.view(batch, 1, 1)
+        features = self._encode(pixel_values)
+        with torch.autocast(pixel_values.device.type, enabled=False):
+            prompt_m = prompt_m.float()
+            flat = prompt_m.reshape(batch, -1)
+            lo = flat.min(dim=1).values.view(batch, 1, 1, 1)
+            hi = flat.max(dim=1).values.view(batch, 1, 1, 1)
+            span = hi - lo
+            safe_span = torch.where(span > 0, span, torch.ones_like(span))
+            prompt_n = (prompt_m - lo) / safe_span
+            hidden = self.hf.neck(features, patch_h, patch_w, prompt_depth=prompt_n)
+            relative = self.hf.head(hidden, patch_h, patch_w)  # (B, H, W) in (0, 1)
+            return relative * span.view(batch, 1, 1) + lo.view(batch, 1, 1)
 
 
 # ---------------------------------------------------------------- Depth Anything V2

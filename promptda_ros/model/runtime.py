@@ -6,8 +6,10 @@
     est = DepthEstimator('model.ckpt', device='cpu')          # loads, checks, warms up
     depth_m = est.predict(rgb, prompt_m)                     # (H, W) float32 metres, NaN invalid
 
-Inference runs under ``torch.inference_mode``; on CUDA with precision fp16 / bf16 under autocast
-(the output is returned as float32). Image staging buffers are reused across frames.
+Inference runs under ``torch.inference_mode``; with precision fp16 (CUDA) / bf16 under autocast,
+which the network applies to its ViT blocks only (see :mod:`promptda_ros.model.hf_adapter`); the
+output is returned as float32. ``precision='auto'`` picks fp16 on CUDA and fp32 on the CPU
+(:func:`resolve_precision`). Image staging buffers are reused across frames.
 """
 
 import time
@@ -26,17 +28,33 @@ from promptda_ros.model.processing import (
 )
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+PRECISION_CHOICES = ('auto',) + tuple(PRECISIONS)
+# What 'auto' means per device type. CPU: fp32, because bf16 is only faster where the CPU has
+# bf16 instructions (avx512_bf16 / AMX; elsewhere autocast to bf16 is slower than fp32) and it is
+# a few mm off fp32; it is a choice to make per machine (bench/bench_network.py measures both).
+AUTO_PRECISION = {'cuda': 'fp16', 'cpu': 'fp32'}
 
 
 class DeviceError(PromptDAError):
     """The requested device or precision is not available on this machine."""
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Return the precision ('fp32' / 'fp16' / 'bf16') that ``precision`` names on ``device``.
+
+    'auto' becomes :data:`AUTO_PRECISION` of the device type; the others are returned as given
+    (:func:`resolve_device` checks that the device supports them).
+    """
+    if precision == 'auto':
+        return AUTO_PRECISION[torch.device(device).type]
+    return precision
+
+
 def resolve_device(device: str, precision: str = 'fp32') -> torch.device:
     """Check ``device`` / ``precision`` and return the torch device; DeviceError if unusable."""
-    if precision not in PRECISIONS:
+    if precision not in PRECISION_CHOICES:
         raise DeviceError('precision must be one of %s, got %r'
-                          % (', '.join(PRECISIONS), precision))
+                          % (', '.join(PRECISION_CHOICES), precision))
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -59,7 +77,7 @@ class DepthEstimator:
     """PromptDA depth from an RGB image and a metric depth prompt."""
 
     def __init__(self, checkpoint, encoder: str | None = None, device: str = 'cpu',
-                 precision: str = 'fp32', input_size=None, compile: bool = False,
+                 precision: str = 'auto', input_size=None, compile: bool = False,
                  warmup: int = 1, processing: ProcessingConfig | None = None):
         """Load the network.
 
@@ -68,7 +86,8 @@ class DepthEstimator:
                 :class:`~promptda_ros.model.hf_adapter.PromptDANetwork` already loaded.
             encoder: 'vits' / 'vitb' / 'vitl' to insist on; None = infer from the weights.
             device: 'cpu' or 'cuda[:N]'.
-            precision: 'fp32', 'fp16' (cuda only) or 'bf16' (autocast).
+            precision: 'fp32', 'fp16' (cuda only), 'bf16' (autocast of the ViT blocks) or
+                'auto' (fp16 on CUDA, fp32 on the CPU; the choice is left in ``precision``).
             input_size: network input (h, w) multiples of 14, 'native', or None (long side 504).
             compile: wrap the network in ``torch.compile``.
             warmup: number of warm-up forwards at the default input size.
@@ -81,7 +100,7 @@ class DepthEstimator:
         from promptda_ros.model.checkpoint import load_network
         from promptda_ros.model.hf_adapter import PromptDANetwork
         self.device = resolve_device(device, precision)
-        self.precision = precision
+        self.precision = resolve_precision(precision, self.device)
         config = processing or ProcessingConfig()
         if input_size is not None:
             config = ProcessingConfig(**{**config.__dict__, 'input_size': input_size})
@@ -103,7 +122,10 @@ class DepthEstimator:
     def _autocast(self):
         if self.precision == 'fp32':
             return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
+        # No cast cache: a forward uses each weight once, so it would save nothing, and PyTorch
+        # advises against it in CUDA-graph captures (bench/device_check.py replays one).
+        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision],
+                              cache_enabled=False)
 
     def _warmup(self) -> None:
         size = self.config.input_size
@@ -118,6 +140,19 @@ class DepthEstimator:
     def _sync(self) -> None:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
+
+    def infer(self, pixel_values: torch.Tensor, prompt_m: torch.Tensor) -> torch.Tensor:
+        """Run the network on tensors already on the device, in the estimator's precision.
+
+        Args:
+            pixel_values: (B, 3, H, W) float, ImageNet-normalised RGB, H and W multiples of 14.
+            prompt_m: (B, 1, h, w) float metres, dense.
+
+        Returns:
+            (B, H, W) float32 metres (no clamp, no resize); asynchronous on CUDA.
+        """
+        with torch.inference_mode(), self._autocast():
+            return self._forward(pixel_values, prompt_m).float()
 
     def input_size_for(self, image_hw: tuple) -> tuple:
         """Network input (h, w) used for an image of (H, W) pixels."""
@@ -150,8 +185,7 @@ class DepthEstimator:
             prompt = prompt_to_tensor(filled, self.device)
             self._sync()
             t1 = time.perf_counter()
-            with self._autocast():
-                depth = self._forward(x, prompt)
+            depth = self.infer(x, prompt)
             self._sync()
             t2 = time.perf_counter()
             out_hw = self.config.output_size or image.shape[:2]

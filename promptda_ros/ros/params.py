@@ -36,7 +36,7 @@ IMAGE_TRANSPORTS = ('raw', 'compressed')
 EXTRINSICS_SOURCES = ('auto', 'tf', 'static')
 SENSOR_QOS = ('sensor_data', 'reliable')
 DEVICES = ('cpu', 'cuda')
-PRECISIONS = ('fp32', 'fp16', 'bf16')
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')  # model.runtime.PRECISION_CHOICES
 ENCODERS = ('', 'vits', 'vitb', 'vitl')
 RELATIVE_SOURCES = ('', 'promptda_noprompt', 'depth_anything_v2')  # the 'starrygazer' backend's
 MAX_IMAGE_AREA = 4096 * 3072
@@ -102,7 +102,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'infer it from the checkpoint', read_only=True, choices=ENCODERS),
     ParamSpec('device', 'cpu', "inference device: 'cpu' or 'cuda'", read_only=True,
               choices=DEVICES),
-    ParamSpec('precision', 'fp32', "inference precision: 'fp32', 'fp16' or 'bf16'",
+    ParamSpec('precision', 'auto', "inference precision: 'auto' (fp16 on cuda, fp32 on cpu), "
+              "'fp32', 'fp16' (cuda) or 'bf16' (autocast of the ViT blocks)",
               read_only=True, choices=PRECISIONS),
     ParamSpec('input_size', [0, 0], 'network input size [height, width] px (multiples of 14); '
               '[0, 0] = backend default', read_only=True),
@@ -221,7 +222,7 @@ class PerceptionParams:
     relative_checkpoint: str = ''
     encoder: str = ''
     device: str = 'cpu'
-    precision: str = 'fp32'
+    precision: str = 'auto'
     input_size: tuple[int, int] = (0, 0)
     prompt_source: str = 'points'
     image_transport: str = 'raw'
