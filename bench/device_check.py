@@ -641,17 +641,23 @@ def run_policy(section: Section, settings: Settings) -> None:
              ACTION_FEATURE: torch.randn(b, c, j, device=device),
              'action_is_pad': torch.zeros(b, c, dtype=torch.bool, device=device)}
 
-    def step():
-        loss, _ = policy.forward(batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-    ms = time_calls(step, device, settings.warmup, settings.policy_steps,
-                    time.perf_counter() + section.left_s())
-    figures = latency_figures(ms)
+    figures = _time_training_step(lambda: policy.forward(batch)[0], optimiser, section,
+                                  settings)
     section.row(model='ACT-depth', parameters=sum(p.numel() for p in policy.parameters()),
                 depth='%dx%d' % (r['height'], r['width']), batch=b, chunk=c,
                 steps_per_s=figures['fps'], p50_ms=figures['p50_ms'], runs=figures['runs'])
+
+
+def _time_training_step(loss_fn, optimiser, section: Section, settings: Settings) -> dict:
+    """Time forward + backward + optimiser step of ``loss_fn`` (a scalar loss tensor); figures."""
+    def step():
+        loss = loss_fn()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    ms = time_calls(step, settings.device, settings.warmup, settings.policy_steps,
+                    time.perf_counter() + section.left_s())
+    return latency_figures(ms)
 
 
 def _backbone_only(section: Section, settings: Settings) -> None:
@@ -672,14 +678,8 @@ def _backbone_only(section: Section, settings: Settings) -> None:
     optimiser = torch.optim.AdamW(net.parameters(), lr=1e-4)
     depth = torch.rand(r['batch'], 1, r['height'], r['width'], device=device)
 
-    def step():
-        loss = net(depth).square().mean()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-    ms = time_calls(step, device, settings.warmup, settings.policy_steps,
-                    time.perf_counter() + section.left_s())
-    figures = latency_figures(ms)
+    figures = _time_training_step(lambda: net(depth).square().mean(), optimiser, section,
+                                  settings)
     section.row(model='ResNet18 depth backbone only', parameters=sum(
         p.numel() for p in net.parameters()), depth='%dx%d' % (r['height'], r['width']),
         batch=r['batch'], chunk=None, steps_per_s=figures['fps'], p50_ms=figures['p50_ms'],
