@@ -158,7 +158,8 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '',
-                     previous: StatsSnapshot | None = None) -> DiagnosticArray:
+                     previous: StatsSnapshot | None = None,
+                     backend_values: dict[str, str] | None = None) -> DiagnosticArray:
     """Build the ``/diagnostics`` message of one snapshot.
 
     Args:
@@ -167,6 +168,8 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         name: status name (the node's fully qualified name).
         hardware_id: free text identifying the camera (e.g. its frame id).
         previous: the snapshot of the previous report; new errors since then give WARN.
+        backend_values: what the backend reports about itself (its ``diagnostics()``, e.g. the
+            'starrygazer' guard's fallbacks), appended as they are.
     """
     level, message = _level(snap, previous)
     values = {
@@ -188,6 +191,7 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         'image_age_s': _fmt(snap.image_age_s, 2),
     }
     values.update({f'errors.{kind}': str(count) for kind, count in sorted(snap.errors.items())})
+    values.update({str(k): str(v) for k, v in (backend_values or {}).items()})
     status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
                               values=[KeyValue(key=k, value=v) for k, v in values.items()])
     array = DiagnosticArray(status=[status])

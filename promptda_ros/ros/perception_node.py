@@ -627,10 +627,12 @@ class PerceptionNode(LifecycleNode):
     # -- diagnostics ------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
         snap = self.stats.snapshot()
+        report = getattr(self._pipeline.backend, 'diagnostics', None) if self._pipeline else None
         msg = diagnostic_array(snap, self.get_clock().now().to_msg(),
                                f'{self.get_fully_qualified_name()}: depth',
                                hardware_id=self.get_fully_qualified_name(),
-                               previous=self._previous_snapshot)
+                               previous=self._previous_snapshot,
+                               backend_values=report() if callable(report) else None)
         self._previous_snapshot = snap
         self._diag_pub.publish(msg)
 
