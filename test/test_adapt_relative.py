@@ -112,18 +112,22 @@ def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
     flipped = not np.allclose(p1.x[3], clean, atol=1e-5)
     rel_seen = p1.x[3][:, ::-1] if flipped else p1.x[3]
     assert np.allclose(rel_seen, clean, atol=1e-5)
-    # the LiDAR-only channel is the default backend's completion of the pair's sparse depth
-    sparse = p1.x[4] * p1.s
-    rgb = base.rgb[:, ::-1] if flipped else base.rgb
-    expect = lidar_only(np.ascontiguousarray(rgb), sparse, base.camera)
-    assert np.allclose(p1.x[LIDAR] * p1.s, expect, rtol=1e-5)
+    # the LiDAR-only channel: the default backend's completion of the pair's sparse depth at the
+    # synthesis resolution (the image's here), area-averaged to the network's, near the truth
+    assert base.rgb_full.shape[:2] == fr.rgb.shape[:2]
+    lidar = p1.x[LIDAR] * p1.s
+    assert lidar.shape == (48, 64) and np.all(lidar > 0)
+    assert float(np.median(np.abs(np.log(lidar / t1)))) < 0.1
     # pseudo-truth = base x global x per-segment factors within the documented bounds
     ratio = (t1[:, ::-1] if flipped else t1) / base.base_m
     lo, hi = cfg.global_scale
     m = cfg.segment_max
-    assert ratio.min() >= lo * np.exp(-m) - 1e-5 and ratio.max() <= hi * np.exp(m) + 1e-5
-    per_segment = [np.ptp(ratio[base.labels[0] == k]) for k in range(base.labels[0].max() + 1)]
-    assert max(per_segment) < 1e-4 and np.ptp(ratio) > 0.05
+    assert ratio.min() >= lo * np.exp(-m) - 1e-4 and ratio.max() <= hi * np.exp(m) + 1e-4
+    full = base.labels_full[0]
+    assert full.shape == fr.rgb.shape[:2] and full.max() >= 4
+    inner = [np.percentile(ratio[base.labels[0] == k], [25, 75])
+             for k in range(base.labels[0].max() + 1) if np.any(base.labels[0] == k)]
+    assert np.median([hi_ - lo_ for lo_, hi_ in inner]) < 1e-3 and np.ptp(ratio) > 0.05
 
 
 def test_failure_modes_corrupt_the_map_the_network_sees_not_the_pseudo_truth(tmp_path_factory):

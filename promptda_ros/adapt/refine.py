@@ -8,9 +8,10 @@ backend, taken from the backend registry and run through the frame pipeline, so 
 depth the node would publish with ``backend: default`` for the same sparse prompt) and predicts
 a bounded log-depth residual on top of it.
 
-One preparation path (:func:`prepare`) serves training and inference: the RGB, the relative map
-and the sparse depth move to the network resolution, the LiDAR-only completion is computed
-there, the relative map is normalised
+One preparation path (:func:`prepare`) serves training and inference: the LiDAR-only completion
+is computed at the image resolution (the one the output is built on) and area-averaged to the
+network resolution, the RGB, the relative map and the sparse depth move to that resolution, the
+relative map is normalised
 (:func:`promptda_ros.adapt.relative.normalise_relative`) and aligned to the sparse depth by one
 least-squares scale and shift in inverse depth (``init``), and :func:`network.make_input` stacks
 the channels.  At inference the residual is upsampled bilinearly and applied to the
@@ -155,7 +156,8 @@ class Prepared:
         x: (10, h, w) float32 network input.
         s: metric scale in metres (median valid sparse depth).
         init_m: (h, w) float32 metres, affine-aligned relative depth at the network resolution.
-        lidar_m: (h, w) float32 metres, the LiDAR-only completion at the network resolution.
+        lidar_m: (h, w) float32 metres, the LiDAR-only completion (computed at the image
+            resolution) area-averaged to the network resolution.
         fit: the affine fit (AlignmentResult).
         bounds: (lo, hi) metres the aligned depth is clipped to.
     """
@@ -169,12 +171,15 @@ class Prepared:
 
 
 def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
-            net_hw: tuple, lidar_only, camera=None, image_hw: tuple | None = None) -> Prepared:
+            net_hw: tuple, lidar_only, camera=None, image_hw: tuple | None = None,
+            lidar_m: np.ndarray | None = None) -> Prepared:
     """Build the network input of one frame.
 
-    The sparse depth first loses the cells a LiDAR offset from the camera sees past foreground
-    edges (the ``default`` backend's occlusion filter, window scaled to ``image_hw``), then moves
-    onto the network grid, where ``lidar_only`` completes it.
+    ``lidar_only`` completes the sparse depth at the resolution of ``rgb`` (the completion the
+    output is built on), and the network sees that completion area-averaged to its grid.  For
+    the other channels the sparse depth first loses the cells a LiDAR offset from the camera
+    sees past foreground edges (the ``default`` backend's occlusion filter, window scaled to
+    ``image_hw``), then moves onto the network grid.
 
     Args:
         rgb: (H, W, 3) uint8 RGB.
@@ -185,6 +190,8 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
         lidar_only: a :class:`LidarOnly` (or a callable with its signature).
         camera: PinholeCamera of ``rgb`` or None (scaled to the network resolution).
         image_hw: (H, W) of the camera image the sparse grid belongs to; None = ``rgb``'s.
+        lidar_m: (H, W) float32 metres, ``lidar_only``'s completion of ``sparse_m`` when the
+            caller has it already; None = computed here.
 
     Raises:
         PromptError: fewer than 16 valid sparse samples.
@@ -205,11 +212,15 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
                                   min_samples=MIN_SPARSE)
     bounds = _clip_bounds(sparse)
     init = apply_fit(rel_net, fit, space, bounds)
-    rgb_net = np.ascontiguousarray(resize(rgb, net_hw))
-    cam_net = None if camera is None else camera.scaled(int(net_hw[1]), int(net_hw[0]))
-    lidar = np.asarray(lidar_only(rgb_net, sparse, cam_net), np.float32)
+    if lidar_m is None:
+        lidar_m = lidar_only(np.ascontiguousarray(rgb), sparse_m, camera)
+    full = np.asarray(lidar_m, np.float32)
+    ok = np.isfinite(full) & (full > 0)
+    fill = float(np.median(full[ok])) if ok.any() else float(np.median(sparse[sparse > 0]))
+    lidar = resize(np.where(ok, full, fill).astype(np.float32), net_hw)
     lidar = np.where(np.isfinite(lidar) & (lidar > 0), lidar, init).astype(np.float32)
-    x, s = make_input(rgb_net, normalise_relative(rel_net, space), sparse, init, lidar)
+    x, s = make_input(resize(rgb, net_hw), normalise_relative(rel_net, space), sparse, init,
+                      lidar)
     return Prepared(x, s, init, lidar, fit, bounds)
 
 
@@ -258,7 +269,8 @@ class StarryGazer:
         if lidar_m is None:
             lidar_m = self.lidar_only(image, prompt_m, camera)
         net_hw = self.config.net_hw((H, W))
-        prep = prepare(image, rel, space, prompt_m, net_hw, self.lidar_only, camera)
+        prep = prepare(image, rel, space, prompt_m, net_hw, self.lidar_only, camera,
+                       lidar_m=lidar_m)
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(prep.x[None]).to(self.device)

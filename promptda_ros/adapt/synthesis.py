@@ -3,7 +3,9 @@
 
 """Synthetic training pairs from relative depth (StarryGazer), no ground truth involved.
 
-For one frame (RGB, its relative map, its real LiDAR prompt), at the network resolution:
+For one frame (RGB, its relative map, its real LiDAR prompt), at the *synthesis* resolution
+(the image's, long side capped at 640 px: the resolution the LiDAR-only completion is computed
+at, as at inference):
 
 1. **normalise** the relative map (:func:`promptda_ros.adapt.relative.normalise_relative`);
 2. **metric base** ``D0``: the relative map aligned to the frame's *real* LiDAR by one
@@ -17,7 +19,8 @@ For one frame (RGB, its relative map, its real LiDAR prompt), at the network res
 5. **sparse depth** sampled from ``D*`` with the LiDAR simulation of the training package
    (:func:`promptda_ros.train.lidar_sim.make_prompt`: beams from a sensor displaced from the
    camera with occlusion, range noise, dropouts and outliers, or random points);
-6. **the relative map the network sees** is ``D0`` -- wrong against ``D*`` segment by segment --
+6. **the relative map the network sees** (at the network resolution) is ``D0`` -- wrong
+   against ``D*`` segment by segment --
    further corrupted by the failure modes of monocular models (:data:`MODES`), each applied with
    probability :attr:`SynthesisConfig.degrade_probability` and a random strength
    (:func:`corrupt`): per-segment offsets from another segmentation, low-frequency warps, edge
@@ -133,20 +136,34 @@ def segment(rgb: np.ndarray, rel_n: np.ndarray, n_segments: int,
     return np.asarray(labels, np.int64)
 
 
+SYNTHESIS_LONG_SIDE = 640  # pseudo-truth and LiDAR-only completion resolution cap, pixels
+
+
 @dataclass
 class FrameBase:
-    """What pair synthesis keeps of one unlabelled frame, at the network resolution.
+    """What pair synthesis keeps of one unlabelled frame.
+
+    Two resolutions: the *synthesis* resolution (the image's, long side capped at
+    :data:`SYNTHESIS_LONG_SIDE`), where the pseudo-truth is built, the sparse depth sampled and
+    the LiDAR-only completion computed, as at inference; and the network resolution (h, w),
+    where the relative map is corrupted.
 
     Attributes:
-        rgb: (h, w, 3) uint8.
-        rel: (h, w) float32 relative map (raw values, un-rescaled).
+        rgb: (h, w, 3) uint8, network resolution.
+        rel: (h, w) float32 relative map (raw values, un-rescaled), network resolution.
         space: 'inverse' or 'depth'.
-        base_m: (h, w) float32 metres, D0 (relative aligned to the real LiDAR).
-        labels: list of (h, w) int64 segmentations, one per ``config.n_segments`` entry.
+        base_m: (h, w) float32 metres, D0 (relative aligned to the real LiDAR), network
+            resolution (area-averaged from :attr:`base_full_m`).
+        labels: list of (h, w) int64 segmentations, one per ``config.n_segments`` entry
+            (nearest-sampled from :attr:`labels_full`).
         camera: PinholeCamera at the network resolution.
         image_hw: (H, W) of the original image, pixels.
         prompt_hw: (h0, w0) of the frame's real LiDAR prompt grid (simulated sparse depth is
             sampled on the same grid).
+        rgb_full: (Hs, Ws, 3) uint8, synthesis resolution.
+        base_full_m: (Hs, Ws) float32 metres, D0 at the synthesis resolution.
+        labels_full: list of (Hs, Ws) int64 SLIC segmentations at the synthesis resolution.
+        camera_full: PinholeCamera at the synthesis resolution.
     """
 
     rgb: np.ndarray
@@ -157,6 +174,17 @@ class FrameBase:
     camera: object
     image_hw: tuple
     prompt_hw: tuple
+    rgb_full: np.ndarray
+    base_full_m: np.ndarray
+    labels_full: list
+    camera_full: object
+
+
+def synthesis_hw(image_hw: tuple) -> tuple:
+    """Return the synthesis resolution (h, w) of an (H, W) image (long side <= 640 px)."""
+    H, W = int(image_hw[0]), int(image_hw[1])
+    scale = min(1.0, SYNTHESIS_LONG_SIDE / max(H, W))
+    return max(1, int(round(H * scale))), max(1, int(round(W * scale)))
 
 
 def frame_base(rgb: np.ndarray, rel: np.ndarray, space: str, lidar_prompt_m: np.ndarray,
@@ -177,20 +205,26 @@ def frame_base(rgb: np.ndarray, rel: np.ndarray, space: str, lidar_prompt_m: np.
     Raises:
         PromptError: too few LiDAR samples to fix the scale.
     """
-    rgb_n = resize(rgb, net_hw)
-    rel_n = resize(np.asarray(rel, np.float32), net_hw).astype(np.float32)
-    sparse = sparse_to_grid(lidar_prompt_m, net_hw)
+    syn_hw = synthesis_hw(np.shape(rgb)[:2])
+    rgb_s = np.ascontiguousarray(resize(rgb, syn_hw))
+    rel_s = resize(np.asarray(rel, np.float32), syn_hw).astype(np.float32)
+    sparse = sparse_to_grid(lidar_prompt_m, syn_hw)
     valid = sparse > 0
     if int(valid.sum()) < 16:
         raise PromptError(f'only {int(valid.sum())} LiDAR samples to fix the metric scale')
-    _, fit = align_relative_depth(rel_n.astype(np.float64), sparse, method='lstsq', space=space)
-    base = apply_fit(rel_n, fit, space, (0.5 * float(sparse[valid].min()),
-                                         2.0 * float(sparse[valid].max())))
-    norm = normalise_relative(rel_n, space)
-    labels = [segment(rgb_n, norm, n, config) for n in config.n_segments]
+    _, fit = align_relative_depth(rel_s.astype(np.float64), sparse, method='lstsq', space=space)
+    base_s = apply_fit(rel_s, fit, space, (0.5 * float(sparse[valid].min()),
+                                           2.0 * float(sparse[valid].max())))
+    norm = normalise_relative(rel_s, space)
+    labels_s = [segment(rgb_s, norm, n, config) for n in config.n_segments]
+    labels = [np.asarray(resize(lab.astype(np.int32), net_hw, nearest=True), np.int64)
+              for lab in labels_s]
     cam = camera.scaled(int(net_hw[1]), int(net_hw[0]))
-    return FrameBase(rgb_n, rel_n, space, base, labels, cam, tuple(np.shape(rgb)[:2]),
-                     tuple(np.shape(lidar_prompt_m)))
+    cam_s = camera.scaled(int(syn_hw[1]), int(syn_hw[0]))
+    return FrameBase(resize(rgb, net_hw), resize(rel_s, net_hw).astype(np.float32), space,
+                     resize(base_s, net_hw).astype(np.float32), labels, cam,
+                     tuple(np.shape(rgb)[:2]), tuple(np.shape(lidar_prompt_m)), rgb_s, base_s,
+                     labels_s, cam_s)
 
 
 def _smooth_field(shape: tuple, rng: np.random.Generator) -> np.ndarray:
@@ -315,7 +349,8 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
         lidar_only: a :class:`promptda_ros.adapt.refine.LidarOnly`; None = a new one.
 
     Returns:
-        (Prepared network input, (h, w) float32 pseudo-truth metres ``D*``).
+        (Prepared network input, (h, w) float32 pseudo-truth metres ``D*``, area-averaged from
+        the synthesis resolution to the network's, as the LiDAR-only channel is).
 
     Raises:
         PromptError: the sampled sparse depth is too sparse (rare; draw again).
@@ -323,39 +358,40 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
     from promptda_ros.adapt.refine import LidarOnly
     from promptda_ros.train.lidar_sim import LidarSimConfig, make_prompt
 
-    labels = base.labels[int(rng.integers(0, len(base.labels)))]
-    k = int(labels.max()) + 1
+    pick = int(rng.integers(0, len(base.labels)))
+    labels = base.labels_full[pick]
+    k = int(max(labels.max(), base.labels[pick].max())) + 1
     log_f = np.clip(rng.normal(0.0, config.segment_sigma, k), -config.segment_max,
                     config.segment_max)
     lo, hi = config.global_scale
     g = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    target = (base.base_m * g * np.exp(log_f)[labels]).astype(np.float32)
+    target_full = (base.base_full_m * g * np.exp(log_f)[labels]).astype(np.float32)
     pattern = config.pattern
     if pattern == 'mix':
         pattern = ('beams', 'random')[int(rng.integers(0, 2))]
-    hw = target.shape
+    hw = base.base_m.shape
     grid = base.prompt_hw
+    cam = base.camera_full
     if pattern == 'beams':
-        v_half = float(np.degrees(np.arctan2(base.camera.height / 2.0, base.camera.fy)))
+        v_half = float(np.degrees(np.arctan2(cam.height / 2.0, cam.fy)))
         sim = LidarSimConfig(n_beams=int(config.beams[int(rng.integers(0, len(config.beams)))]),
                              vfov_deg=(-v_half - 2.0, v_half + 2.0))
-        sparse = make_prompt('beams', target, rng, camera=base.camera, prompt_hw=grid,
-                             config=sim)
+        sparse = make_prompt('beams', target_full, rng, camera=cam, prompt_hw=grid, config=sim)
     else:
         n = int(rng.integers(config.random_points[0], config.random_points[1] + 1))
-        sparse = make_prompt('random', target, rng, prompt_hw=grid,
+        sparse = make_prompt('random', target_full, rng, prompt_hw=grid,
                              config=LidarSimConfig(n_random=n))
-    rgb = base.rgb
+    rgb = base.rgb_full
     if rng.uniform() < config.uninformative_probability:
         rel = uninformative(hw, base.space, rng)
     else:
         other = base.labels[int(rng.integers(0, len(base.labels)))]
-        rel = corrupt(base.base_m, rgb, other, base.space, rng, config)
+        rel = corrupt(base.base_m, base.rgb, other, base.space, rng, config)
     if rng.uniform() < 0.5:  # horizontal flip of every aligned map
         rgb, rel = rgb[:, ::-1], rel[:, ::-1]
-        sparse, target = sparse[:, ::-1], target[:, ::-1]
+        sparse, target_full = sparse[:, ::-1], target_full[:, ::-1]
     prep: Prepared = prepare(np.ascontiguousarray(rgb), np.ascontiguousarray(rel), base.space,
                              np.ascontiguousarray(sparse), hw,
                              lidar_only if lidar_only is not None else LidarOnly(),
-                             camera=base.camera, image_hw=base.image_hw)
-    return prep, np.ascontiguousarray(target)
+                             camera=cam, image_hw=base.image_hw)
+    return prep, np.ascontiguousarray(resize(target_full, hw), dtype=np.float32)
