@@ -38,6 +38,7 @@ guard, the same without the guard, the untrained network (zero head = the LiDAR-
 completion), ``default``, ``bilinear`` and the lstsq / RANSAC-aligned relative map, every
 backend through the frame pipeline. ``--ablation FAMILY`` also trains, on the sample, the
 synthesis variants of :data:`ABLATION`. Prints markdown tables and writes ``OUT/results.json``.
+``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame.
 
     python bench/starrygazer_families.py --out OUT --steps 600
 """
@@ -205,6 +206,37 @@ def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
     return out
 
 
+def timing(out: str, seed: int, frames: int) -> dict:
+    """Return the median wall time per frame (ms) of default and starrygazer, guard on and off.
+
+    On the bundled sample (640 x 480) with the sample's own relative map given (the relative
+    network's time is not included) and an untrained refiner (the time does not depend on the
+    weights); every backend through the frame pipeline.
+    """
+    from promptda_ros.adapt.network import RefineNet, save_refiner
+    from promptda_ros.adapt.refine import StarryGazer
+    from promptda_ros.backends import make_backend
+    from promptda_ros.backends.starrygazer import StarryGazerBackend
+    from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
+
+    config = PipelineConfig()
+    fr = sample_frames(out, seed, frames)
+    refiner = StarryGazer(save_refiner(RefineNet(), os.path.join(out, 'untrained.safetensors')))
+    backends = {'default': make_backend('default'),
+                'starrygazer, guard on': StarryGazerBackend(refiner, None),
+                'starrygazer, guard off': StarryGazerBackend(refiner, None, guard=False)}
+    times = {name: [] for name in backends}
+    for f in fr:
+        prompt = prompt_from_depth(f.prompt_m, config)
+        for name, backend in backends.items():
+            if name != 'default':
+                backend = backend.with_relative(f.relative, 'inverse')
+            t0 = time.perf_counter()
+            DepthPipeline(backend).predict(f.rgb, f.camera, prompt, config)
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: float(np.median(v[1:])) for name, v in times.items()}
+
+
 def main(argv=None) -> int:
     """Run the benchmark; return the exit status."""
     import torch
@@ -222,9 +254,15 @@ def main(argv=None) -> int:
                    help='also train the synthesis variants on the sample with this family')
     p.add_argument('--ablation-steps', type=int, default=None, help='default: --steps')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    p.add_argument('--timing', action='store_true',
+                   help='only time default and starrygazer per frame on the sample')
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=False)
+    if args.timing:
+        for name, ms in timing(args.out, args.seed, args.frames).items():
+            print(f'| {name} | {ms:.0f} ms |')
+        return 0
     results = {'args': vars(args), 'runs': {}}
     datasets = {}
     names = args.datasets.split(',')
