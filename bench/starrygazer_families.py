@@ -38,7 +38,8 @@ guard, the same without the guard, the untrained network (zero head = the LiDAR-
 completion), ``default``, ``bilinear`` and the lstsq / RANSAC-aligned relative map, every
 backend through the frame pipeline. ``--ablation FAMILY`` also trains, on the sample, the
 synthesis variants of :data:`ABLATION`. Prints markdown tables and writes ``OUT/results.json``.
-``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame.
+``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame;
+``--rescore`` scores the weights of an earlier run again (after a change of the guard).
 
     python bench/starrygazer_families.py --out OUT --steps 600
 """
@@ -254,11 +255,13 @@ def main(argv=None) -> int:
                    help='also train the synthesis variants on the sample with this family')
     p.add_argument('--ablation-steps', type=int, default=None, help='default: --steps')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    p.add_argument('--rescore', action='store_true',
+                   help='score the weights of an earlier run in --out again (no training)')
     p.add_argument('--timing', action='store_true',
                    help='only time default and starrygazer per frame on the sample')
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=False)
+    os.makedirs(args.out, exist_ok=args.rescore)
     if args.timing:
         for name, ms in timing(args.out, args.seed, args.frames).items():
             print(f'| {name} | {ms:.0f} ms |')
@@ -266,7 +269,12 @@ def main(argv=None) -> int:
     results = {'args': vars(args), 'runs': {}}
     datasets = {}
     names = args.datasets.split(',')
-    if 'sample' in names:
+    if 'sample' in names and args.rescore:
+        from promptda_ros.eval.dataset import read_bag
+
+        fr = list(read_bag(os.path.join(args.out, f'sample_seed{args.seed}')))
+        datasets['sample'] = (fr, [f.gt_m for f in fr])
+    elif 'sample' in names:
         fr = sample_frames(args.out, args.seed, args.frames)
         datasets['sample'] = (fr, [f.gt_m for f in fr])
     if 'real' in names:
@@ -284,7 +292,10 @@ def main(argv=None) -> int:
             next(a for a in ABLATION if a[0] == variant))))
         steps = args.steps if variant == 'all' else (args.ablation_steps or args.steps)
         t0 = time.perf_counter()
-        weights = _train(os.path.join(args.out, tag), frames, space, steps, 0, extra)
+        if args.rescore:
+            weights = os.path.join(args.out, tag, 'starrygazer.safetensors')
+        else:
+            weights = _train(os.path.join(args.out, tag), frames, space, steps, 0, extra)
         train_s = time.perf_counter() - t0
         wanted = {'adapted': weights}
         if variant == 'all':
@@ -296,7 +307,8 @@ def main(argv=None) -> int:
         res.update(dataset=ds, family=fam, variant=variant, steps=steps)
         results['runs'][tag] = res
         print(json.dumps({tag: res}), flush=True)
-        with open(os.path.join(args.out, 'results.json'), 'w', encoding='utf-8') as f:
+        name = 'rescored.json' if args.rescore else 'results.json'
+        with open(os.path.join(args.out, name), 'w', encoding='utf-8') as f:
             json.dump(results, f, indent=1)
     cols = ['adapted', 'adapted, no guard', 'untrained', 'default', 'bilinear', 'lstsq_bag',
             'ransac_bag']

@@ -13,9 +13,10 @@ LiDAR-only completion (the ``default`` backend through the frame pipeline,
 
 **Guard** (on by default): before trusting the refinement on a frame, the backend holds out a
 seeded share of the frame's own prompt cells (:func:`promptda_ros.eval.holdout.holdout_mask`),
-completes the rest both ways, and keeps the refinement only when its L1 on the held-out cells
-is below the LiDAR-only one; otherwise it publishes the LiDAR-only completion of the full
-prompt.  :meth:`StarryGazerBackend.diagnostics` reports what it did (the node publishes it on
+completes the rest both ways, and keeps the refinement -- its full residual or half of it
+(:data:`GUARD_WEIGHTS`, whichever scores better) -- only when its L1 on the held-out cells is
+below the LiDAR-only one; otherwise it publishes the LiDAR-only completion of the full prompt.
+:meth:`StarryGazerBackend.diagnostics` reports what it did (the node publishes it on
 ``/diagnostics``).  Bags that carry a relative-depth topic are served by ``promptda-eval
 --methods starrygazer`` through the same class (:meth:`StarryGazerBackend.with_relative`).
 
@@ -38,6 +39,7 @@ _OPTIONS = ('checkpoint', 'relative_source', 'relative_checkpoint', 'device', 'i
 GUARD_FRACTION = 0.2  # share of the prompt cells held out by the guard
 GUARD_SEED = 0        # seed of the guard's held-out cells (the same cells for the same prompt)
 GUARD_MIN_CELLS = 8   # fewer held-out cells than this: nothing to judge by, LiDAR-only is kept
+GUARD_WEIGHTS = (1.0, 0.5)  # shares of the learned residual the guard may publish
 
 
 def grid_values(depth_m: np.ndarray, grid_hw: tuple, cells: np.ndarray) -> np.ndarray:
@@ -71,6 +73,7 @@ class GuardStats:
         last_l1_refined_m: L1 of the refinement on the held-out cells, metres (NaN = unknown).
         last_l1_lidar_only_m: L1 of the LiDAR-only completion on the same cells, metres.
         last_held_out: held-out cells of the last frame.
+        last_weight: share of the residual published on the last frame (0 = LiDAR-only).
     """
 
     frames: int = 0
@@ -81,6 +84,7 @@ class GuardStats:
     last_l1_refined_m: float = float('nan')
     last_l1_lidar_only_m: float = float('nan')
     last_held_out: int = 0
+    last_weight: float = 0.0
 
 
 class StarryGazerBackend:
@@ -145,6 +149,7 @@ class StarryGazerBackend:
         refiner = self.refiner
         lidar = refiner.lidar_only(image, prompt, camera)
         use, reason, l1_ref, l1_lid, n_held = True, '', float('nan'), float('nan'), 0
+        weight = 1.0
         if self.guard:
             held = holdout_mask(prompt > 0, self.guard_fraction, self.guard_seed)
             n_held = int(held.sum())
@@ -165,14 +170,23 @@ class StarryGazerBackend:
                     if not both.any():
                         use, reason = False, 'no held-out cell with depth'
                     else:
-                        l1_ref = float(np.mean(np.abs(a[both] - truth[both])))
                         l1_lid = float(np.mean(np.abs(b[both] - truth[both])))
+                        ratio = a[both] / b[both]
+                        scores = [float(np.mean(np.abs(b[both] * ratio ** w - truth[both])))
+                                  for w in GUARD_WEIGHTS]
+                        best = int(np.argmin(scores))
+                        weight, l1_ref = GUARD_WEIGHTS[best], scores[best]
                         use = l1_ref < l1_lid and \
                             np.count_nonzero(np.isfinite(a)) >= np.count_nonzero(np.isfinite(b))
                         if not use:
                             reason = (f'held-out L1 {l1_ref:.4f} m refined vs {l1_lid:.4f} m '
                                       'LiDAR-only')
-        depth = refiner.refine(image, prompt, rel, space, camera, lidar) if use else lidar
+        if use:
+            refined = refiner.refine(image, prompt, rel, space, camera, lidar)
+            depth = refined if weight == 1.0 else \
+                (lidar * (refined / lidar) ** np.float32(weight)).astype(np.float32)
+        else:
+            depth = lidar
         with self._lock:
             st = self.stats
             st.frames += 1
@@ -182,6 +196,7 @@ class StarryGazerBackend:
             st.last_reason = reason
             st.last_l1_refined_m, st.last_l1_lidar_only_m = l1_ref, l1_lid
             st.last_held_out = n_held
+            st.last_weight = weight if use else 0.0
         return depth
 
     def diagnostics(self) -> dict:
@@ -196,7 +211,8 @@ class StarryGazerBackend:
                 'starrygazer.last_reason': st.last_reason,
                 'starrygazer.last_l1_refined_m': f'{st.last_l1_refined_m:.4f}',
                 'starrygazer.last_l1_lidar_only_m': f'{st.last_l1_lidar_only_m:.4f}',
-                'starrygazer.last_held_out_cells': str(st.last_held_out)}
+                'starrygazer.last_held_out_cells': str(st.last_held_out),
+                'starrygazer.last_weight': f'{st.last_weight:.2f}'}
 
 
 class _FixedRelative:
