@@ -112,6 +112,7 @@ def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_pa
     st = backend.stats
     assert (st.frames, st.refined, st.fallbacks, st.last) == (1, 1, 0, 'refined')
     assert st.last_l1_refined_m < st.last_l1_lidar_only_m and st.last_held_out > 8
+    assert st.last_weight == 1.0  # the whole residual: half of it scores worse here
     ok = np.isfinite(fr.gt_m)
     assert np.allclose(depth[ok], fr.gt_m[ok])
     diag = backend.diagnostics()
@@ -124,6 +125,7 @@ def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_pa
     backend.with_relative(relative_for(BagRelative(), fr), 'inverse').predict(
         fr.rgb, sparse, fr.camera)
     assert backend.stats.last == 'lidar_only' and 'held-out cells' in backend.stats.last_reason
+    assert backend.diagnostics()['starrygazer.last_weight'] == '0.00'
     with pytest.raises(InputError):
         StarryGazerBackend(Oracle(), None, guard_fraction=1.5)
 
