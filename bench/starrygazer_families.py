@@ -255,6 +255,8 @@ def main(argv=None) -> int:
                    help='also train the synthesis variants on the sample with this family')
     p.add_argument('--ablation-steps', type=int, default=None, help='default: --steps')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    p.add_argument('--adapt-args', default='', metavar='"ARGS"',
+                   help='more promptda-adapt arguments for every training run')
     p.add_argument('--rescore', action='store_true',
                    help='score the weights of an earlier run in --out again (no training)')
     p.add_argument('--timing', action='store_true',
@@ -279,9 +281,11 @@ def main(argv=None) -> int:
         datasets['sample'] = (fr, [f.gt_m for f in fr])
     if 'real' in names:
         datasets['real'] = real_frames(args.real, args.real_points)
-    jobs = [(ds, fam, 'all', []) for ds in datasets for fam in args.families.split(',')]
+    more = args.adapt_args.split()
+    jobs = [(ds, fam, 'all', more) for ds in datasets for fam in args.families.split(',')]
     if args.ablation:
-        jobs += [('sample', args.ablation, label, extra) for label, extra in ABLATION[:-1]]
+        jobs += [('sample', args.ablation, label, extra + more)
+                 for label, extra in ABLATION[:-1]]
     for ds, fam, variant, extra in jobs:
         frames, dense = datasets[ds]
         maps = [family_map(fam, np.nan_to_num(d, nan=float(np.nanmax(d))), f.rgb, args.seed,

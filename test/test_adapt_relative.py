@@ -156,6 +156,19 @@ def test_failure_modes_corrupt_the_map_the_network_sees_not_the_pseudo_truth(tmp
         assert np.array_equal(t0, t) or np.array_equal(t0, t[:, ::-1])
     for p in (p1, p2):
         assert not np.allclose(p0.x[3], p.x[3]) and not np.allclose(p0.x[3], p.x[3][:, ::-1])
+    # smoothed factors: the same draws, fewer and smaller jumps inside surfaces
+    smooth = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                             degrade_probability=0.0, uninformative_probability=0.0,
+                             factor_smoothing=0.2)
+    ps, ts = synthesize(base, np.random.default_rng(5), smooth)
+    plain = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                            degrade_probability=0.0, uninformative_probability=0.0)
+    pp, tp = synthesize(base, np.random.default_rng(5), plain)
+
+    def jumps(t):  # the same base and draws (and flip): the difference is the factor field
+        return float(np.abs(np.diff(np.log(t), axis=1)).mean())
+
+    assert jumps(ts) < jumps(tp)
     for bad in ({'degrade_probability': 1.5}, {'degrade_blur_px': (-1.0, 1.0)},
                 {'degrade_noise': (0.1, 0.0)}, {'modes': ('magic',)},
                 {'uninformative_probability': -0.1}):

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--modes', type=_modes_arg, default=d_synth.modes, metavar='M,...',
                    help='failure modes simulated on the relative map: any of '
                         f"{','.join(d_synth.modes)} (default all; 'none' = none)")
+    p.add_argument('--factor-smoothing', type=float, default=d_synth.factor_smoothing,
+                   metavar='S', help='spread the per-segment factors of the pseudo-truth '
+                   'edge-aware along the relative map (spatial sigma S x image width; default '
+                   '0: a constant factor per segment)')
     p.add_argument('--uninformative', type=float, default=d_synth.uninformative_probability,
                    metavar='P', help='share of pairs whose relative map is a random field '
                    'unrelated to the scene (default %(default)s)')
@@ -139,6 +143,9 @@ def _check_args(args) -> None:
         raise InputError(f'--lr must be > 0, got {args.lr}')
     if not 0.0 <= args.degrade <= 1.0:
         raise InputError(f'--degrade is a share in [0, 1], got {args.degrade}')
+    if not 0.0 <= args.factor_smoothing <= 1.0:
+        raise InputError(f'--factor-smoothing is a share of the image width in [0, 1], got '
+                         f'{args.factor_smoothing}')
     if not 0.0 <= args.uninformative <= 1.0:
         raise InputError(f'--uninformative is a share in [0, 1], got {args.uninformative}')
     if args.relative_short_side < 14:
@@ -293,11 +300,13 @@ def train(args, frames: list) -> dict:
     config = RefineConfig(base_width=args.width, net_long_side=args.net_long_side)
     synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade,
                             modes=tuple(args.modes),
-                            uninformative_probability=args.uninformative)
+                            uninformative_probability=args.uninformative,
+                            factor_smoothing=args.factor_smoothing)
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
     run_config = {'refine': config.to_json(), 'pattern': args.pattern,
                   'degrade': args.degrade, 'modes': list(args.modes),
-                  'uninformative': args.uninformative, 'seed': args.seed,
+                  'uninformative': args.uninformative,
+                  'factor_smoothing': args.factor_smoothing, 'seed': args.seed,
                   'batch': args.batch, 'lr': args.lr, 'input': os.path.abspath(args.input),
                   'relative_source': args.relative_source,
                   'relative_space': args.relative_space}

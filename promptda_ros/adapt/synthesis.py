@@ -60,6 +60,10 @@ class SynthesisConfig:
         relative_weight: weight of the normalised relative channel against RGB in SLIC.
         segment_sigma: standard deviation of the log segment factor.
         segment_max: bound of |log segment factor|.
+        factor_smoothing: 0 = every segment keeps its own constant factor (jumps at every
+            segment boundary); > 0 = the log factors are spread edge-aware along the relative
+            map (domain transform, spatial sigma = this share of the image width), so they jump
+            only where the relative map has an edge and vary smoothly inside a surface.
         global_scale: (low, high) of the log-uniform global factor.
         pattern: sparse pattern: 'beams', 'random' or 'mix' (either, 50 / 50).
         beams: beam counts drawn for the 'beams' pattern.
@@ -80,6 +84,7 @@ class SynthesisConfig:
     relative_weight: float = 2.0
     segment_sigma: float = 0.15
     segment_max: float = 0.4
+    factor_smoothing: float = 0.0
     global_scale: tuple = (0.8, 1.25)
     pattern: str = 'mix'
     beams: tuple = (16, 32, 64)
@@ -267,6 +272,19 @@ def _thin_or_far(depth: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     return out
 
 
+def _smooth_factors(log_f: np.ndarray, base: FrameBase, share: float) -> np.ndarray:
+    """Spread per-segment log factors (Hs, Ws) edge-aware along the relative map (see config)."""
+    from promptda_ros.backends.default import domain_transform_nc
+
+    near = 1.0 / np.asarray(base.base_full_m, np.float32)
+    lo, hi = np.percentile(near, [1.0, 99.0])
+    guide = np.repeat(((near - lo) / max(float(hi - lo), 1e-9))[..., None], 3, axis=-1)
+    signal = np.stack([log_f.astype(np.float32), np.ones_like(log_f, np.float32)], axis=-1)
+    # the guide's 3 equal channels triple its differences: range sigma 3 x 0.05 of the range
+    out = domain_transform_nc(guide.astype(np.float32), signal, share * log_f.shape[1], 0.15, 3)
+    return out[..., 0] / np.maximum(out[..., 1], 1e-6)
+
+
 def corrupt(base_m: np.ndarray, rgb: np.ndarray, labels: np.ndarray, space: str,
             rng: np.random.Generator, config: SynthesisConfig = SynthesisConfig()
             ) -> np.ndarray:
@@ -365,7 +383,10 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
                     config.segment_max)
     lo, hi = config.global_scale
     g = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    target_full = (base.base_full_m * g * np.exp(log_f)[labels]).astype(np.float32)
+    field = log_f[labels]
+    if config.factor_smoothing > 0:
+        field = _smooth_factors(field, base, config.factor_smoothing)
+    target_full = (base.base_full_m * g * np.exp(field)).astype(np.float32)
     pattern = config.pattern
     if pattern == 'mix':
         pattern = ('beams', 'random')[int(rng.integers(0, 2))]
