@@ -36,8 +36,9 @@ Per (dataset, family): ``promptda-adapt``'s training (:func:`promptda_ros.adapt.
 ``--steps``) on the unlabelled frames, then scoring of the adapted backend with its serve-time
 guard, the same without the guard, the untrained network (zero head = the LiDAR-only
 completion), ``default``, ``bilinear`` and the lstsq / RANSAC-aligned relative map, every
-backend through the frame pipeline. ``--ablation FAMILY`` also trains, on the sample, the
-synthesis variants of :data:`ABLATION`. Prints markdown tables and writes ``OUT/results.json``.
+backend through the frame pipeline. ``--ablation FAMILY`` also trains the synthesis variants
+of :data:`ABLATION` on the first dataset (the sample, or the real frames without it). Prints
+markdown tables and writes ``OUT/results.json``.
 ``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame;
 ``--rescore`` scores the weights of an earlier run again (after a change of the guard).
 
@@ -252,7 +253,7 @@ def main(argv=None) -> int:
     p.add_argument('--real', default=None, help='folder of the real frames')
     p.add_argument('--real-points', type=int, default=1000, help='prompt points per real frame')
     p.add_argument('--ablation', default=None, metavar='FAMILY',
-                   help='also train the synthesis variants on the sample with this family')
+                   help='also train the synthesis variants on the first dataset with this family')
     p.add_argument('--ablation-steps', type=int, default=None, help='default: --steps')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     p.add_argument('--adapt-args', default='', metavar='"ARGS"',
@@ -284,8 +285,8 @@ def main(argv=None) -> int:
     more = args.adapt_args.split()
     jobs = [(ds, fam, 'all', more) for ds in datasets for fam in args.families.split(',')]
     if args.ablation:
-        jobs += [('sample', args.ablation, label, extra + more)
-                 for label, extra in ABLATION[:-1]]
+        first = 'sample' if 'sample' in datasets else 'real'
+        jobs += [(first, args.ablation, label, extra + more) for label, extra in ABLATION[:-1]]
     for ds, fam, variant, extra in jobs:
         frames, dense = datasets[ds]
         maps = [family_map(fam, np.nan_to_num(d, nan=float(np.nanmax(d))), f.rgb, args.seed,
@@ -325,7 +326,7 @@ def main(argv=None) -> int:
     if args.ablation:
         print('| synthesis | adapted | adapted, no guard |\n|---|---|---|')
         for r in results['runs'].values():
-            if r['family'] == args.ablation and r['dataset'] == 'sample':
+            if r['family'] == args.ablation:
                 print(f"| {r['variant']} | {r['adapted']:.4f} | {r['adapted, no guard']:.4f} |")
     return 0
 
