@@ -12,8 +12,8 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-from promptda_ros.adapt.network import HINT, load_refiner, RefineConfig, RefineNet, save_refiner
-from promptda_ros.adapt.refine import apply_fit, prepare, resize, sparse_to_grid, StarryGazer
+from promptda_ros.adapt.network import LIDAR, load_refiner, RefineConfig, RefineNet, save_refiner
+from promptda_ros.adapt.refine import LidarOnly, prepare, sparse_to_grid, StarryGazer
 from promptda_ros.adapt.relative import (
     BagRelative,
     DiskRelative,
@@ -22,12 +22,12 @@ from promptda_ros.adapt.relative import (
     normalise_relative,
     relative_for,
 )
-from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig, synthesize
+from promptda_ros.adapt.synthesis import corrupt, frame_base, MODES, SynthesisConfig, synthesize
+from promptda_ros.backends import make_backend
 from promptda_ros.bagio import read_frames, RELATIVE_TOPIC
 from promptda_ros.core.errors import CheckpointError, InputError
-from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import read_bag
-from promptda_ros.eval.metrics import depth_metrics
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
 from promptda_ros.sample.scene import SampleGenerator
 
 from test_adapt_helpers import TINY, tiny_sample, tiny_weights
@@ -99,53 +99,81 @@ def test_pair_synthesis_is_seeded_and_rescales_segments(tmp_path_factory):
     bag = tiny_sample(tmp_path_factory)
     fr = next(iter(read_bag(bag)))
     cfg = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
-                          degrade_probability=0.0)
+                          degrade_probability=0.0, uninformative_probability=0.0)
     base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64), cfg)
     assert base.labels[0].shape == (48, 64) and base.labels[0].max() >= 4
-    p1, t1 = synthesize(base, np.random.default_rng(1), cfg)
-    p2, t2 = synthesize(base, np.random.default_rng(1), cfg)
+    lidar_only = LidarOnly()
+    p1, t1 = synthesize(base, np.random.default_rng(1), cfg, lidar_only)
+    p2, t2 = synthesize(base, np.random.default_rng(1), cfg, lidar_only)
     assert np.array_equal(p1.x, p2.x) and np.array_equal(t1, t2)
-    assert p1.x.shape == (9, 48, 64) and 200 <= int(p1.x[5].sum()) <= 300
-    # the un-rescaled relative map is what the network sees
-    flipped = not np.array_equal(p1.x[3], normalise_relative(base.rel, 'inverse'))
+    assert p1.x.shape == (10, 48, 64) and 200 <= int(p1.x[5].sum()) <= 300
+    # without failure modes the network sees the un-rescaled base D0 as relative disparity
+    clean = normalise_relative(1.0 / base.base_m.astype(np.float64), 'inverse')
+    flipped = not np.allclose(p1.x[3], clean, atol=1e-5)
     rel_seen = p1.x[3][:, ::-1] if flipped else p1.x[3]
-    assert np.allclose(rel_seen, normalise_relative(base.rel, 'inverse'))
+    assert np.allclose(rel_seen, clean, atol=1e-5)
+    # the LiDAR-only channel: the default backend's completion of the pair's sparse depth at the
+    # synthesis resolution (the image's here), area-averaged to the network's, near the truth
+    assert base.rgb_full.shape[:2] == fr.rgb.shape[:2]
+    lidar = p1.x[LIDAR] * p1.s
+    assert lidar.shape == (48, 64) and np.all(lidar > 0)
+    assert float(np.median(np.abs(np.log(lidar / t1)))) < 0.1
     # pseudo-truth = base x global x per-segment factors within the documented bounds
     ratio = (t1[:, ::-1] if flipped else t1) / base.base_m
     lo, hi = cfg.global_scale
     m = cfg.segment_max
-    assert ratio.min() >= lo * np.exp(-m) - 1e-5 and ratio.max() <= hi * np.exp(m) + 1e-5
-    per_segment = [np.ptp(ratio[base.labels[0] == k]) for k in range(base.labels[0].max() + 1)]
-    assert max(per_segment) < 1e-4 and np.ptp(ratio) > 0.05
+    assert ratio.min() >= lo * np.exp(-m) - 1e-4 and ratio.max() <= hi * np.exp(m) + 1e-4
+    full = base.labels_full[0]
+    assert full.shape == fr.rgb.shape[:2] and full.max() >= 4
+    inner = [np.percentile(ratio[base.labels[0] == k], [25, 75])
+             for k in range(base.labels[0].max() + 1) if np.any(base.labels[0] == k)]
+    assert np.median([hi_ - lo_ for lo_, hi_ in inner]) < 1e-3 and np.ptp(ratio) > 0.05
 
 
-def test_pairs_with_a_degraded_relative_map_keep_a_clean_pseudo_truth(tmp_path_factory):
-    """The network sees a blurred, noisy relative map; the pseudo-truth keeps the clean one."""
-    from promptda_ros.adapt.synthesis import _degrade
-
-    step = np.where(np.arange(64) < 32, 0.2, 0.8).astype(np.float32)[None].repeat(48, axis=0)
-    soft = _degrade(step, np.random.default_rng(0),
-                    SynthesisConfig(degrade_blur_px=(1.5, 1.5), degrade_noise=0.0))
-    assert soft.shape == step.shape and soft.dtype == np.float32
-    assert 0.2 < soft[10, 31] < 0.5 < soft[10, 32] < 0.8  # the edge is blurred
-    noisy = _degrade(step, np.random.default_rng(0), SynthesisConfig(degrade_blur_px=(0, 0)))
-    assert 0.005 < float(np.std(noisy - step)) < 0.02  # 2 % of the 0.6 range
-    for bad in ({'degrade_probability': 1.5}, {'degrade_blur_px': (-1.0, 1.0)},
-                {'degrade_noise': -0.1}):
-        with pytest.raises(InputError):
-            SynthesisConfig(**bad)
+def test_failure_modes_corrupt_the_map_the_network_sees_not_the_pseudo_truth(tmp_path_factory):
+    """Each failure mode changes the relative map; the pseudo-truth stays the same."""
     bag = tiny_sample(tmp_path_factory)
     fr = next(iter(read_bag(bag)))
-    clean = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
-                            degrade_probability=0.0)
-    always = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
-                             degrade_probability=1.0)
-    base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64), clean)
-    p0, t0 = synthesize(base, np.random.default_rng(5), clean)
-    p1, t1 = synthesize(base, np.random.default_rng(5), always)
-    assert np.array_equal(t0, t1) or np.array_equal(t0, t1[:, ::-1]) or \
-        np.array_equal(t0[:, ::-1], t1)  # the same pseudo-truth (a flip may differ)
-    assert not np.allclose(p0.x[3], p1.x[3]) and not np.allclose(p0.x[3], p1.x[3][:, ::-1])
+    base = frame_base(fr.rgb, fr.relative, 'inverse', fr.prompt_m, fr.camera, (48, 64),
+                      SynthesisConfig(n_segments=(12,)))
+    labels = base.labels[0]
+    exact = corrupt(base.base_m, base.rgb, labels, 'inverse', np.random.default_rng(0),
+                    SynthesisConfig(modes=()))
+    assert np.allclose(exact, 1.0 / base.base_m, rtol=1e-6)
+    depth = corrupt(base.base_m, base.rgb, labels, 'depth', np.random.default_rng(0),
+                    SynthesisConfig(modes=()))
+    assert np.allclose(depth, base.base_m, rtol=1e-5)
+    for mode in MODES:
+        one = corrupt(base.base_m, base.rgb, labels, 'inverse', np.random.default_rng(3),
+                      SynthesisConfig(modes=(mode,), degrade_probability=1.0))
+        assert one.shape == exact.shape and np.all(np.isfinite(one)) and np.all(one > 0)
+        assert np.mean(np.abs(one / exact - 1.0)) > 1e-3, mode
+    pairs = [synthesize(base, np.random.default_rng(5), SynthesisConfig(
+        n_segments=(12,), pattern='random', random_points=(300, 300), degrade_probability=p,
+        uninformative_probability=u)) for p, u in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))]
+    (p0, t0), (p1, t1), (p2, t2) = pairs
+    for t in (t1, t2):  # the same pseudo-truth (a flip may differ)
+        assert np.array_equal(t0, t) or np.array_equal(t0, t[:, ::-1])
+    for p in (p1, p2):
+        assert not np.allclose(p0.x[3], p.x[3]) and not np.allclose(p0.x[3], p.x[3][:, ::-1])
+    # smoothed factors: the same draws, fewer and smaller jumps inside surfaces
+    smooth = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                             degrade_probability=0.0, uninformative_probability=0.0,
+                             factor_smoothing=0.2)
+    ps, ts = synthesize(base, np.random.default_rng(5), smooth)
+    plain = SynthesisConfig(n_segments=(12,), pattern='random', random_points=(300, 300),
+                            degrade_probability=0.0, uninformative_probability=0.0)
+    pp, tp = synthesize(base, np.random.default_rng(5), plain)
+
+    def jumps(t):  # the same base and draws (and flip): the difference is the factor field
+        return float(np.abs(np.diff(np.log(t), axis=1)).mean())
+
+    assert jumps(ts) < jumps(tp)
+    for bad in ({'degrade_probability': 1.5}, {'degrade_blur_px': (-1.0, 1.0)},
+                {'degrade_noise': (0.1, 0.0)}, {'modes': ('magic',)},
+                {'uninformative_probability': -0.1}):
+        with pytest.raises(InputError):
+            SynthesisConfig(**bad)
 
 
 def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
@@ -160,35 +188,44 @@ def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
         load_refiner(str(tmp_path / 'plain.safetensors'))
     with pytest.raises(CheckpointError, match='not found'):
         load_refiner(str(tmp_path / 'missing.safetensors'))
+    # weights of the earlier format (a correction of the relative map): refused, adapt again
+    state = {k: v for k, v in load_refiner(path)[0].state_dict().items()}
+    save_file(state, str(tmp_path / 'v1.safetensors'),
+              metadata={'format': 'promptda_ros.starrygazer.refine', 'format_version': '1',
+                        'config': TINY.to_json()})
+    with pytest.raises(CheckpointError, match='format version .1.*adapt again'):
+        load_refiner(str(tmp_path / 'v1.safetensors'))
     # tensors of another width under this config's metadata: refused, naming the config
     net = RefineNet(other)
     net.config = TINY
     save_refiner(net, str(tmp_path / 'forged.safetensors'))
     with pytest.raises(CheckpointError, match='do not match'):
         load_refiner(str(tmp_path / 'forged.safetensors'))
-    assert sum(p.numel() for p in RefineNet().parameters()) == 488865  # documented: 0.49 M
+    assert sum(p.numel() for p in RefineNet().parameters()) == 489009  # documented: 0.49 M
 
 
-def test_zero_head_returns_the_hint_corrected_affine_fit(tmp_path_factory, tmp_path):
-    """An untrained (zero-output) network returns the hint-corrected affine fit.
+def test_zero_head_returns_the_lidar_only_completion(tmp_path_factory, tmp_path):
+    """An untrained (zero-output) network returns the LiDAR-only completion bit for bit.
 
-    The affine fit corrected by the spread sparse residuals is already closer to the truth
-    than the affine fit alone.
+    That completion is the ``default`` backend's output through the frame pipeline.
     """
     bag = tiny_sample(tmp_path_factory)
     path = save_refiner(RefineNet(TINY), str(tmp_path / 'zero.safetensors'))
     sg = StarryGazer(path)
+    config = PipelineConfig()
+    default = DepthPipeline(make_backend('default'))
     for fr in read_bag(bag):
         rel = relative_for(BagRelative(), fr)
-        depth = sg.predict_with_relative(fr.rgb, fr.prompt_m, rel, 'inverse')
-        prep = prepare(fr.rgb, rel, 'inverse', fr.prompt_m, TINY.net_hw(fr.rgb.shape[:2]))
-        full = apply_fit(rel, prep.fit, 'inverse', prep.bounds)
-        assert np.allclose(depth, full * np.exp(resize(prep.x[HINT], rel.shape)), rtol=1e-5)
-        # the fit is least squares on the network grid (the map sampled there, not resized)
-        aligned, _ = align_relative_depth(rel, prep.x[4] * prep.s, method='lstsq')
-        assert np.allclose(full, np.clip(aligned, *prep.bounds), rtol=2e-2)
-        m_hint, m_fit = depth_metrics(depth, fr.gt_m), depth_metrics(full, fr.gt_m)
-        assert m_hint['coverage'] == 1.0 and m_hint['l1'] < 0.8 * m_fit['l1']
+        prompt = prompt_from_depth(fr.prompt_m, config)
+        lidar = sg.lidar_only(fr.rgb, prompt.sparse_m, fr.camera)
+        assert np.array_equal(sg.refine(fr.rgb, prompt.sparse_m, rel, 'inverse', fr.camera),
+                              lidar, equal_nan=True)
+        published = default.predict(fr.rgb, fr.camera, prompt, config).depth_m
+        finite = np.isfinite(published)
+        assert finite.mean() > 0.95 and np.array_equal(lidar[finite], published[finite])
+        prep = prepare(fr.rgb, rel, 'inverse', prompt.sparse_m, TINY.net_hw(fr.rgb.shape[:2]),
+                       sg.lidar_only, fr.camera)
+        assert prep.x.shape[0] == 10 and np.all(prep.lidar_m > 0)
 
 
 def test_depth_anything_v2_source_gives_disparity_for_adapt(tmp_path_factory, tmp_path, capsys):

@@ -251,6 +251,11 @@ def test_diagnostics_report_counts_and_warn_on_new_errors():
     assert msg.status[0].level == msg.status[0].WARN
     ok = diagnostic_array(snap, _header().stamp, 'n', previous=snap)
     assert ok.status[0].level == ok.status[0].OK
+    # what the backend reports about itself (the starrygazer guard) is appended as it is
+    sg = diagnostic_array(snap, _header().stamp, 'n', previous=snap,
+                          backend_values={'starrygazer.fallbacks': '3'})
+    assert diagnostic_values(sg)['starrygazer.fallbacks'] == '3'
+    assert sg.status[0].level == sg.status[0].OK
 
 
 def test_image_from_conversions_has_fast_array_data():

@@ -51,13 +51,29 @@ MAX_TRIES = 8
 DESCRIPTION = """\
 Train the StarryGazer refinement network on unlabelled frames (no ground truth): relative depth
 from a monocular model is segmented and rescaled at random into synthetic (dense pseudo-truth,
-sparse depth) pairs; the network learns to fix what one affine fit of the relative map cannot.
+sparse depth) pairs, the map the network sees corrupted with the failure modes of monocular
+models; the network learns a residual on the LiDAR-only completion (the 'default' backend), so
+an untrained network returns exactly that completion.
 
 INPUT is a ROS 2 bag (image, camera_info, LiDAR points or low-res LiDAR depth, and for
 --relative-source bag a 32FC1 relative-depth topic, default /camera/relative_depth) or a frame
 folder (rgb/, prompt/, intrinsics.json; relative maps in --relative-dir). A reference depth
 topic or gt/ folder is never read. The LiDAR gives the metric scale only.
 """
+
+
+def _modes_arg(text: str) -> tuple:
+    """Parse ``--modes``: comma-separated failure modes, or 'none'."""
+    from promptda_ros.adapt.synthesis import MODES
+
+    if text.strip() == 'none':
+        return ()
+    modes = tuple(m.strip() for m in text.split(',') if m.strip())
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown failure modes {', '.join(bad)} (known: "
+                                         f"{', '.join(MODES)}, or none)")
+    return modes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--relative-short-side', type=number(int, 14, 4096), default=518,
                    help='depth_anything_v2: input short side, px (default 518)')
     p.add_argument('--steps', type=positive_int, default=5000,
-                   help='optimiser steps (default 5000: the network leaves its start, the '
-                        'hint-corrected fit, after ~500-1000 steps; ~9 min on a 2-core CPU)')
+                   help='optimiser steps (default 5000, ~10 min on a 2-core CPU; the network '
+                        'starts from the LiDAR-only completion)')
     p.add_argument('--batch', type=positive_int, default=4, help='pairs per step (default 4)')
     p.add_argument('--lr', type=number(float, 0.0, 1.0, low_open=True), default=2e-3,
                    help='AdamW learning rate, in (0, 1] (default 2e-3)')
@@ -100,8 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--pattern', choices=('mix', 'beams', 'random'), default='mix',
                    help='simulated sparse pattern of the pairs (default mix: beams or random)')
     p.add_argument('--degrade', type=fraction, default=d_synth.degrade_probability, metavar='P',
-                   help='share of pairs whose relative map the network sees blurred and noisy '
-                        '(the pseudo-truth keeps it clean; default %(default)s; 0 = off)')
+                   help='chance that each failure mode of --modes corrupts the relative map '
+                        'the network sees (the pseudo-truth keeps it clean; default '
+                        '%(default)s; 0 = off)')
+    p.add_argument('--modes', type=_modes_arg, default=d_synth.modes, metavar='M,...',
+                   help='failure modes simulated on the relative map: any of '
+                        f"{','.join(d_synth.modes)} (default all; 'none' = none)")
+    p.add_argument('--factor-smoothing', type=fraction, default=d_synth.factor_smoothing,
+                   metavar='S', help='spread the per-segment factors of the pseudo-truth '
+                   'edge-aware along the relative map (spatial sigma S x image width, in '
+                   '[0, 1]; default 0: a constant factor per segment)')
+    p.add_argument('--uninformative', type=fraction,
+                   default=d_synth.uninformative_probability, metavar='P',
+                   help='share of pairs whose relative map is a random field unrelated to the '
+                        'scene (default %(default)s)')
     p.add_argument('--seed', type=seed_int, default=0, help='seed of the pairs and the init')
     p.add_argument('--stride', type=positive_int, default=1, help='use every N-th input frame')
     p.add_argument('--max-frames', type=positive_int, default=None, help='use at most N frames')
@@ -204,16 +232,19 @@ class PairDataset:
     """Map-style dataset of synthetic pairs: code ``epoch * n + i`` -> pair of frame ``i``."""
 
     def __init__(self, bases: list, seed: int, config) -> None:
+        from promptda_ros.adapt.refine import LidarOnly
+
         self.bases = bases
         self.seed = int(seed)
         self.config = config
+        self.lidar_only = LidarOnly()
 
     def __len__(self) -> int:
         """Return the number of frames."""
         return len(self.bases)
 
     def pair(self, index: int, stream: tuple) -> tuple:
-        """Return (x (7, h, w), target / s (h, w), init / s (h, w)) float32 tensors."""
+        """Return (x (10, h, w), target / s (h, w), LiDAR-only / s (h, w)) float32 tensors."""
         import torch
 
         from promptda_ros.adapt.synthesis import synthesize
@@ -221,11 +252,12 @@ class PairDataset:
         for attempt in range(MAX_TRIES):
             rng = np.random.default_rng([self.seed, *stream, attempt])
             try:
-                prep, target = synthesize(self.bases[index], rng, self.config)
+                prep, target = synthesize(self.bases[index], rng, self.config,
+                                          self.lidar_only)
             except PromptError:
                 continue
             return (torch.from_numpy(prep.x), torch.from_numpy(target / prep.s),
-                    torch.from_numpy(prep.init_m / prep.s))
+                    torch.from_numpy(prep.lidar_m / prep.s))
         raise InputError(f'frame {index}: {MAX_TRIES} synthetic pairs in a row had too few '
                          'sparse samples')
 
@@ -241,8 +273,8 @@ def _loss(model, batch) -> tuple:
     from promptda_ros.adapt.network import compose
     from promptda_ros.train.losses import l1_gradient_loss, l1_loss
 
-    x, target, init = batch
-    pred = compose(init, x, model(x))
+    x, target, lidar = batch
+    pred = compose(lidar, model(x))
     loss = l1_gradient_loss(pred, target)
     return loss, {'l1_norm': float(l1_loss(pred.detach(), target))}
 
@@ -264,10 +296,15 @@ def train(args, frames: list) -> dict:
     from promptda_ros.train import loop
 
     config = RefineConfig(base_width=args.width, net_long_side=args.net_long_side)
-    synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade)
+    synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade,
+                            modes=tuple(args.modes),
+                            uninformative_probability=args.uninformative,
+                            factor_smoothing=args.factor_smoothing)
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
     run_config = {'refine': config.to_json(), 'pattern': args.pattern,
-                  'degrade': args.degrade, 'seed': args.seed,
+                  'degrade': args.degrade, 'modes': list(args.modes),
+                  'uninformative': args.uninformative,
+                  'factor_smoothing': args.factor_smoothing, 'seed': args.seed,
                   'batch': args.batch, 'lr': args.lr, 'input': os.path.abspath(args.input),
                   'relative_source': args.relative_source,
                   'relative_space': args.relative_space}
@@ -324,8 +361,8 @@ def train(args, frames: list) -> dict:
         """Return the mean L1 on fixed synthetic pairs, in units of the sparse scale."""
         model.eval()
         with torch.inference_mode():
-            errs = [float((compose(init[None], x[None], model(x[None])) - target[None])
-                          .abs().mean()) for x, target, init in val]
+            errs = [float((compose(lidar[None], model(x[None])) - target[None])
+                          .abs().mean()) for x, target, lidar in val]
         return {'l1': float(np.mean(errs))}
 
     def save(tag: str) -> None:

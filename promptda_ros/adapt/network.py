@@ -1,35 +1,38 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""The StarryGazer refinement network: a small U-Net on RGB + relative depth + sparse depth.
+"""The StarryGazer refinement network: a small U-Net predicting a residual on the LiDAR-only depth.
 
-Inputs (built by :func:`make_input`, 9 channels at the network resolution ``(h, w)``, both
+Inputs (built by :func:`make_input`, 10 channels at the network resolution ``(h, w)``, both
 multiples of ``2 ** (levels - 1)``)::
 
     0-2  RGB, (x / 255 - 0.5) / 0.25
     3    relative map normalised to [0, 1] in nearness (1 = nearest, see normalise_relative)
     4    sparse depth / s, 0 where there is no measurement        s = median of valid sparse (m)
     5    sparse mask (1 = measured)
-    6    init / s: the relative map aligned to the sparse depth by least squares (one
-         scale and shift for the whole image, in inverse depth), metres / s
-    7    log(sparse / init) at measured pixels, 0 elsewhere
+    6    lidar / s: the LiDAR-only completion of the sparse depth (the ``default`` backend
+         through the frame pipeline, :class:`promptda_ros.adapt.refine.LidarOnly`), metres / s
+    7    log(sparse / init) at measured pixels, 0 elsewhere; ``init`` is the relative map aligned
+         to the sparse depth by least squares (one scale and shift, in inverse depth)
     8    hint: channel 7 spread edge-aware (:func:`spread`: the domain-transform normalised
-         convolution of the ``default`` backend, guided by RGB and 3 x channel 3, so
-         corrections stay inside regions bounded by colour or relative-depth edges)
+         convolution of the ``default`` backend, guided by RGB and 3 x channel 3)
+    9    cue: log(init * exp(hint) / lidar), clipped to +-1: where the hint-corrected relative
+         map disagrees with the LiDAR-only completion
 
 Everything metric is divided by ``s``, so the network sees the same numbers for a room at 2 m
-and a hall at 20 m.  The network predicts a log-depth correction ``c`` on top of the hint::
+and a hall at 20 m.  The network predicts a bounded log-depth residual ``c`` on top of the
+LiDAR-only completion::
 
-    depth = s * init_n * exp(hint + max_log_correction * tanh(net(x)))      (metres)
+    depth = lidar * exp(max_log_correction * tanh(net(x)))      (metres)
 
-so an untrained (zero-output) network returns the affine fit corrected by the smoothly spread
-sparse residuals, and training has to learn what that cannot do: keep the corrections inside
-objects (the hint bleeds across their edges) and fill what the sparse depth misses.
+The head starts at zero, so an untrained network returns the LiDAR-only completion exactly;
+the relative map can only enter the output through what training taught the network to take
+from it (channels 3, 7-9), never by construction.
 
-Architecture (``w`` = ``base_width``, ``levels`` = 4 by default; shapes for a (B, 7, h, w)
+Architecture (``w`` = ``base_width``, ``levels`` = 4 by default; shapes for a (B, 10, h, w)
 input; every ``block`` is two 3x3 conv + GroupNorm + ReLU)::
 
-    x (B,9,h,w) -> block -> e0 (B,w,h,w) ---------------------------- cat -> block -> d0
+    x (B,10,h,w) -> block -> e0 (B,w,h,w) ---------------------------- cat -> block -> d0
                    maxpool -> block -> e1 (B,2w,h/2,w/2) ---------- cat -> block -> d1 -> up ^
                               maxpool -> block -> e2 (B,4w,h/4,w/4) cat -> block -> d2 -> up ^
                                          maxpool -> block -> e3 (B,8w,h/8,w/8) -> up ^
@@ -56,9 +59,12 @@ from torch.nn import functional as F
 from promptda_ros.core.errors import CheckpointError, InputError
 
 FORMAT = 'promptda_ros.starrygazer.refine'
-FORMAT_VERSION = '1'
-IN_CHANNELS = 9
+FORMAT_VERSION = '2'  # 2: residual on the LiDAR-only completion, 10 input channels
+IN_CHANNELS = 10
+LIDAR = 6  # index of the LiDAR-only channel
 HINT = 8  # index of the hint channel
+CUE = 9  # index of the relative-vs-LiDAR cue channel
+CUE_BOUND = 1.0  # |cue| clip, log units
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class RefineConfig:
         levels: resolution levels of the U-Net (>= 2).
         groups: GroupNorm groups (must divide ``base_width``).
         max_log_correction: bound of the predicted log-depth correction (tanh-limited);
-            1.0 allows a factor e^-1 .. e^1 on the affine-aligned relative depth.
+            1.0 allows a factor e^-1 .. e^1 on the LiDAR-only completion.
         net_long_side: long side of the network input, pixels (rounded to a multiple of
             ``2 ** (levels - 1)``); the short side keeps the image aspect.
     """
@@ -146,7 +152,7 @@ class RefineNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, 9, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
+        """Map (B, 10, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
         m = self.config.multiple
         if x.ndim != 4 or x.shape[1] != IN_CHANNELS or x.shape[2] % m or x.shape[3] % m:
             raise InputError(f'refinement input must be (B, {IN_CHANNELS}, h, w) with h, w '
@@ -215,6 +221,11 @@ def read_refiner_metadata(path: str) -> dict:
     if meta.get('format') != FORMAT:
         raise CheckpointError(f'{path} is not StarryGazer refinement weights (no '
                               f"'{FORMAT}' metadata; write them with promptda-adapt)")
+    if meta.get('format_version') != FORMAT_VERSION:
+        raise CheckpointError(f"{path} holds refinement weights of format version "
+                              f"{meta.get('format_version')!r}; this release reads version "
+                              f"{FORMAT_VERSION} (a residual on the LiDAR-only completion): "
+                              'adapt again with promptda-adapt')
     return meta
 
 
@@ -259,7 +270,7 @@ def load_refiner(path: str, expected: RefineConfig | None = None,
 
 
 def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
-               init_m: np.ndarray) -> tuple:
+               init_m: np.ndarray, lidar_m: np.ndarray) -> tuple:
     """Stack one sample's network input (all arrays already at the network resolution).
 
     Args:
@@ -267,9 +278,10 @@ def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
         rel_n: (h, w) float relative map normalised to [0, 1] nearness.
         sparse_m: (h, w) float metres, 0 / NaN = no measurement.
         init_m: (h, w) float metres, the affine-aligned relative depth (finite, > 0).
+        lidar_m: (h, w) float metres, the LiDAR-only completion (finite, > 0).
 
     Returns:
-        ((9, h, w) float32 input, s: the metric scale in metres = median of valid sparse).
+        ((10, h, w) float32 input, s: the metric scale in metres = median of valid sparse).
 
     Raises:
         PromptError: no valid sparse measurement.
@@ -287,13 +299,15 @@ def make_input(rgb: np.ndarray, rel_n: np.ndarray, sparse_m: np.ndarray,
     x[4] = np.where(mask, sparse / s, 0.0)
     x[5] = mask
     init = np.asarray(init_m, np.float32)
-    x[6] = init / s
+    lidar = np.asarray(lidar_m, np.float32)
+    x[LIDAR] = lidar / s
     ratio = np.where(mask, np.log(np.maximum(sparse, 1e-6) / init), 0.0).astype(np.float32)
     x[7] = ratio
     guide = np.concatenate([np.asarray(rgb, np.float32) / 255.0,
                             RELATIVE_GUIDE_WEIGHT * np.asarray(rel_n, np.float32)[..., None]],
                            axis=-1)
-    x[8] = spread(ratio, mask.astype(np.float32), guide)
+    x[HINT] = spread(ratio, mask.astype(np.float32), guide)
+    x[CUE] = np.clip(np.log(init) + x[HINT] - np.log(lidar), -CUE_BOUND, CUE_BOUND)
     return x, s
 
 
@@ -333,15 +347,14 @@ def spread(values: np.ndarray, mask: np.ndarray, guide: np.ndarray) -> np.ndarra
     return ((f[..., 0] + lam * prior) / (f[..., 1] + lam)).astype(np.float32)
 
 
-def compose(init: torch.Tensor, x: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
-    """Return the prediction ``init * exp(hint + correction)``.
+def compose(lidar: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """Return the prediction ``lidar * exp(correction)``.
 
     Args:
-        init: (B, h, w) affine-aligned depth (any unit, e.g. metres / s).
-        x: (B, 9, h, w) network input (its hint channel is used).
-        correction: (B, 1, h, w) network output.
+        lidar: (B, h, w) LiDAR-only completion (any unit, e.g. metres / s).
+        correction: (B, 1, h, w) network output (log-depth residual).
 
     Returns:
-        (B, h, w) depth in the unit of ``init``.
+        (B, h, w) depth in the unit of ``lidar``.
     """
-    return init * torch.exp(x[:, HINT] + correction[:, 0])
+    return lidar * torch.exp(correction[:, 0])

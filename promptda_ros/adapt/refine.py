@@ -1,15 +1,22 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""StarryGazer inference: relative depth + sparse metric depth -> dense metric depth.
+"""StarryGazer inference: LiDAR-only completion + relative depth -> refined metric depth.
 
-One preparation path (:func:`prepare`) serves training and inference: the relative map and the
-RGB are resized to the network resolution, the relative map is normalised
-(:func:`promptda_ros.adapt.relative.normalise_relative`), one least-squares scale and shift in
-inverse depth aligns it to the sparse depth (``init``), and :func:`network.make_input` stacks
-the channels.  At inference the log-depth correction (hint + network output) is upsampled
-bilinearly and applied to the *full-resolution* aligned map, so the output keeps the relative
-map's detail.
+The refinement starts from the **LiDAR-only completion** (:class:`LidarOnly`: the ``default``
+backend, taken from the backend registry and run through the frame pipeline, so it is the
+depth the node would publish with ``backend: default`` for the same sparse prompt) and predicts
+a bounded log-depth residual on top of it.
+
+One preparation path (:func:`prepare`) serves training and inference: the LiDAR-only completion
+is computed at the image resolution (the one the output is built on) and area-averaged to the
+network resolution, the RGB, the relative map and the sparse depth move to that resolution, the
+relative map is normalised
+(:func:`promptda_ros.adapt.relative.normalise_relative`) and aligned to the sparse depth by one
+least-squares scale and shift in inverse depth (``init``), and :func:`network.make_input` stacks
+the channels.  At inference the residual is upsampled bilinearly and applied to the
+*full-resolution* LiDAR-only completion: the output keeps its edges, and the relative map's
+fine detail (blur, copied texture, noise) is never pasted into it.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptda_ros.adapt.network import HINT, load_refiner, make_input, RefineConfig
+from promptda_ros.adapt.network import load_refiner, make_input, RefineConfig
 from promptda_ros.adapt.relative import normalise_relative
 from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 
 MIN_SPARSE = 16  # valid sparse samples needed for the affine fit
+LIDAR_ONLY_BACKEND = 'default'  # the backend the refinement starts from and falls back to
+_OPEN_RANGE_M = 1.0e6  # the LiDAR-only pipeline masks nothing in range: callers apply theirs
 
 
 def resize(arr: np.ndarray, hw: tuple, nearest: bool = False) -> np.ndarray:
@@ -92,14 +101,63 @@ def apply_fit(rel: np.ndarray, fit, space: str, bounds: tuple) -> np.ndarray:
     return np.clip(depth, *bounds).astype(np.float32)
 
 
+class LidarOnly:
+    """The LiDAR-only completion: ``lidar_only(rgb, sparse_m, camera) -> (H, W) metres``.
+
+    The ``default`` backend made by the backend registry and run through the frame pipeline
+    (:class:`promptda_ros.pipeline.DepthPipeline`, the prompt validated and, for a backend that
+    wants it, filled with the pipeline's default fill), with an open depth range: for the same
+    RGB, camera and sparse grid its output is the ``default`` output the node publishes, before
+    the node's own depth-range mask.
+    """
+
+    def __init__(self, backend=None) -> None:
+        """Wrap ``backend`` (None = ``make_backend('default')``)."""
+        from promptda_ros.backends import make_backend
+        from promptda_ros.pipeline import DepthPipeline
+
+        self.pipeline = DepthPipeline(backend if backend is not None
+                                      else make_backend(LIDAR_ONLY_BACKEND))
+
+    def __call__(self, rgb: np.ndarray, sparse_m: np.ndarray, camera=None) -> np.ndarray:
+        """Complete a sparse grid.
+
+        Args:
+            rgb: (H, W, 3) uint8 RGB.
+            sparse_m: (h, w) float32 metres, 0 = no measurement, range filtered already.
+            camera: PinholeCamera of ``rgb``; None = a nominal one (focal length = width).
+
+        Returns:
+            (H, W) float32 metres, NaN where the backend gives no depth.
+
+        Raises:
+            PromptError: fewer than 16 measurements.
+        """
+        from promptda_ros.core.camera import PinholeCamera
+        from promptda_ros.pipeline import PipelineConfig, prompt_from_sparse
+
+        sparse = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0,
+                               neginf=0.0)
+        config = PipelineConfig.with_prompt_hw(sparse.shape, min_depth=0.0,
+                                               max_depth=_OPEN_RANGE_M, min_prompt_coverage=0.0)
+        if camera is None:
+            H, W = np.shape(rgb)[:2]
+            camera = PinholeCamera.from_intrinsics(float(W), float(W), (W - 1) / 2.0,
+                                                   (H - 1) / 2.0, W, H)
+        prompt = prompt_from_sparse(sparse, config)
+        return self.pipeline.predict(rgb, camera, prompt, config).depth_m
+
+
 @dataclass
 class Prepared:
     """One sample ready for the network.
 
     Attributes:
-        x: (9, h, w) float32 network input.
+        x: (10, h, w) float32 network input.
         s: metric scale in metres (median valid sparse depth).
         init_m: (h, w) float32 metres, affine-aligned relative depth at the network resolution.
+        lidar_m: (h, w) float32 metres, the LiDAR-only completion (computed at the image
+            resolution) area-averaged to the network resolution.
         fit: the affine fit (AlignmentResult).
         bounds: (lo, hi) metres the aligned depth is clipped to.
     """
@@ -107,17 +165,21 @@ class Prepared:
     x: np.ndarray
     s: float
     init_m: np.ndarray
+    lidar_m: np.ndarray
     fit: object
     bounds: tuple
 
 
 def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
-            net_hw: tuple, image_hw: tuple | None = None) -> Prepared:
+            net_hw: tuple, lidar_only, camera=None, image_hw: tuple | None = None,
+            lidar_m: np.ndarray | None = None) -> Prepared:
     """Build the network input of one frame.
 
-    The sparse depth first loses the cells a LiDAR offset from the camera sees past foreground
-    edges (the ``default`` backend's occlusion filter, window scaled to ``image_hw``), then moves
-    onto the network grid.
+    ``lidar_only`` completes the sparse depth at the resolution of ``rgb`` (the completion the
+    output is built on), and the network sees that completion area-averaged to its grid.  For
+    the other channels the sparse depth first loses the cells a LiDAR offset from the camera
+    sees past foreground edges (the ``default`` backend's occlusion filter, window scaled to
+    ``image_hw``), then moves onto the network grid.
 
     Args:
         rgb: (H, W, 3) uint8 RGB.
@@ -125,7 +187,11 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
         space: 'inverse' or 'depth'.
         sparse_m: (h0, w0) float metres, 0 / NaN = none (any resolution).
         net_hw: network input (h, w).
+        lidar_only: a :class:`LidarOnly` (or a callable with its signature).
+        camera: PinholeCamera of ``rgb`` or None (scaled to the network resolution).
         image_hw: (H, W) of the camera image the sparse grid belongs to; None = ``rgb``'s.
+        lidar_m: (H, W) float32 metres, ``lidar_only``'s completion of ``sparse_m`` when the
+            caller has it already; None = computed here.
 
     Raises:
         PromptError: fewer than 16 valid sparse samples.
@@ -146,26 +212,36 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
                                   min_samples=MIN_SPARSE)
     bounds = _clip_bounds(sparse)
     init = apply_fit(rel_net, fit, space, bounds)
-    x, s = make_input(resize(rgb, net_hw), normalise_relative(rel_net, space), sparse, init)
-    return Prepared(x, s, init, fit, bounds)
+    if lidar_m is None:
+        lidar_m = lidar_only(np.ascontiguousarray(rgb), sparse_m, camera)
+    full = np.asarray(lidar_m, np.float32)
+    ok = np.isfinite(full) & (full > 0)
+    fill = float(np.median(full[ok])) if ok.any() else float(np.median(sparse[sparse > 0]))
+    lidar = resize(np.where(ok, full, fill).astype(np.float32), net_hw)
+    lidar = np.where(np.isfinite(lidar) & (lidar > 0), lidar, init).astype(np.float32)
+    x, s = make_input(resize(rgb, net_hw), normalise_relative(rel_net, space), sparse, init,
+                      lidar)
+    return Prepared(x, s, init, lidar, fit, bounds)
 
 
 class StarryGazer:
-    """Refinement network + preparation: ``predict_with_relative(rgb, prompt, rel, space)``."""
+    """Refinement network + preparation: ``refine(rgb, prompt, rel, space, camera)``."""
 
     def __init__(self, weights: str, device: str = 'cpu',
-                 expected: RefineConfig | None = None) -> None:
+                 expected: RefineConfig | None = None, lidar_only: LidarOnly | None = None
+                 ) -> None:
         """Load refinement weights (CheckpointError on a file of another config)."""
         import torch
 
         self.model, self.metadata = load_refiner(weights, expected=expected, device=device)
         self.config = self.model.config
         self.device = device
+        self.lidar_only = lidar_only if lidar_only is not None else LidarOnly()
         self._torch = torch
 
-    def predict_with_relative(self, rgb: np.ndarray, prompt_m: np.ndarray, rel: np.ndarray,
-                              space: str) -> np.ndarray:
-        """Refine a relative map with sparse metric depth.
+    def refine(self, rgb: np.ndarray, prompt_m: np.ndarray, rel: np.ndarray, space: str,
+               camera=None, lidar_m: np.ndarray | None = None) -> np.ndarray:
+        """Refine the LiDAR-only completion of a sparse prompt with a relative map.
 
         Args:
             rgb: (H, W, 3) uint8 RGB.
@@ -174,9 +250,12 @@ class StarryGazer:
             rel: (H, W) float relative map of the image (see
                 :func:`promptda_ros.adapt.relative.relative_for`).
             space: 'inverse' or 'depth'.
+            camera: PinholeCamera of ``rgb`` or None.
+            lidar_m: (H, W) float32 metres, the LiDAR-only completion of ``prompt_m`` when the
+                caller has it already; None = computed here.
 
         Returns:
-            (H, W) float32 metres (finite, > 0).
+            (H, W) float32 metres: ``lidar_m * exp(residual)``, NaN where ``lidar_m`` is.
 
         Raises:
             InputError: shapes that do not fit; PromptError: too few valid prompt cells.
@@ -187,12 +266,14 @@ class StarryGazer:
         H, W = image.shape[:2]
         if np.shape(rel) != (H, W):
             raise InputError(f'relative map is {np.shape(rel)}, the image is {(H, W)}')
+        if lidar_m is None:
+            lidar_m = self.lidar_only(image, prompt_m, camera)
         net_hw = self.config.net_hw((H, W))
-        prep = prepare(image, rel, space, prompt_m, net_hw)
+        prep = prepare(image, rel, space, prompt_m, net_hw, self.lidar_only, camera,
+                       lidar_m=lidar_m)
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(prep.x[None]).to(self.device)
             corr = self.model(x)[0, 0].float().cpu().numpy()
-        full = apply_fit(np.asarray(rel, np.float64), prep.fit, space, prep.bounds)
-        up = resize(corr + prep.x[HINT], (H, W))
-        return (full * np.exp(up)).astype(np.float32)
+        return (np.asarray(lidar_m, np.float32) * np.exp(resize(corr, (H, W)))).astype(
+            np.float32)

@@ -32,9 +32,11 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
     topic, relative disparity; the bundled sample has one), in ``--relative-space``;
 
   the sources live in :mod:`promptda_ros.adapt.relative`;
-* ``starrygazer`` - relative depth refined with the sparse prompt by a StarryGazer refinement
-  network trained with ``promptda-adapt`` (needs ``--starrygazer WEIGHTS``; its relative
-  source is ``bag`` unless ``--starrygazer-relative`` says otherwise).
+* ``starrygazer`` - the ``starrygazer`` backend (:mod:`promptda_ros.backends.starrygazer`: the
+  LiDAR-only completion refined by a network trained with ``promptda-adapt``, with its
+  serve-time guard) run through the frame pipeline like the other backends, on the frame's
+  relative map (needs ``--starrygazer WEIGHTS``; its relative source is ``bag`` unless
+  ``--starrygazer-relative`` says otherwise).
 """
 
 from __future__ import annotations
@@ -213,8 +215,10 @@ class MethodRunner:
                 self._sources[source] = BagRelative(relative_space)
             if kind == STARRYGAZER and STARRYGAZER not in self._backends:
                 from promptda_ros.adapt.refine import StarryGazer
+                from promptda_ros.backends.starrygazer import StarryGazerBackend
 
-                self._backends[STARRYGAZER] = StarryGazer(starrygazer, device=device)
+                self._backends[STARRYGAZER] = StarryGazerBackend(
+                    StarryGazer(starrygazer, device=device), None)
 
     def _in_range(self, depth_m: np.ndarray) -> np.ndarray:
         """Return (H, W) float32 metres with values outside the configured depth range NaN.
@@ -251,7 +255,7 @@ class MethodRunner:
         rel_cache: dict[str, tuple[np.ndarray, float]] = {}
         prompt: PromptResult | None = None
         prompt_error: PromptError | None = None
-        if any(kind == 'backend' for kind, _source in self._plan.values()):
+        if any(kind in ('backend', STARRYGAZER) for kind, _source in self._plan.values()):
             try:  # once per frame, as the node does before its backend
                 prompt = prompt_from_depth(frame.prompt_m, self.config)
             except PromptError as exc:
@@ -278,8 +282,12 @@ class MethodRunner:
                         t0 = time.perf_counter()
                     rel, extra = rel_cache[source]
                     if kind == STARRYGAZER:
-                        depth = self._backends[STARRYGAZER].predict_with_relative(
-                            frame.rgb, ranged, rel, self._sources[source].space)
+                        if prompt is None:
+                            raise prompt_error or PromptError('no prompt')
+                        backend = self._backends[STARRYGAZER].with_relative(
+                            rel, self._sources[source].space)
+                        depth = DepthPipeline(backend).predict(frame.rgb, frame.camera, prompt,
+                                                               self.config).depth_m
                     else:
                         space = self._sources[source].space
                         depth, fit = align_relative_depth(rel, ranged, method=kind, space=space)

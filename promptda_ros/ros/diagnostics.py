@@ -167,7 +167,8 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '',
-                     previous: StatsSnapshot | None = None) -> DiagnosticArray:
+                     previous: StatsSnapshot | None = None,
+                     backend_values: dict[str, str] | None = None) -> DiagnosticArray:
     """Build the ``/diagnostics`` message of one snapshot.
 
     Args:
@@ -176,6 +177,8 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         name: status name (the node's fully qualified name).
         hardware_id: free text identifying the camera (e.g. its frame id).
         previous: the snapshot of the previous report; new errors since then give WARN.
+        backend_values: what the backend reports about itself (its ``diagnostics()``, e.g. the
+            'starrygazer' guard's fallbacks), appended as they are.
     """
     level, message = _level(snap, previous)
     values = {
@@ -198,6 +201,7 @@ def diagnostic_array(snap: StatsSnapshot, stamp, name: str, hardware_id: str = '
         'image_age_s': _fmt(snap.image_age_s, 2),
     }
     values.update({f'errors.{kind}': str(count) for kind, count in sorted(snap.errors.items())})
+    values.update({str(k): str(v) for k, v in (backend_values or {}).items()})
     return status_array(stamp, level, name, message, values, hardware_id)
 
 
@@ -226,12 +230,16 @@ class DiagnosticsTimer:
         stats: the statistics to report.
         period_s: timer period, seconds.
         wrap: wraps the timer callback (the node's callback guard).
+        backend_of: returns the serving backend (or None); a backend with a ``diagnostics()``
+            method (key -> value) has its report appended.
     """
 
     def __init__(self, node: Any, stats: PerceptionStats, period_s: float,
-                 wrap: Callable[[Callable[[], None]], Callable[[], None]]) -> None:
+                 wrap: Callable[[Callable[[], None]], Callable[[], None]],
+                 backend_of: Callable[[], Any] | None = None) -> None:
         """Create the publisher and the timer (its own mutually exclusive group)."""
         self._node, self._stats = node, stats
+        self._backend_of = backend_of
         self._previous: StatsSnapshot | None = None
         self._pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._timer = node.create_timer(period_s, wrap(self.publish),
@@ -241,9 +249,12 @@ class DiagnosticsTimer:
         """Publish one report (WARN when errors were counted since the previous one)."""
         snap = self._stats.snapshot()
         name = self._node.get_fully_qualified_name()
+        backend = self._backend_of() if self._backend_of else None
+        report = getattr(backend, 'diagnostics', None)
         self._pub.publish(diagnostic_array(snap, self._node.get_clock().now().to_msg(),
                                            f'{name}: depth', hardware_id=name,
-                                           previous=self._previous))
+                                           previous=self._previous,
+                                           backend_values=report() if callable(report) else None))
         self._previous = snap
 
 

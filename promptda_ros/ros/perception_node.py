@@ -5,10 +5,9 @@
 
 Data flow (topic names relative, remapped in launch): image, camera_info, lidar/points (or
 prompt_depth) -> frame assembly (:mod:`~promptda_ros.core.assembly`) -> newest-frames worker
-(:mod:`~promptda_ros.serving`, ``queue_size`` frames, the oldest waiting one dropped and counted)
--> frame pipeline (:mod:`~promptda_ros.pipeline`) -> depth/image (32FC1 m), depth/camera_info
-(scaled), depth/points, prompt/image (:mod:`~promptda_ros.ros.outputs`), all with the input
-image's header.
+(:mod:`~promptda_ros.serving`, ``queue_size`` frames, the oldest waiting one dropped, counted) ->
+pipeline (:mod:`~promptda_ros.pipeline`) -> depth/image (32FC1 m), depth/camera_info (scaled),
+depth/points, prompt/image (:mod:`~promptda_ros.ros.outputs`), all with the input image's header.
 
 Wiring only: callbacks check the header and hand over; the worker decodes, runs the pipeline and
 publishes. Extrinsics policy: :mod:`~promptda_ros.ros.extrinsics`. Every callback is guarded: a
@@ -87,7 +86,8 @@ class PerceptionNode(LifecycleNode):
         self._subs: list[Callable[[], Any]] = []  # each destroys one subscription
         self._outputs: DepthOutputs | None = None
         self._diagnostics = DiagnosticsTimer(self, self.stats, self.params.diagnostics_period_s,
-                                             lambda cb: self._guard.wrap('callback', cb))
+                                             lambda cb: self._guard.wrap('callback', cb),
+                                             lambda: getattr(self._pipeline, 'backend', None))
         self.add_on_set_parameters_callback(self._guard.wrap(
             'callback', self._on_set_parameters,
             lambda _params: SetParametersResult(successful=False, reason='internal error')))

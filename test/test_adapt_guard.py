@@ -1,0 +1,137 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The 'starrygazer' backend is never worse than the LiDAR-only completion on the frame's LiDAR.
+
+The refinement is a residual on the ``default`` backend's output; the serve-time guard holds out
+part of the frame's own prompt and publishes the refinement only where it beats the LiDAR-only
+completion there, else that completion itself (bit for bit what ``default`` publishes).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from promptda_ros.adapt.network import RefineNet, save_refiner
+from promptda_ros.adapt.refine import LidarOnly, StarryGazer
+from promptda_ros.adapt.relative import BagRelative, relative_for
+from promptda_ros.backends import make_backend
+from promptda_ros.backends.starrygazer import grid_values, StarryGazerBackend
+from promptda_ros.core.errors import InputError
+from promptda_ros.eval.alignment import align_relative_depth
+from promptda_ros.eval.dataset import read_bag
+from promptda_ros.eval.holdout import split_depth
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
+
+from test_adapt_helpers import TINY, tiny_sample
+
+CONFIG = PipelineConfig()
+
+
+def _misleading(shape, seed=0):
+    """A relative map that knows nothing of the scene: smooth random disparity."""
+    import cv2
+
+    grid = np.random.default_rng(seed).uniform(-1.0, 1.0, (3, 4))
+    return np.exp(cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC))
+
+
+class Trusting:
+    """A refiner test double that trusts the relative map fully: its lstsq fit to the prompt."""
+
+    lidar_only = LidarOnly()
+
+    def refine(self, rgb, prompt_m, rel, space, camera=None, lidar_m=None):
+        """Return the relative map aligned to the prompt (the LiDAR-only depth where invalid)."""
+        aligned, _ = align_relative_depth(rel, prompt_m, method='lstsq', space=space)
+        return np.where(np.isfinite(aligned) & (aligned > 0), aligned, lidar_m).astype(
+            np.float32)
+
+
+def _frames(tmp_path_factory):
+    return list(read_bag(tiny_sample(tmp_path_factory, seed=6, frames=2, width=128,
+                                     height=96)))
+
+
+def test_misleading_relative_map_costs_nothing_on_held_out_points(tmp_path_factory, tmp_path):
+    """Deliberately misleading maps: the output equals or beats default on held-out points."""
+    rng = np.random.default_rng(0)
+    net = RefineNet(TINY)
+    with torch.no_grad():  # a refinement that is plainly wrong: 25 % too far everywhere
+        net.head.bias.fill_(float(np.arctanh(np.log(1.25))))
+    far = save_refiner(net, str(tmp_path / 'far.safetensors'))
+    default = DepthPipeline(make_backend('default'))
+    for refiner in (StarryGazer(far), Trusting()):
+        guarded = StarryGazerBackend(refiner, None)
+        open_ = StarryGazerBackend(refiner, None, guard=False)
+        worse_without_guard = 0
+        for fr in _frames(tmp_path_factory):
+            prompt_m, reference = split_depth(fr.prompt_m, 0.3, seed=7)
+            prompt = prompt_from_depth(prompt_m, CONFIG)
+            rel = _misleading(fr.rgb.shape[:2], int(rng.integers(100)))
+            ref_cells = np.isfinite(reference)
+            truth = reference[ref_cells]
+
+            def score(backend):
+                depth = DepthPipeline(backend.with_relative(rel, 'inverse')).predict(
+                    fr.rgb, fr.camera, prompt, CONFIG).depth_m
+                got = grid_values(depth, reference.shape, ref_cells)
+                ok = np.isfinite(got)
+                return depth, float(np.mean(np.abs(got[ok] - truth[ok])))
+
+            lidar = default.predict(fr.rgb, fr.camera, prompt, CONFIG).depth_m
+            got = grid_values(lidar, reference.shape, ref_cells)
+            l1_default = float(np.mean(np.abs(got - truth)[np.isfinite(got)]))
+            depth, l1_guarded = score(guarded)
+            _, l1_open = score(open_)
+            assert l1_guarded <= l1_default
+            worse_without_guard += l1_open > l1_default
+            if guarded.stats.last == 'lidar_only':
+                assert np.array_equal(depth, lidar, equal_nan=True)  # default, bit for bit
+        assert worse_without_guard >= 1  # the guard had something to catch
+        assert guarded.stats.fallbacks >= 1
+
+
+def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_path):
+    """A refinement that beats the LiDAR-only completion on held-out cells is published."""
+    fr = _frames(tmp_path_factory)[0]
+
+    class Oracle:
+        """A refiner test double whose 'refinement' is the ground truth."""
+
+        lidar_only = LidarOnly()
+
+        def refine(self, rgb, prompt_m, rel, space, camera=None, lidar_m=None):
+            return np.where(np.isfinite(fr.gt_m), fr.gt_m, lidar_m).astype(np.float32)
+
+    backend = StarryGazerBackend(Oracle(), BagRelative())
+    prompt = prompt_from_depth(fr.prompt_m, CONFIG)
+    depth = DepthPipeline(backend.with_relative(relative_for(BagRelative(), fr),
+                                                'inverse')).predict(
+        fr.rgb, fr.camera, prompt, CONFIG).depth_m
+    st = backend.stats
+    assert (st.frames, st.refined, st.fallbacks, st.last) == (1, 1, 0, 'refined')
+    assert st.last_l1_refined_m < st.last_l1_lidar_only_m and st.last_held_out > 8
+    assert st.last_weight == 1.0  # the whole residual: half of it scores worse here
+    ok = np.isfinite(fr.gt_m)
+    assert np.allclose(depth[ok], fr.gt_m[ok])
+    diag = backend.diagnostics()
+    assert diag['starrygazer.refined'] == '1' and diag['starrygazer.last'] == 'refined'
+    assert diag['starrygazer.guard'] == 'on'
+    # too few prompt cells to judge by: the LiDAR-only completion, with the reason
+    sparse = np.zeros_like(prompt.sparse_m)
+    rows, cols = np.nonzero(prompt.sparse_m > 0)
+    sparse[rows[:30], cols[:30]] = prompt.sparse_m[rows[:30], cols[:30]]
+    backend.with_relative(relative_for(BagRelative(), fr), 'inverse').predict(
+        fr.rgb, sparse, fr.camera)
+    assert backend.stats.last == 'lidar_only' and 'held-out cells' in backend.stats.last_reason
+    assert backend.diagnostics()['starrygazer.last_weight'] == '0.00'
+    with pytest.raises(InputError):
+        StarryGazerBackend(Oracle(), None, guard_fraction=1.5)
+
+
+def test_grid_values_samples_cell_centres():
+    depth = np.arange(48, dtype=np.float32).reshape(6, 8)
+    cells = np.zeros((3, 4), bool)
+    cells[0, 0] = cells[2, 3] = True
+    assert grid_values(depth, (3, 4), cells).tolist() == [depth[1, 1], depth[5, 7]]
