@@ -105,7 +105,12 @@ def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_pa
             return np.where(np.isfinite(fr.gt_m), fr.gt_m, lidar_m).astype(np.float32)
 
     backend = StarryGazerBackend(Oracle(), BagRelative())
-    prompt = prompt_from_depth(fr.prompt_m, CONFIG)
+    # Every other measured cell: on the full 192x256 grid the LiDAR-only interpolation is within
+    # one standard error of the truth at held-out cells, and the guard rightly keeps it.
+    cells = np.flatnonzero(fr.prompt_m > 0)[::2]
+    half = np.zeros_like(fr.prompt_m)
+    half.flat[cells] = fr.prompt_m.flat[cells]
+    prompt = prompt_from_depth(half, CONFIG)
     depth = DepthPipeline(backend.with_relative(relative_for(BagRelative(), fr),
                                                 'inverse')).predict(
         fr.rgb, fr.camera, prompt, CONFIG).depth_m
