@@ -42,7 +42,7 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, cast, TYPE_CHECKING
 
 import numpy as np
 
@@ -58,6 +58,9 @@ from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth, PromptResult
+
+if TYPE_CHECKING:  # imported at use: the adaptation package loads torch
+    from promptda_ros.backends.starrygazer import StarryGazerBackend
 
 BACKEND_METHODS = ('default', 'bilinear', 'promptda')
 RELATIVE_SOURCES = ('disk', 'promptda_noprompt', 'bag')
@@ -284,8 +287,8 @@ class MethodRunner:
                     if kind == STARRYGAZER:
                         if prompt is None:
                             raise prompt_error or PromptError('no prompt')
-                        backend = self._backends[STARRYGAZER].with_relative(
-                            rel, self._sources[source].space)
+                        refiner = cast('StarryGazerBackend', self._backends[STARRYGAZER])
+                        backend = refiner.with_relative(rel, self._sources[source].space)
                         depth = DepthPipeline(backend).predict(frame.rgb, frame.camera, prompt,
                                                                self.config).depth_m
                     else:
