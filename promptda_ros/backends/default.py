@@ -19,7 +19,7 @@ grid cells; measured on real frames with ``bench/bench_realdata.py``, see the RE
 
 The mix: ``spacing = 1 / sqrt(share of measured cells in a density_window x density_window
 box)`` (:func:`prompt_spacing`; 1 for a full grid, 3 for one measurement per 3 x 3 cells), and
-the interpolated prompt's weight falls linearly from 1 at ``dense_spacing`` (6 cells) to 0 at
+the interpolated prompt's weight falls linearly from 1 at ``dense_spacing`` (4 cells) to 0 at
 ``sparse_spacing`` (12 cells); it is also 1 in and next to every measured cell, so measured
 values are kept. Weights are resized bilinearly to the image (the measured-cell part by nearest).
 A prompt dense everywhere costs only the interpolation (~1 ms fill plus the resize).
@@ -85,7 +85,7 @@ OCCLUSION_WINDOW = (8.0, 3.0)
 """Occlusion window (rows, cols) half-size in pixels of a 640-px-wide image, for a LiDAR with
 parallax bleed-through (the backend option is off by default; StarryGazer refinement uses it)."""
 OCCLUSION_MARGIN = 0.15
-DENSE_SPACING = 6.0
+DENSE_SPACING = 4.0
 """Local prompt spacing (cells per measurement, see :func:`prompt_spacing`) up to which the
 interpolated prompt is used alone."""
 SPARSE_SPACING = 12.0
