@@ -87,6 +87,10 @@ class SimGraph:
         real_time_factor: sim seconds per wall second (0 = as fast as possible).
         namespace: namespace of every node.
         task: task string stored with recorded episodes.
+        predictor: instead of ``policy_path``, an object with ``predict_chunk(depth, joint)``
+            -> (T, J) actions (and ``fps``) the policy node runs (tests, stand-in learners).
+        policy_params: extra policy node parameters (rclpy Parameters), e.g. how it plays
+            its chunks.
         depth_hw: (h, w) px of the depth the policy / recorder gets (perception
             ``output_size``, or the camera size for 'true'); None = the camera's 120x160.
     """
@@ -94,7 +98,8 @@ class SimGraph:
     def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
                  expert: bool = False, record_root: str | None = None,
                  checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
-                 task: str = 'put the object into the box', depth_hw: tuple | None = None) -> None:
+                 task: str = 'put the object into the box', depth_hw: tuple | None = None,
+                 predictor=None, policy_params: list | None = None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
@@ -139,13 +144,14 @@ class SimGraph:
             self.depth_topic = 'depth/image'
         remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
         self.policy: Any = None
-        if policy_path:
+        if policy_path or predictor is not None:
             from promptda_policy.policy_node import PolicyNode
-            overrides = [sim_time, Parameter('policy_path', value=policy_path),
+            overrides = [sim_time, Parameter('policy_path', value=policy_path or ''),
                          Parameter('profile', value=POLICY_PROFILE),
                          Parameter('estop_required', value=False)]  # a simulated arm
-            self.policy = PolicyNode(context=context, namespace=namespace, cli_args=remap,
-                                     parameter_overrides=overrides)
+            self.policy = PolicyNode(predictor, context=context, namespace=namespace,
+                                     cli_args=remap,
+                                     parameter_overrides=overrides + list(policy_params or []))
             if self.policy.configure_error:
                 error = self.policy.configure_error
                 self.close()
@@ -159,7 +165,11 @@ class SimGraph:
             self.nodes.append(self.expert)
         self.recorder: Any = None
         if record_root:
+            # The dataset writer imports torch and lerobot: here, not inside the first
+            # ~/start_episode call, which would block the executor for longer than the
+            # driver's 30 s service timeout on a loaded CPU.
             from promptda_policy.recorder import RecorderNode
+            import promptda_policy.recording  # noqa: F401
             overrides = [sim_time, Parameter('root', value=record_root),
                          Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
                          Parameter('max_depth_age_s', value=0.3)]
