@@ -74,6 +74,21 @@ def check_policy_joints(policy_path: str) -> None:
                          % (', '.join(names), ', '.join(JOINT_NAMES)))
 
 
+def policy_depth_hw(policy_path: str) -> tuple | None:
+    """(H, W) px of the depth a policy checkpoint was trained on (None when unknown).
+
+    The perception node then outputs that size (``output_size``), as it did for the recorded
+    demos, instead of the policy node resizing the camera-sized depth by nearest neighbour.
+    """
+    try:
+        with open(os.path.join(policy_path, 'config.json'), encoding='utf-8') as f:
+            features = json.load(f)['input_features']
+        shape = [v['shape'] for k, v in features.items() if k.startswith('observation.images')]
+        return (int(shape[0][-2]), int(shape[0][-1])) if shape else None
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 class SimGraph:
     """The nodes of one loop on one executor thread.
 
@@ -547,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         for source in sources:
             graph = SimGraph(context, depth_source=source, policy_path=args.policy,
-                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor)
+                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor,
+                             depth_hw=policy_depth_hw(args.policy))
             try:
                 graph.wait_depth()
                 cells = results.setdefault(source, {})
