@@ -60,6 +60,7 @@ setup(
             'promptda-sim = promptda_ros.ros.sim_node:main',
             'promptda-sim-record = promptda_ros.ros.sim_eval:record_main',
             'promptda-sim-eval = promptda_ros.ros.sim_eval:main',
+            'promptda-sim-pipeline = promptda_ros.ros.sim_pipeline:main',
         ],
     },
 )

@@ -126,6 +126,56 @@ def test_no_command_steps_beyond_the_velocity_limit_outside_estop_and_fault():
     assert modes == {Mode.ACTIVE, Mode.STALE, Mode.HOLD}
 
 
+@pytest.mark.parametrize('coeff,steps', [(0.01, 0), (None, 30)])
+def test_played_chunks_keep_the_limits_holds_and_estop(coeff, steps):
+    """The safety filter's guarantees hold on played chunks (ensembled or n_action_steps).
+
+    Chunks played as the node does by default (temporal ensembling, lerobot's 0.01) or
+    n_action_steps at a time: random chunks far outside the limits, NaN chunks, stale depth and
+    joints, an e-stop in the middle. Every command stays inside the joint limits, no two
+    consecutive commands differ by more than the velocity limit allows (e-stop and fault
+    excepted), a stale input holds, the e-stop holds still until reset and re-enabled.
+    """
+    rng = np.random.default_rng(3)
+    f = _active_filter(max_vel=1.0)
+    s = ChunkScheduler(30.0, coeff, n_action_steps=steps)
+    arm = np.zeros(4)
+    previous = None
+    modes = set()
+    estop_at, estop_pose = 600, None
+    for i in range(1500):
+        now = i * DT
+        if i % 2 == 0:
+            chunk = rng.uniform(-6, 6, (30, 4)) if rng.random() < 0.9 else np.full((30, 4), np.nan)
+            s.add_chunk(now - DT, chunk)
+        if i == estop_at:
+            f.set_estop(True)
+        if i == estop_at + 60:
+            f.set_estop(False)
+            assert f.reset_estop()[0] and f.set_enabled(True)[0]
+            s.clear()      # the node drops its chunks on e-stop and enable
+            previous = None
+        depth_stamp = now - (1.0 if rng.random() < 0.1 else 0.0)
+        joint_stamp = now - (0.5 if rng.random() < 0.05 else 0.0)
+        target = s.action_at(now) if f.enabled else None
+        d = f.step(now, target, arm, joint_stamp, depth_stamp)
+        modes.add(d.mode)
+        if d.positions is None:             # nothing commanded yet: nothing published
+            assert previous is None and d.mode in (Mode.STALE, Mode.HOLD), (i, d)
+            continue
+        assert np.all(d.positions >= H1.lower - 1e-9) and np.all(d.positions <= H1.upper + 1e-9)
+        if d.mode == Mode.ESTOP:
+            estop_pose = d.positions if estop_pose is None else estop_pose
+            np.testing.assert_array_equal(d.positions, estop_pose)     # holds still
+        elif previous is not None and d.mode != Mode.DISABLED:
+            assert np.all(np.abs(d.positions - previous) <= DT + 1e-12), (i, d)
+        if now - depth_stamp > 0.5 or now - joint_stamp > 0.2:
+            assert d.mode in (Mode.STALE, Mode.ESTOP, Mode.DISABLED), (i, d)
+        previous = d.positions
+        arm = arm + 0.2 * (d.positions - arm)
+    assert {Mode.ACTIVE, Mode.STALE, Mode.ESTOP} <= modes, modes
+
+
 def test_estop_latches_until_reset_and_reenable():
     f = _active_filter()
     pose = np.array([0.5, 0.0, 0.0, 1.0])

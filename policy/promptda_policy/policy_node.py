@@ -19,7 +19,9 @@ enabled. The e-stop, enable/reset services and /diagnostics work in every state.
 
 Threads: depth callbacks hand (depth, joint state) to an inference worker with a one-slot
 buffer (stale frames dropped); a control timer at ``control_rate_hz`` takes the action for
-"now" from the newest chunk, passes it through the safety filter and publishes. The timer
+"now" from the chunks (temporal ensembling by default, ``temporal_ensemble_coeff`` 0.01; or
+``n_action_steps`` of one chunk before replanning; see :mod:`.runtime`), passes it through
+the safety filter and publishes. The timer
 never waits for inference. The node starts disabled.
 """
 
@@ -80,8 +82,13 @@ POLICY_SPECS = PROFILE_SPECS + (
     ParamSpec('max_tracking_error_rad', 0.5, 'disable (fault) when a joint is further than '
               'this from the last command (rad); 0 = off', read_only=False,
               float_range=(0.0, 10.0)),
-    ParamSpec('temporal_ensemble_coeff', -1.0, 'ACT temporal ensembling weight exp(-m*i) over '
-              'overlapping chunks; < 0 = off (use the newest chunk)', float_range=(-1.0, 10.0)),
+    ParamSpec('temporal_ensemble_coeff', 0.01, 'ACT temporal ensembling weight exp(-m*i) over '
+              'overlapping chunks (lerobot: 0.01); < 0 = off (then n_action_steps)',
+              float_range=(-1.0, 10.0)),
+    ParamSpec('n_action_steps', 0, 'with ensembling off: play this many actions of a chunk '
+              'before the newest chunk replaces it; 0 = the newest chunk at once (executes '
+              'only its first actions: a policy never reaches what it plans later)',
+              int_range=(0, 10000)),
     ParamSpec('output_type', 'trajectory', "'trajectory' (JointTrajectory) or 'array' "
               '(Float64MultiArray in profile joint order)'),
     ParamSpec('time_from_start_s', 0.1, 'JointTrajectory point time_from_start (s)',
@@ -202,14 +209,16 @@ class PolicyNode(LifecycleNode):
         self.predictor = predictor
         fps = float(p['action_fps']) or float(getattr(predictor, 'fps', 0.0) or 30.0)
         coeff = float(p['temporal_ensemble_coeff'])
-        self.scheduler = ChunkScheduler(fps, coeff if coeff >= 0 else None)
+        self.scheduler = ChunkScheduler(fps, coeff if coeff >= 0 else None,
+                                        n_action_steps=int(p['n_action_steps']))
         self.worker = InferenceWorker(self._predict, self._on_chunk, self._on_error)
         self.worker.start()
         self.pub = self.create_lifecycle_publisher(command_type(self.output_type), 'command',
                                                    10, callback_group=self._control)
-        self.get_logger().info('policy loaded (%s, %d joints, %.1f Hz, actions at %.0f Hz)'
+        self.get_logger().info('policy loaded (%s, %d joints, %.1f Hz, actions at %.0f Hz, '
+                               'chunks played: %s)'
                                % (self.profile.name, self.profile.num_joints,
-                                  1.0 / self.period, fps))
+                                  1.0 / self.period, fps, self.scheduler.mode))
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -13,8 +13,20 @@ of a chunk are already in the past when it arrives; :class:`ChunkScheduler` inde
 wall time, never by "next unused action", and the control loop (30 Hz) keeps running from the
 previous chunk while the worker computes the next one.
 
-Optional temporal ensembling (ACT, Zhao et al. 2023): every stored chunk that covers time t
-contributes its action for t, weighted ``exp(-m * i)`` with i = 0 for the oldest chunk.
+How a chunk is played. A policy trained on chunks must execute them: a new chunk arrives with
+every depth frame (15 Hz) after ~10 ms of inference at 60x80, so playing only the newest chunk
+executes its first one or two actions and never what it plans later (a grasp that holds still
+and then closes never closes: the first actions at the grasp pose always say "open"). Two ways
+out, both from ACT / lerobot:
+
+* temporal ensembling (the default, lerobot's coefficient m = 0.01): every stored chunk that
+  covers time t contributes its action for t, weighted ``exp(-m * i)`` with i = 0 for the
+  oldest chunk, so the later actions of earlier chunks are executed alongside the first
+  actions of newer ones;
+* ``n_action_steps``: play one chunk for that many actions before the next inferred chunk
+  replaces it (lerobot's action queue; ACT's default n_action_steps = chunk_size);
+* neither (``ensemble_coeff=None``, ``n_action_steps=0``): the newest chunk always (the old
+  behaviour, kept for comparison).
 """
 
 from dataclasses import dataclass
@@ -38,12 +50,17 @@ class ChunkScheduler:
 
     Args:
         fps: rate of the actions inside a chunk (Hz), i.e. the training dataset fps.
-        ensemble_coeff: None = use only the newest chunk; a value m >= 0 = temporal ensembling
-            over all chunks covering the query time with weights ``exp(-m * i)``.
-        max_chunks: ensembling memory (older chunks are dropped).
+        ensemble_coeff: None = no ensembling; a value m >= 0 = temporal ensembling over all
+            chunks covering the query time with weights ``exp(-m * i)`` (lerobot: 0.01).
+        max_chunks: ensembling memory (older chunks are dropped); the default keeps every
+            chunk of a 1 s, 30-action chunk at 15 depth frames/s, as lerobot's ensembler does.
+        n_action_steps: without ensembling, > 0 = play the current chunk for this many
+            actions (of its own timeline) before a newer chunk replaces it; a chunk used up
+            earlier is replaced at once. 0 = the newest chunk at once (no chunk execution).
     """
 
-    def __init__(self, fps: float, ensemble_coeff: float | None = None, max_chunks: int = 8):
+    def __init__(self, fps: float, ensemble_coeff: float | None = None, max_chunks: int = 32,
+                 n_action_steps: int = 0):
         if not np.isfinite(fps) or fps <= 0:
             raise InputError('chunk fps must be > 0, got %r' % (fps,))
         if ensemble_coeff is not None and (not np.isfinite(ensemble_coeff)
@@ -51,16 +68,28 @@ class ChunkScheduler:
             raise InputError('ensemble_coeff must be >= 0 or None, got %r' % (ensemble_coeff,))
         if max_chunks < 1:
             raise InputError('max_chunks must be >= 1, got %r' % (max_chunks,))
+        if n_action_steps < 0:
+            raise InputError('n_action_steps must be >= 0, got %r' % (n_action_steps,))
         self.fps = float(fps)
         self.ensemble_coeff = ensemble_coeff
         self.max_chunks = int(max_chunks)
+        self.n_action_steps = int(n_action_steps)
         self._chunks: list[_Chunk] = []
+        self._pending: _Chunk | None = None  # n_action_steps: the newest chunk, waiting
         self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        """'ensemble', 'n_action_steps' or 'newest': how chunks are played."""
+        if self.ensemble_coeff is not None:
+            return 'ensemble'
+        return 'n_action_steps' if self.n_action_steps > 0 else 'newest'
 
     def clear(self) -> None:
         """Forget every chunk (e.g. when the policy is disabled)."""
         with self._lock:
             self._chunks.clear()
+            self._pending = None
 
     def add_chunk(self, start_s: float, actions: np.ndarray) -> None:
         """Store a chunk.
@@ -80,9 +109,14 @@ class ChunkScheduler:
             if self._chunks and self._chunks[-1].actions.shape[1] != acts.shape[1]:
                 raise InputError('action chunk has %d joints, previous chunks had %d'
                                  % (acts.shape[1], self._chunks[-1].actions.shape[1]))
-            if self._chunks and start_s < self._chunks[-1].start_s:
+            newest = self._pending or (self._chunks[-1] if self._chunks else None)
+            if newest is not None and start_s < newest.start_s:
                 return  # an older observation finished late: never go back in time
-            self._chunks.append(_Chunk(float(start_s), acts))
+            chunk = _Chunk(float(start_s), acts)
+            if self.mode == 'n_action_steps' and self._chunks:
+                self._pending = chunk   # swapped in by action_at once the current one played
+                return
+            self._chunks.append(chunk)
             keep = self.max_chunks if self.ensemble_coeff is not None else 1
             del self._chunks[:-keep]
 
@@ -100,8 +134,14 @@ class ChunkScheduler:
             if not self._chunks:
                 return None
             if self.ensemble_coeff is None:
-                k = self._index(self._chunks[-1], now_s, True)
-                return None if k is None else self._chunks[-1].actions[k].copy()
+                current = self._chunks[-1]
+                if self._pending is not None:
+                    played = (now_s - current.start_s) * self.fps + 1e-9
+                    if played >= min(self.n_action_steps, current.actions.shape[0]):
+                        current = self._pending
+                        self._chunks[-1], self._pending = current, None
+                k = self._index(current, now_s, True)
+                return None if k is None else current.actions[k].copy()
             rows = []
             for chunk in self._chunks:
                 k = self._index(chunk, now_s, False)

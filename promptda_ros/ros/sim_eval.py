@@ -65,6 +65,21 @@ def check_policy_joints(policy_path: str) -> None:
     check_fits(policy_signature(policy_path), JOINT_NAMES, 'the simulated arm')
 
 
+def policy_depth_hw(policy_path: str) -> tuple | None:
+    """(H, W) px of the depth a policy checkpoint was trained on (None when unknown).
+
+    The perception node then outputs that size (``output_size``), as it did for the recorded
+    demos, instead of the policy node resizing the camera-sized depth by nearest neighbour.
+    """
+    try:
+        with open(os.path.join(policy_path, 'config.json'), encoding='utf-8') as f:
+            features = json.load(f)['input_features']
+        shape = [v['shape'] for k, v in features.items() if k.startswith('observation.images')]
+        return (int(shape[0][-2]), int(shape[0][-1])) if shape else None
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 class SimGraph:
     """The nodes of one loop on one executor thread.
 
@@ -78,6 +93,10 @@ class SimGraph:
         real_time_factor: sim seconds per wall second (0 = as fast as possible).
         namespace: namespace of every node.
         task: task string stored with recorded episodes.
+        predictor: instead of ``policy_path``, an object with ``predict_chunk(depth, joint)``
+            -> (T, J) actions (and ``fps``) the policy node runs (tests, stand-in learners).
+        policy_params: extra policy node parameters (rclpy Parameters), e.g. how it plays
+            its chunks.
         depth_hw: (h, w) px of the depth the policy / recorder gets (perception
             ``output_size``, or the camera size for 'true'); None = the camera's 120x160.
     """
@@ -85,7 +104,8 @@ class SimGraph:
     def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
                  expert: bool = False, record_root: str | None = None,
                  checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
-                 task: str = 'put the object into the box', depth_hw: tuple | None = None) -> None:
+                 task: str = 'put the object into the box', depth_hw: tuple | None = None,
+                 predictor=None, policy_params: list | None = None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
@@ -130,13 +150,14 @@ class SimGraph:
             self.depth_topic = 'depth/image'
         remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
         self.policy: Any = None
-        if policy_path:
+        if policy_path or predictor is not None:
             from promptda_policy.policy_node import PolicyNode
-            overrides = [sim_time, Parameter('policy_path', value=policy_path),
+            overrides = [sim_time, Parameter('policy_path', value=policy_path or ''),
                          Parameter('profile', value=POLICY_PROFILE),
                          Parameter('estop_required', value=False)]  # a simulated arm
-            self.policy = PolicyNode(context=context, namespace=namespace, cli_args=remap,
-                                     parameter_overrides=overrides)
+            self.policy = PolicyNode(predictor, context=context, namespace=namespace,
+                                     cli_args=remap,
+                                     parameter_overrides=overrides + list(policy_params or []))
             if self.policy.configure_error:
                 error = self.policy.configure_error
                 self.close()
@@ -150,7 +171,11 @@ class SimGraph:
             self.nodes.append(self.expert)
         self.recorder: Any = None
         if record_root:
+            # The dataset writer imports torch and lerobot: here, not inside the first
+            # ~/start_episode call, which would block the executor for longer than the
+            # driver's 30 s service timeout on a loaded CPU.
             from promptda_policy.recorder import RecorderNode
+            import promptda_policy.recording  # noqa: F401
             overrides = [sim_time, Parameter('root', value=record_root),
                          Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
                          Parameter('max_depth_age_s', value=0.3)]
@@ -541,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         for source in sources:
             graph = SimGraph(context, depth_source=source, policy_path=args.policy,
-                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor)
+                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor,
+                             depth_hw=policy_depth_hw(args.policy))
             try:
                 graph.wait_depth()
                 cells = results.setdefault(source, {})
