@@ -19,11 +19,13 @@ def _data(folder, pattern):
 setup(
     name=PACKAGE,
     version='0.1.0',
-    # The policy lives in the top-level policy/ folder but installs as ``promptda_policy``:
+    # The policy lives in the top-level policy/ folder but installs as ``promptda_policy`` (the
+    # simulator likewise in sim/ as ``promptda_sim``):
     # a bare ``policy`` module would clash with anything else of that name on sys.path.
     packages=find_packages(include=['promptda_ros', 'promptda_ros.*'])
-    + find_packages('policy', include=['promptda_policy', 'promptda_policy.*']),
-    package_dir={'promptda_policy': 'policy/promptda_policy'},
+    + find_packages('policy', include=['promptda_policy', 'promptda_policy.*'])
+    + find_packages('sim', include=['promptda_sim', 'promptda_sim.*']),
+    package_dir={'promptda_policy': 'policy/promptda_policy', 'promptda_sim': 'sim/promptda_sim'},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
@@ -57,10 +59,10 @@ setup(
             'promptda-policy-train = promptda_policy.train:main',
             'promptda-policy-eval = promptda_policy.train:eval_main',
             'promptda-policy = promptda_policy.policy_node:main',
-            'promptda-sim = promptda_ros.ros.sim_node:main',
-            'promptda-sim-record = promptda_ros.ros.sim_eval:record_main',
-            'promptda-sim-eval = promptda_ros.ros.sim_eval:main',
-            'promptda-sim-pipeline = promptda_ros.ros.sim_pipeline:main',
+            'promptda-sim = promptda_sim.cli:main',
+            'promptda-sim-record = promptda_sim.graph:record_main',
+            'promptda-sim-eval = promptda_sim.graph:main',
+            'promptda-sim-pipeline = promptda_sim.pipeline:main',
         ],
     },
 )

@@ -11,8 +11,8 @@ import sys
 import time
 import warnings
 
-from promptda_ros.sim import scene
-from promptda_ros.sim.expert import run_expert_episode
+from promptda_sim import scene
+from promptda_sim.expert import run_expert_episode
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     if args.ros:
         import rclpy
 
-        from promptda_ros.ros.sim_eval import SimGraph
+        from promptda_sim.graph import SimGraph
         context = rclpy.Context()
         rclpy.init(context=context)
         graph = SimGraph(context, depth_source='true', expert=True,

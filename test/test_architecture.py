@@ -1,7 +1,11 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Layering rules: the core runs without ROS; each third-party ML API is fenced in one adapter."""
+"""Layering rules: the core runs without ROS; ML APIs are fenced; packages depend one way.
+
+Each third-party ML API is imported from one adapter; the packages depend one way (simulator ->
+policy -> perception) and no modules import each other.
+"""
 
 import ast
 import os
@@ -12,9 +16,16 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROS_MODULES = ('rclpy', 'rosidl_runtime_py', 'message_filters', 'tf2_ros', 'cv_bridge',
                'diagnostic_updater', 'launch', 'launch_ros', 'ament_index_python')
-# The layers allowed to talk to ROS: the node package and the policy's ROS front ends.
+# The layers allowed to talk to ROS: the node package, the policy's and the simulator's ROS front
+# ends.
 ROS_LAYER = ('promptda_ros/ros/', 'promptda_ros/demo.py', 'policy/promptda_policy/policy_node.py',
-             'policy/promptda_policy/recorder.py', 'policy/promptda_policy/ros_', 'launch/')
+             'policy/promptda_policy/recorder.py', 'policy/promptda_policy/ros_', 'launch/',
+             'sim/promptda_sim/node.py', 'sim/promptda_sim/graph.py',
+             'sim/promptda_sim/pipeline.py', 'sim/promptda_sim/cli.py')
+# Package layers, lowest first: a package may import only its own layer and those below it.
+PACKAGE_LAYERS = ('promptda_ros', 'promptda_policy', 'promptda_sim')
+PACKAGE_FOLDERS = {'promptda_ros': 'promptda_ros', 'promptda_policy': 'policy/promptda_policy',
+                   'promptda_sim': 'sim/promptda_sim'}
 
 
 def _python_files(*folders):
@@ -46,7 +57,7 @@ def _is_ros(mod):
 def test_ros_imports_only_in_the_ros_layer():
     """No file outside the ROS layer imports rclpy, message packages or other ROS libraries."""
     offenders = []
-    for path in _python_files('promptda_ros', 'policy'):
+    for path in _python_files('promptda_ros', 'policy', 'sim'):
         if path.startswith(ROS_LAYER):
             continue
         bad = sorted(m for m in _imported_roots(path) if _is_ros(m))
@@ -106,3 +117,77 @@ def test_perception_code_parses_as_python_3_10():
         except SyntaxError as exc:
             bad.append('%s:%s: %s' % (path, exc.lineno, exc.msg))
     assert not bad, '\n'.join(bad)
+
+
+def _module_graph():
+    """Return ``{module: set of first-party modules it imports}`` (any depth, deferred too)."""
+    modules = {}
+    for package, folder in PACKAGE_FOLDERS.items():
+        for path in _python_files(folder):
+            rel = os.path.relpath(os.path.join(ROOT, path), os.path.join(ROOT, folder))
+            name = package + ('.' + rel[:-3].replace(os.sep, '.') if rel != '__init__.py' else '')
+            modules[name.removesuffix('.__init__')] = path
+
+    def resolve(name):
+        while name and name not in modules:
+            name = name.rpartition('.')[0]
+        return name
+
+    graph = {}
+    for name, path in modules.items():
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename=path)
+        out = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out.update(resolve(a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for a in node.names:  # ``from package import module`` names the module
+                    sub = node.module + '.' + a.name
+                    out.add(sub if sub in modules else resolve(node.module))
+        out.discard('')
+        out.discard(name)
+        graph[name] = out
+    return graph
+
+
+def test_packages_depend_one_way():
+    """Perception imports neither policy nor simulator; the policy never imports the simulator."""
+    rank = {package: i for i, package in enumerate(PACKAGE_LAYERS)}
+    upward = sorted('%s imports %s' % (name, target)
+                    for name, targets in _module_graph().items() for target in targets
+                    if rank[target.split('.')[0]] > rank[name.split('.')[0]])
+    assert not upward, '\n'.join(upward)
+
+
+def test_no_import_cycles():
+    """No two first-party modules import each other, directly or through others."""
+    graph = _module_graph()
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert len(graph) > 50, 'the graph lost its modules'
+    assert not cycles, cycles

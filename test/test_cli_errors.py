@@ -104,7 +104,7 @@ def _policy_files(root):
     """A demo dataset description (2 episodes of the H1 arm) and policies for it and others."""
     from promptda_policy.profiles import get_profile
     from promptda_policy.synthetic import save_untrained_policy
-    from promptda_ros.sim.scene import JOINT_NAMES
+    from promptda_sim.scene import JOINT_NAMES
 
     names = list(get_profile('unitree_h1_right_arm').joint_names)
     joints = {'dtype': 'float32', 'shape': [4], 'names': names}

@@ -98,7 +98,7 @@ def test_demo_interrupted(tmp_path):
 def test_sim_record_interrupted_keeps_the_saved_demos(tmp_path):
     from promptda_policy.lerobot_adapter import LeRobotDataset
     root = tmp_path / 'demos'
-    rc, lines = _interrupt('promptda_ros.ros.sim_eval', 'record_main', [
+    rc, lines = _interrupt('promptda_sim.graph', 'record_main', [
         '--root', root, '--depth', 'true', '--episodes', '50', '--real-time-factor', '0'],
         root / 'data')   # written when the first episode is saved
     _check_interrupted(rc, lines)
@@ -124,13 +124,13 @@ def test_adapt_interrupted_then_resumed(tmp_path_factory, tmp_path):
 
 def test_sim_eval_interrupted(tmp_path):
     from promptda_policy.synthetic import save_untrained_policy
-    from promptda_ros.sim.scene import JOINT_NAMES
+    from promptda_sim.scene import JOINT_NAMES
     policy = save_untrained_policy(
         str(tmp_path / 'policy'), 60, 80, 5, joint_names=list(JOINT_NAMES), dim_model=32,
         n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_decoder_layers=1, chunk_size=10,
         n_action_steps=10)
     out = tmp_path / 'eval'
-    rc, lines = _interrupt('promptda_ros.ros.sim_eval', 'main', [
+    rc, lines = _interrupt('promptda_sim.graph', 'main', [
         policy, '--out', out, '--depth-sources', 'true', '--objects', 'red_can',
         '--positions', 'near', '--episodes', '50', '--timeout-s', '1',
         '--real-time-factor', '0'], out / 'episode_strip.png')   # after the first episode

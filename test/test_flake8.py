@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ['promptda_ros', 'policy', 'test', 'launch', 'bench', 'setup.py']
+TARGETS = ['promptda_ros', 'policy', 'sim', 'test', 'launch', 'bench', 'setup.py']
 
 
 @pytest.mark.flake8

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ['promptda_ros', 'policy', 'test', 'launch', 'bench']
+TARGETS = ['promptda_ros', 'policy', 'sim', 'test', 'launch', 'bench']
 # ament_pep257's defaults: module / class / function docstrings are not forced on test helpers.
 IGNORE = 'D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404'
 

@@ -20,8 +20,8 @@ os.environ['HF_HUB_OFFLINE'] = '1'
 from promptda_policy.lerobot_adapter import LeRobotDataset  # noqa: E402
 from promptda_policy.profiles import get_profile  # noqa: E402
 from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
-from promptda_ros.ros.sim_eval import SimGraph  # noqa: E402
-from promptda_ros.sim import scene  # noqa: E402
+from promptda_sim import scene  # noqa: E402
+from promptda_sim.graph import SimGraph  # noqa: E402
 
 DOMAIN_ID = 93
 PROFILE = get_profile('unitree_h1_right_arm_gripper')
@@ -119,8 +119,8 @@ def _cli(*args, timeout=120):
 
 
 def test_cli_errors_are_one_line(tmp_path, untrained):
-    sim = ('promptda_ros.ros.sim_node', 'main')
-    evaluate = ('promptda_ros.ros.sim_eval', 'main')
+    sim = ('promptda_sim.cli', 'main')
+    evaluate = ('promptda_sim.graph', 'main')
     out = _cli(sim, '--object', 'cup')
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith(
         "error: argument --object: invalid choice: 'cup'"), out.stderr

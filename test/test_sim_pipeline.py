@@ -18,7 +18,7 @@ TINY = ['--episodes', '2', '--val-episodes', '1', '--objects', 'red_can', '--pos
 
 def _pipeline(root, *extra, timeout=600):
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), OMP_NUM_THREADS='1')
-    out = subprocess.run([sys.executable, '-m', 'promptda_ros.ros.sim_pipeline', '--root',
+    out = subprocess.run([sys.executable, '-m', 'promptda_sim.pipeline', '--root',
                           str(root)] + TINY + list(extra), capture_output=True, text=True,
                          timeout=timeout, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

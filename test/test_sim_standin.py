@@ -19,10 +19,10 @@ import pytest
 import rclpy
 from rclpy.parameter import Parameter
 
-from promptda_ros.ros.sim_eval import SimGraph
-from promptda_ros.sim import scene
-from promptda_ros.sim.expert import ScriptedExpert
-from promptda_ros.sim.world import SimWorld
+from promptda_sim import scene
+from promptda_sim.expert import ScriptedExpert
+from promptda_sim.graph import SimGraph
+from promptda_sim.world import SimWorld
 
 DOMAIN_ID = 77
 CELL = ('red_can', 'middle')

@@ -13,10 +13,10 @@ import pytest
 from promptda_policy.profiles import get_profile
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.projection import project_to_grid
-from promptda_ros.sim import scene
-from promptda_ros.sim.expert import run_expert_episode, ScriptedExpert
-from promptda_ros.sim.render import mujoco
-from promptda_ros.sim.world import SimWorld
+from promptda_sim import scene
+from promptda_sim.expert import run_expert_episode, ScriptedExpert
+from promptda_sim.render import mujoco
+from promptda_sim.world import SimWorld
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,7 +115,7 @@ def test_camera_geometry_and_lidar_effects():
 
 
 def test_rendering_unavailable_names_the_missing_library():
-    code = ('from promptda_ros.sim.world import SimWorld\n'
+    code = ('from promptda_sim.world import SimWorld\n'
             'from promptda_ros.core.errors import PromptDAError\n'
             'try:\n'
             '    SimWorld().render_camera()\n'
@@ -151,7 +151,7 @@ def test_sim_yaml_and_launch_file_match_the_code():
     import yaml
 
     from promptda_ros.core.transforms import matrix_to_quat
-    from promptda_ros.ros.sim_node import SIM_SPECS
+    from promptda_sim.node import SIM_SPECS
     with open(os.path.join(ROOT, 'config', 'sim.yaml'), encoding='utf-8') as f:
         data = yaml.safe_load(f)
     params = data['/**/promptda_sim']['ros__parameters']

@@ -129,7 +129,7 @@ H1_RIGHT_ARM_JOINTS = ('right_shoulder_pitch_joint', 'right_shoulder_roll_joint'
 H1_RIGHT_ARM_LOWER = (-2.87, -3.11, -4.45, -1.25)
 H1_RIGHT_ARM_UPPER = (2.87, 0.34, 1.30, 2.61)
 DEFAULT_MAX_VELOCITY = 1.0  # rad/s
-# The same arm with a one-DOF parallel gripper (the simulated arm, promptda_ros.sim): the
+# The same arm with a one-DOF parallel gripper (the simulated arm, promptda_sim): the
 # gripper joint is the opening of each finger in metres (0 = closed), speed in m/s.
 H1_GRIPPER_JOINT = 'right_gripper_joint'
 H1_GRIPPER_RANGE = (0.0, 0.05)  # m

@@ -4,7 +4,7 @@
 """Closed loops on the simulator through the real nodes: expert demos, recording, policy scores.
 
 Every loop is a real rclpy graph in one process (one executor thread, a private domain if
-asked): ``promptda_sim`` (:mod:`promptda_ros.ros.sim_node`), the perception node when the depth
+asked): ``promptda_sim`` (:mod:`promptda_sim.node`), the perception node when the depth
 comes from the LiDAR (``default``, ``bilinear`` or ``promptda`` backend; ``true`` uses the
 simulator's depth), and the policy node, the scripted expert or the expert plus the demo
 recorder. Everything runs on the simulator's /clock (``use_sim_time``).
@@ -61,7 +61,7 @@ def check_policy_joints(policy_path: str) -> None:
             (:func:`promptda_policy.arm_fit.check_fits`).
     """
     from promptda_policy.arm_fit import check_fits, policy_signature
-    from promptda_ros.sim.scene import JOINT_NAMES
+    from promptda_sim.scene import JOINT_NAMES
     check_fits(policy_signature(policy_path), JOINT_NAMES, 'the simulated arm')
 
 
@@ -111,7 +111,7 @@ class SimGraph:
         from rclpy.parameter import Parameter
 
         from promptda_ros.core.transforms import matrix_to_quat
-        from promptda_ros.ros.sim_node import SimNode
+        from promptda_sim.node import SimNode
 
         if depth_source not in DEPTH_SOURCES:
             raise InputError('unknown depth source %r; known: %s'
@@ -165,7 +165,7 @@ class SimGraph:
             self.nodes.append(self.policy)
         self.expert: Any = None
         if expert:
-            from promptda_ros.ros.sim_node import ExpertNode
+            from promptda_sim.node import ExpertNode
             self.expert = ExpertNode(context=context, namespace=namespace,
                                      parameter_overrides=[sim_time])
             self.nodes.append(self.expert)
@@ -426,7 +426,7 @@ def depth_size_arg(text: str) -> tuple:
 
 def run_expert_cli(args, ros_args: list) -> int:
     """``promptda-sim --expert``: play expert episodes, print each outcome (exit 1 on errors)."""
-    from promptda_ros.sim.scene import EpisodeConfig
+    from promptda_sim.scene import EpisodeConfig
     context = graph = None
     stopped = False
     try:
@@ -461,7 +461,7 @@ def run_expert_cli(args, ros_args: list) -> int:
 def record_main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim-record``: expert demos into a LeRobotDataset."""
     from promptda_policy.ros_common import split_ros_args
-    from promptda_ros.sim.scene import OBJECTS, POSITIONS
+    from promptda_sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
     p = CliParser(
         prog='promptda-sim-record',
@@ -483,7 +483,7 @@ def record_main(argv: list[str] | None = None) -> int:
     context = graph = None
     stopped = False
     try:
-        from promptda_ros.sim.scene import EpisodeConfig
+        from promptda_sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
         new_folder_possible(args.root, '--root')
@@ -524,7 +524,7 @@ def record_main(argv: list[str] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim-eval``."""
     from promptda_policy.ros_common import split_ros_args
-    from promptda_ros.sim.scene import OBJECTS, POSITIONS
+    from promptda_sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
     p = CliParser(
         prog='promptda-sim-eval',
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     context = None
     stopped = False
     try:
-        from promptda_ros.sim.scene import EpisodeConfig
+        from promptda_sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
         sources = _lists(args.depth_sources, DEPTH_SOURCES, 'depth source')
@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.isdir(args.policy):
             raise InputError('policy checkpoint directory %s does not exist' % args.policy)
         check_policy_joints(args.policy)
-        from promptda_ros.sim.render import make_renderer  # noqa: F401  (rendering check)
+        from promptda_sim.render import make_renderer  # noqa: F401  (rendering check)
         writable_folder(args.out, '--out')
         context = _init('promptda-sim-eval', ros_args, None)
         results: dict = {}

@@ -1,9 +1,9 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""ROS 2 front end of the grasping simulation (``promptda-sim``) and the scripted expert node.
+"""ROS 2 nodes of the grasping simulation and the scripted expert (CLI: :mod:`promptda_sim.cli`).
 
-``promptda_sim`` (:class:`SimNode`) steps the MuJoCo world (``promptda_ros.sim``) at a fixed
+``promptda_sim`` (:class:`SimNode`) steps the MuJoCo world (``promptda_sim``) at a fixed
 ``tick_s`` of sim time and publishes, all stamped with sim time (topic names relative):
 
 * ``/clock`` (rosgraph_msgs/Clock) every tick — run the other nodes with ``use_sim_time``;
@@ -34,13 +34,12 @@ fast as possible). When rendering or the consumers are slower, sim time runs slo
 time; physics never depends on the machine's speed.
 
 ``promptda_sim_expert`` (:class:`ExpertNode`) listens to ``episode`` and ``joint_states`` and
-commands the scripted pick-and-place (``promptda_ros.sim.expert``) on ``command`` at
+commands the scripted pick-and-place (``promptda_sim.expert``) on ``command`` at
 ``rate_hz`` — the same topic a policy uses, so a recorder sees exactly what it would see from a
 teleoperator.
 """
 
 import json
-import sys
 import threading
 import time
 from typing import Any
@@ -49,7 +48,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
@@ -62,15 +60,12 @@ from promptda_policy.ros_common import (
     make_command,
     params_class,
     ParamSpec,
-    run_node_cli,
-    split_ros_args,
 )
-from promptda_ros.cli_args import CliParser
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
-from promptda_ros.sim.scene import OBJECTS, POSITIONS
+from promptda_sim.scene import OBJECTS, POSITIONS
 
 try:  # optional: ROS installs ship tf2_msgs, PyPI does not
     from geometry_msgs.msg import TransformStamped
@@ -135,8 +130,8 @@ class SimNode(Node):
 
     def __init__(self, probe_rendering: bool = True, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        from promptda_ros.sim.scene import EpisodeConfig, JOINT_NAMES
-        from promptda_ros.sim.world import SensorConfig, SimWorld
+        from promptda_sim.scene import EpisodeConfig, JOINT_NAMES
+        from promptda_sim.world import SensorConfig, SimWorld
         self.world: Any = None
         # Every value is checked (ranges, choices) before the world is built.
         p = SimParams.from_mapping(declare(self, SIM_SPECS))
@@ -416,8 +411,8 @@ class ExpertNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__(EXPERT_NAME, **kwargs)
         from promptda_policy.profiles import get_profile
-        from promptda_ros.sim.render import mujoco
-        from promptda_ros.sim.scene import build_mjcf, EpisodeConfig
+        from promptda_sim.render import mujoco
+        from promptda_sim.scene import build_mjcf, EpisodeConfig
         p = ExpertParams.from_mapping(declare(self, EXPERT_SPECS))
         self.params = p
         self.profile = get_profile('unitree_h1_right_arm_gripper')
@@ -463,7 +458,7 @@ class ExpertNode(Node):
         with self._lock:
             self._joints = pos
             if self._episode is not None and self.plan is None and stamp >= self._start_s:
-                from promptda_ros.sim.expert import ScriptedExpert
+                from promptda_sim.expert import ScriptedExpert
                 try:
                     self.plan = ScriptedExpert(self._model, self._episode, pos)
                 except InputError as exc:
@@ -500,39 +495,3 @@ class ExpertNode(Node):
                                       self.get_clock().now().to_msg(),
                                       float(self.params['time_from_start_s'])))
         self.commands += 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``promptda-sim`` (ROS arguments after ``--ros-args``)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from promptda_ros.ros.sim_eval import add_episode_arguments
-    parser = CliParser(
-        prog='promptda-sim',
-        description='MuJoCo grasping simulation as a ROS 2 node: camera, LiDAR, joint states '
-                    'and /clock out, joint commands in; ~/reset and ~/success services. '
-                    'Parameters: see config/sim.yaml.')
-    parser.add_argument('--expert', action='store_true',
-                        help='also run the scripted expert, commanding on the command topic')
-    parser.add_argument('--object', default=None, choices=OBJECTS,
-                        help='first episode object')
-    parser.add_argument('--position', default=None, choices=POSITIONS,
-                        help='first episode position')
-    add_episode_arguments(parser, 1, 0, 'with --expert: episodes to play (seeds seed, '
-                          'seed+1, ...), then exit')
-    parser.set_defaults(seed=None)
-    argv, ros_args = split_ros_args(argv)
-    args = parser.parse_args(argv)
-    overrides = []
-    for name, kind in (('object', Parameter.Type.STRING), ('position', Parameter.Type.STRING),
-                       ('seed', Parameter.Type.INTEGER)):
-        if getattr(args, name) is not None:
-            overrides.append(Parameter(name, kind, getattr(args, name)))
-    if not args.expert:
-        return run_node_cli('promptda-sim', ros_args,
-                            lambda: SimNode(parameter_overrides=overrides))
-    from promptda_ros.ros.sim_eval import run_expert_cli
-    return run_expert_cli(args, ros_args)
-
-
-if __name__ == '__main__':
-    sys.exit(main())

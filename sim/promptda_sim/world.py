@@ -3,8 +3,8 @@
 
 """The simulated world: physics in sim time, head camera, low-cost LiDAR, success check (no ROS).
 
-:class:`SimWorld` owns a MuJoCo model built from an :class:`~promptda_ros.sim.scene.EpisodeConfig`.
-Commands are joint position targets in the order of :data:`~promptda_ros.sim.scene.JOINT_NAMES`
+:class:`SimWorld` owns a MuJoCo model built from an :class:`~promptda_sim.scene.EpisodeConfig`.
+Commands are joint position targets in the order of :data:`~promptda_sim.scene.JOINT_NAMES`
 (four arm joints in rad, the gripper opening in m), clamped to the joint limits. Physics steps at
 a fixed ``timestep`` (2 ms), so a run depends only on the commands and the seed, never on the
 machine's speed.
@@ -28,8 +28,8 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.pointcloud import depth_to_points
 from promptda_ros.core.transforms import invert_transform, transform_points
-from promptda_ros.sim import scene
-from promptda_ros.sim.render import make_renderer, mujoco
+from promptda_sim import scene
+from promptda_sim.render import make_renderer, mujoco
 
 # Camera optical frame (z forward, x right, y down) from MuJoCo's camera frame (-z forward, y up).
 _OPTICAL_FROM_MJ = np.diag([1.0, -1.0, -1.0])

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from promptda_ros.core.errors import InputError
-from promptda_ros.sim import scene
-from promptda_ros.sim.render import mujoco
+from promptda_sim import scene
+from promptda_sim.render import mujoco
 
 ARM_SPEED = 0.9       # rad/s, expert joint speed (below the 1 rad/s profile limit)
 GRIPPER_SPEED = 0.08  # m/s (profile limit 0.1)
@@ -210,7 +210,7 @@ def run_expert_episode(episode: scene.EpisodeConfig, control_hz: float = 30.0,
         dict with ``success`` (bool), ``duration_s`` (s of sim time) and ``object`` position
         (3,) m at the end.
     """
-    from promptda_ros.sim.world import SimWorld
+    from promptda_sim.world import SimWorld
     world = SimWorld(episode, render=False)
     expert = ScriptedExpert(world.model, episode, world.joint_positions())
     period = 1.0 / control_hz

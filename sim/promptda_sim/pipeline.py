@@ -94,7 +94,7 @@ def _episode_list(indices: list) -> str:
 # ---------------------------------------------------------------------- stages
 def stage_record(args, ros_args: list) -> dict:
     """Record the demos (or reuse them); return ``ROOT/demos/pipeline.json``'s content."""
-    from promptda_ros.ros.sim_eval import record_main
+    from promptda_sim.graph import record_main
     final = os.path.join(args.root, 'demos')
     summary_path = os.path.join(final, 'pipeline.json')
     summary = _read_json(summary_path)
@@ -251,7 +251,7 @@ def stage_eval(args, model: str, ros_args: list) -> dict:
 
     A finished eval of another training (fewer or more steps) is moved to ``eval.stepN``.
     """
-    from promptda_ros.ros import sim_eval
+    from promptda_sim import graph as sim_eval
     final = os.path.join(args.root, 'eval')
     steps = int((_read_json(os.path.join(args.root, 'train.json')) or {}).get('done_steps', 0))
     done = _read_json(os.path.join(final, 'success.json'))
@@ -281,7 +281,7 @@ def stage_eval(args, model: str, ros_args: list) -> dict:
 
 # ---------------------------------------------------------------------- CLI
 def _parser() -> argparse.ArgumentParser:
-    from promptda_ros.sim.scene import POSITIONS
+    from promptda_sim.scene import POSITIONS
     p = argparse.ArgumentParser(
         prog='promptda-sim-pipeline',
         description='Grasping in simulation in one resumable command: record expert demos '

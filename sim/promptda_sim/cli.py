@@ -1,0 +1,52 @@
+# Copyright 2026 The promptda_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""``promptda-sim``: the simulator node alone, or with the scripted expert for N episodes.
+
+The command line sits above the node (:mod:`promptda_sim.node`) and the experiment graph
+(:mod:`promptda_sim.graph`), so neither imports the other's caller.
+"""
+
+import sys
+
+from rclpy.parameter import Parameter
+
+from promptda_policy.ros_common import run_node_cli, split_ros_args
+from promptda_ros.cli_args import CliParser
+from promptda_sim.graph import add_episode_arguments, run_expert_cli
+from promptda_sim.node import SimNode
+from promptda_sim.scene import OBJECTS, POSITIONS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-sim`` (ROS arguments after ``--ros-args``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = CliParser(
+        prog='promptda-sim',
+        description='MuJoCo grasping simulation as a ROS 2 node: camera, LiDAR, joint states '
+                    'and /clock out, joint commands in; ~/reset and ~/success services. '
+                    'Parameters: see config/sim.yaml.')
+    parser.add_argument('--expert', action='store_true',
+                        help='also run the scripted expert, commanding on the command topic')
+    parser.add_argument('--object', default=None, choices=OBJECTS,
+                        help='first episode object')
+    parser.add_argument('--position', default=None, choices=POSITIONS,
+                        help='first episode position')
+    add_episode_arguments(parser, 1, 0, 'with --expert: episodes to play (seeds seed, '
+                          'seed+1, ...), then exit')
+    parser.set_defaults(seed=None)
+    argv, ros_args = split_ros_args(argv)
+    args = parser.parse_args(argv)
+    overrides = []
+    for name, kind in (('object', Parameter.Type.STRING), ('position', Parameter.Type.STRING),
+                       ('seed', Parameter.Type.INTEGER)):
+        if getattr(args, name) is not None:
+            overrides.append(Parameter(name, kind, getattr(args, name)))
+    if not args.expert:
+        return run_node_cli('promptda-sim', ros_args,
+                            lambda: SimNode(parameter_overrides=overrides))
+    return run_expert_cli(args, ros_args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
