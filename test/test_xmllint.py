@@ -57,7 +57,7 @@ def test_package_xml():
     tests = {e.text for e in pkg.findall('test_depend')}
     assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'} <= tests
     assert not execs & tests, 'declared both as exec_depend and test_depend'
-    code = _imports(['promptda_ros', 'policy', 'launch', 'bench'])
+    code = _imports(['promptda_ros', 'policy', 'sim', 'launch', 'bench'])
     code_keys = {_rosdep_key(m) for m in code} - {None}
     # What the code imports is declared; what is declared is imported (optional imports count).
     assert code_keys - execs == set(), 'imported but not an exec_depend'
