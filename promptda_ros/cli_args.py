@@ -9,15 +9,19 @@
 * output checks before any work: :func:`writable_folder`, :func:`new_folder_possible`,
   :func:`writable_file`;
 * :func:`run_cli` - a CLI's work with one-line errors (exit 1) and Ctrl-C (exit 130,
-  :func:`interrupted_exit`).
+  :func:`interrupted_exit`); with ``stop_within_s`` a Ctrl-C ends the process within that time
+  even when the work cannot notice it (:func:`watch_interrupts`).
 """
 
 import argparse
 import gc
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 
 from promptda_ros.core.errors import InputError, PromptDAError
 
@@ -198,19 +202,60 @@ def writable_file(path: str, flag: str) -> str:
 
 INTERRUPTED = 130
 """Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+STOP_WITHIN_S = 30.0
+"""Longest time a training CLI takes to end after Ctrl-C (its checkpoint writes included)."""
 
 
-def run_cli(body, interrupted: str = 'nothing was written') -> int:
+def watch_interrupts(what: str, stop_within_s: float) -> None:
+    """End the process ``stop_within_s`` seconds after a Ctrl-C, whatever the main thread does.
+
+    Python raises KeyboardInterrupt only when the main thread runs Python code again; a main
+    thread held in native code (a numerical library's thread pool, an interpreter shutdown that
+    waits on a thread) would keep a Ctrl-C'd CLI alive. The C-level signal handler also writes
+    the signal number to a wake-up pipe from whichever thread receives it; a daemon thread reads
+    it and, if the process still runs after the grace time, prints the one ``interrupted:`` line
+    and exits with 130. Files the CLIs write are renamed into place whole, so a forced exit
+    leaves the last complete checkpoint. Call from the main thread; no-op elsewhere.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread of the main interpreter
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+
+    def watch() -> None:
+        while True:
+            data = os.read(read_fd, 64)
+            if signal.SIGINT in data:
+                time.sleep(stop_within_s)
+                print(f'interrupted: {what} (the work did not stop within {stop_within_s:.0f} s '
+                      'of Ctrl-C; ended)', file=sys.stderr, flush=True)
+                os._exit(INTERRUPTED)
+
+    threading.Thread(target=watch, name='interrupt-watch', daemon=True).start()
+
+
+def run_cli(body, interrupted: str = 'nothing was written',
+            stop_within_s: float | None = None) -> int:
     """Run a CLI's work; turn project errors and Ctrl-C into one stderr line and a status.
 
     Args:
         body: callable doing the work, returning the exit status (None = 0).
         interrupted: what the user finds after Ctrl-C (e.g. 'continue with --resume').
+        stop_within_s: with a value, a Ctrl-C ends the process at the latest that many seconds
+            later (:func:`watch_interrupts`); None = Python's own handling only.
 
     Returns:
         body's status; 1 after a project error or OSError (``error: ...``); 130 after Ctrl-C
         (``interrupted: ...``).
     """
+    if stop_within_s is not None:
+        watch_interrupts(interrupted, stop_within_s)
     stopped = False
     try:
         status = body()

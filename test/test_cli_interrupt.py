@@ -165,3 +165,47 @@ def test_policy_train_interrupted_keeps_its_last_checkpoint(tmp_path):
     from promptda_policy.arm_fit import policy_signature
     assert policy_signature(str(out / 'checkpoints' / 'last' / 'pretrained_model')
                             ).joint_names == names
+
+
+_STUCK = """
+import sys, time
+from promptda_ros.cli_args import run_cli
+
+def body():  # work that never notices Ctrl-C (as a main thread held in native code would not)
+    while True:
+        try:
+            print('ready', flush=True)
+            time.sleep(100)
+        except KeyboardInterrupt:
+            pass
+
+sys.exit(run_cli(body, 'the last checkpoint is kept', **eval(sys.argv[1])))
+"""
+
+
+def _stuck_child(options: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, '-c', _STUCK, options], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'ready'
+    proc.send_signal(signal.SIGINT)
+    return proc
+
+
+def test_ctrl_c_ends_a_cli_whose_work_cannot_notice_it():
+    """With ``stop_within_s`` the process ends anyway, with the one line and status 130."""
+    proc = _stuck_child('{"stop_within_s": 1.0}')
+    try:
+        _, err = proc.communicate(timeout=START_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _check_interrupted(proc.returncode, err.strip().splitlines())
+    assert 'did not stop within 1 s' in err
+    # without it, the same work keeps the process alive: the watch is what ends it
+    proc = _stuck_child('{}')
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()

@@ -31,6 +31,7 @@ from promptda_ros.cli_args import (
     positive_int,
     run_cli,
     seed_int,
+    STOP_WITHIN_S,
 )
 from promptda_ros.core.errors import InputError, PromptDAError
 
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     def work():
         print('policy saved to %s' % train(args))
     return run_cli(work, 'the newest complete checkpoint is %s (continue from it with --init)'
-                   % os.path.join(args.output_dir, 'checkpoints', 'last', 'pretrained_model'))
+                   % os.path.join(args.output_dir, 'checkpoints', 'last', 'pretrained_model'),
+                   stop_within_s=STOP_WITHIN_S)
 
 
 def evaluate(policy_dir: str, dataset_root: str, repo_id: str, episodes: list[int] | None,

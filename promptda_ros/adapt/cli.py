@@ -37,6 +37,7 @@ from promptda_ros.cli_args import (
     positive_int,
     run_cli,
     seed_int,
+    STOP_WITHIN_S,
     topics_arg,
     writable_folder,
 )
@@ -432,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"report: {os.path.join(args.out, 'eval', 'report.md')}")
         print(f'total {time.perf_counter() - t0:.0f} s')
     return run_cli(work, f'continue the run in {args.out} with --resume (from its last '
-                   'checkpoint)')
+                   'checkpoint)', stop_within_s=STOP_WITHIN_S)
 
 
 if __name__ == '__main__':

@@ -39,6 +39,7 @@ from promptda_ros.cli_args import (
     positive_int,
     run_cli,
     seed_int,
+    STOP_WITHIN_S,
     topics_arg,
     writable_file,
     writable_folder,
@@ -506,7 +507,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
             print(f'{KIND}: wrote {os.path.join(args.out, "last.safetensors")}'
                   + (f' (validation {summary})' if summary else ''))
     return run_cli(work, f'continue with --out {args.out} --resume (from its last checkpoint; '
-                   'before the first one, start again in an empty --out)')
+                   'before the first one, start again in an empty --out)',
+                   stop_within_s=STOP_WITHIN_S)
 
 
 # ---------------------------------------------------------------- promptda-simulate-lidar
