@@ -402,6 +402,51 @@ def _shutdown(context) -> None:
     rclpy.try_shutdown(context=context)
 
 
+class _Session:
+    """The rclpy context and the graphs of one CLI run; :meth:`close` ends them all."""
+
+    def __init__(self, prog: str, ros_args: list) -> None:
+        self.prog, self.ros_args = prog, ros_args
+        self.context: Any = None
+        self.graphs: list = []
+
+    def graph(self, **options) -> 'SimGraph':
+        """Start a :class:`SimGraph` (the context on first use) that :meth:`close` will end."""
+        if self.context is None:
+            self.context = _init(self.prog, self.ros_args, None)
+        graph = SimGraph(self.context, **options)
+        self.graphs.append(graph)
+        return graph
+
+    def close_graph(self, graph: 'SimGraph') -> None:
+        """End one graph now (e.g. before the next depth source starts its own)."""
+        self.graphs.remove(graph)
+        graph.close()
+
+    def close(self) -> None:
+        """End the graphs still open (a recorder finalises its dataset), then the context."""
+        while self.graphs:
+            self.graphs.pop().close()
+        if self.context is not None:
+            _shutdown(self.context)
+
+
+def _run_graph_cli(prog: str, ros_args: list, work, interrupted: str) -> int:
+    """Run ``work(session)``: one-line errors (exit 1), Ctrl-C as ``interrupted`` (exit 130)."""
+    session = _Session(prog, ros_args)
+    stopped = False
+    try:
+        work(session)
+    except PromptDAError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        session.close()
+    return interrupted_exit(interrupted) if stopped else 0
+
+
 SIM_SEED = number(int, 0, 2 ** 31 - 1)   # the simulator's seed parameter range
 REAL_TIME_FACTOR = number(float, 0.0, 20.0)   # its real_time_factor parameter range
 
@@ -427,14 +472,12 @@ def depth_size_arg(text: str) -> tuple:
 def run_expert_cli(args, ros_args: list) -> int:
     """``promptda-sim --expert``: play expert episodes, print each outcome (exit 1 on errors)."""
     from promptda_sim.scene import EpisodeConfig
-    context = graph = None
-    stopped = False
-    try:
+
+    def work(session: _Session) -> None:
         first = EpisodeConfig(int(args.seed or 0), args.object or 'red_can',
                               args.position or 'middle')
-        context = _init('promptda-sim', ros_args, None)
-        graph = SimGraph(context, depth_source='true', expert=True,
-                         real_time_factor=args.real_time_factor)
+        graph = session.graph(depth_source='true', expert=True,
+                              real_time_factor=args.real_time_factor)
         wins = 0
         for i in range(args.episodes):
             episode = EpisodeConfig(first.seed + i, first.object, first.position)
@@ -445,17 +488,7 @@ def run_expert_cli(args, ros_args: list) -> int:
                      'SUCCESS' if result['success'] else 'failure', result['sim_s']),
                   flush=True)
         print('expert success: %d/%d' % (wins, args.episodes))
-    except PromptDAError as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        stopped = True
-    finally:
-        if graph is not None:
-            graph.close()
-        if context is not None:
-            _shutdown(context)
-    return interrupted_exit('the expert episodes stopped') if stopped else 0
+    return _run_graph_cli('promptda-sim', ros_args, work, 'the expert episodes stopped')
 
 
 def record_main(argv: list[str] | None = None) -> int:
@@ -480,17 +513,14 @@ def record_main(argv: list[str] | None = None) -> int:
     add_episode_arguments(p, 12, 100, 'episodes')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
-    context = graph = None
-    stopped = False
-    try:
+
+    def work(session: _Session) -> None:
         from promptda_sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
         new_folder_possible(args.root, '--root')
-        depth_hw = args.depth_size
-        context = _init('promptda-sim-record', ros_args, None)
-        graph = SimGraph(context, depth_source=args.depth, expert=True, record_root=args.root,
-                         real_time_factor=args.real_time_factor, depth_hw=depth_hw)
+        graph = session.graph(depth_source=args.depth, expert=True, record_root=args.root,
+                              real_time_factor=args.real_time_factor, depth_hw=args.depth_size)
         graph.wait_depth()
         cells = [(o, q) for o in objects for q in positions]
         wins = 0
@@ -505,20 +535,10 @@ def record_main(argv: list[str] | None = None) -> int:
                   flush=True)
         print('recorded %d demos into %s (expert success %d/%d, %.0f s)'
               % (args.episodes, args.root, wins, args.episodes, time.monotonic() - t0))
-    except PromptDAError as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        stopped = True
-    finally:
-        if graph is not None:
-            graph.close()   # finalises the dataset: the episodes saved so far stay
-        if context is not None:
-            _shutdown(context)
-    if stopped:
-        return interrupted_exit('the demos saved so far are in %s (an unfinished one was '
-                                'dropped)' % args.root)
-    return 0
+    # Closing the graph finalises the dataset: the episodes saved so far stay.
+    return _run_graph_cli('promptda-sim-record', ros_args, work,
+                          'the demos saved so far are in %s (an unfinished one was dropped)'
+                          % args.root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -544,9 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     add_episode_arguments(p, 2, 1000, 'episodes per cell')
     argv, ros_args = split_ros_args(argv)
     args = p.parse_args(argv)
-    context = None
-    stopped = False
-    try:
+
+    def work(session: _Session) -> None:
         from promptda_sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
@@ -560,14 +579,14 @@ def main(argv: list[str] | None = None) -> int:
         check_policy_joints(args.policy)
         from promptda_sim.render import make_renderer  # noqa: F401  (rendering check)
         writable_folder(args.out, '--out')
-        context = _init('promptda-sim-eval', ros_args, None)
         results: dict = {}
         strip = None
         t0 = time.monotonic()
         for source in sources:
-            graph = SimGraph(context, depth_source=source, policy_path=args.policy,
-                             checkpoint=args.checkpoint, real_time_factor=args.real_time_factor,
-                             depth_hw=policy_depth_hw(args.policy))
+            graph = session.graph(depth_source=source, policy_path=args.policy,
+                                  checkpoint=args.checkpoint,
+                                  real_time_factor=args.real_time_factor,
+                                  depth_hw=policy_depth_hw(args.policy))
             try:
                 graph.wait_depth()
                 cells = results.setdefault(source, {})
@@ -587,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
                                      'SUCCESS' if r['success'] else 'failure', r['sim_s']),
                                   flush=True)
             finally:
-                graph.close()
+                session.close_graph(graph)
         table = success_table(results, objects, positions)
         with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
             f.write(table + '\n')
@@ -597,15 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                        'wall_s': time.monotonic() - t0}, f, indent=1)
         print(table)
         print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
-    except PromptDAError as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        stopped = True
-    finally:
-        if context is not None:
-            _shutdown(context)
-    return interrupted_exit('no success table was written') if stopped else 0
+    return _run_graph_cli('promptda-sim-eval', ros_args, work, 'no success table was written')
 
 
 def _save_png(path: str, rgb: np.ndarray) -> None:
