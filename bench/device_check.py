@@ -34,6 +34,9 @@ p99 is taken over 20 (ViT-L) or 40 (ViT-S) timed calls, i.e. close to their maxi
 ``--smoke`` runs every section at tiny sizes for a few iterations (CI runs it on the CPU), so a
 GPU machine never meets a code path that has never run. ``--device cuda`` without CUDA is a
 one-line error (exit 2).
+
+One file of ~840 lines on purpose: it is carried alone to a bare GPU machine, so its sections,
+timers and report writer travel together.
 """
 
 import argparse

@@ -12,6 +12,9 @@ Handled: row padding (``step`` / ``row_step`` larger than the packed row), the
 ``is_bigendian`` flag, encodings ``rgb8 bgr8 rgba8 bgra8 mono8 mono16 8UC1 8UC3 8UC4 16UC1
 32FC1 64FC1``, and point clouds of any field layout (x, y, z as FLOAT32 or FLOAT64 at any
 offset, extra fields, organized or not).
+
+Over 500 lines because every message <-> array conversion is kept here, for rclpy and rosbags
+messages alike (one codec, not one per caller).
 """
 
 from typing import Optional

@@ -17,6 +17,9 @@ Keys are translated by the named converters :func:`official_to_hf` and :func:`hf
 (no prefix slicing): every key must be mapped and every network tensor filled with the right
 shape, else a :class:`CheckpointError` lists the differing keys. There is no random-weight
 fallback.
+
+Over 500 lines because all checkpoint formats (official, transformers, safetensors) and their
+named key converters are one role: loading weights strictly.
 """
 
 from dataclasses import dataclass, field

@@ -13,6 +13,9 @@ and LiDAR (or prompt depth) messages; the recorder serialises the node's outputs
 
 Pacing: as fast as the node keeps up (default: each frame is published once the previous one has
 left the node, with a timeout), or real time (``--realtime``, scaled by ``--rate``).
+
+Over 500 lines because the player, its pacing modes, the output recorder and the CLI form one
+tool; the pairing and pipeline it drives live in the core.
 """
 
 import argparse
