@@ -300,13 +300,17 @@ class SimGraph:
     def run_expert_episode(self, episode, record: bool = False, settle_s: float = 1.0) -> dict:
         """Reset, let the expert play its plan (recording it if asked), then score."""
         from std_srvs.srv import Trigger
-        self.reset(episode)
-        start = self.sim.sim_time_s
-        self.wait_sim(0.2, stop=lambda: self.expert.plan is not None)
-        if record:
-            answer = self.call(self._rec['start'], Trigger.Request())
-            if not answer.success:
-                raise PromptDAError('recorder: %s' % answer.message)
+        self.expert.hold(record)   # a demo starts at the reset pose, not after the recorder
+        try:
+            self.reset(episode)
+            start = self.sim.sim_time_s
+            self.wait_sim(2.0, stop=lambda: self.expert.plan is not None)
+            if record:
+                answer = self.call(self._rec['start'], Trigger.Request())
+                if not answer.success:
+                    raise PromptDAError('recorder: %s' % answer.message)
+        finally:
+            self.expert.hold(False)
         self.wait_sim(60.0, stop=lambda: self.expert.done)
         self.wait_sim(settle_s)
         saved = None

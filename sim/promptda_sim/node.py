@@ -427,6 +427,7 @@ class ExpertNode(Node):
         self._tick_s: float | None = None   # sim time of the previous command
         self._last: np.ndarray | None = None  # (5,) last command
         self.commands = 0
+        self._held = False         # the plan's clock stands still (see :meth:`hold`)
         self.pub = self.create_publisher(COMMAND_TYPES[p['output_type']], 'command', 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -469,6 +470,16 @@ class ExpertNode(Node):
                 self._tick_s = None
                 self._last = None
 
+    def hold(self, held: bool) -> None:
+        """Stop (True) or restart (False) the plan's clock; while held the start pose is commanded.
+
+        A demonstration is recorded from the reset pose only if the plan waits for the
+        recorder: the driver holds the expert across the reset, starts the recorder, then
+        lets the plan run. Otherwise the first, position-deciding part of the reach is lost.
+        """
+        with self._lock:
+            self._held = bool(held)
+
     @property
     def done(self) -> bool:
         """True when the current plan has been played out."""
@@ -485,8 +496,8 @@ class ExpertNode(Node):
             # last command); when the simulator or this node lags, the plan waits instead of
             # closing the gripper before the hand is around the object.
             dt = max(now - self._tick_s, 0.0) if self._tick_s is not None else 0.0
-            if last is None or joints is None or \
-                    np.max(np.abs(joints[:4] - last[:4])) < TRACKING_RAD:
+            if not self._held and (last is None or joints is None or
+                                   np.max(np.abs(joints[:4] - last[:4])) < TRACKING_RAD):
                 self.plan_t += dt
             self._tick_s = now
             q = plan.command_at(self.plan_t)
