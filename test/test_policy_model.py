@@ -4,6 +4,7 @@
 """The act_depth policy type: 1-channel ResNet stem, ImageNet kernel summing, registration."""
 
 import ast
+import json
 import os
 
 import numpy as np
@@ -219,3 +220,34 @@ def test_training_stops_on_a_nan_loss_or_weight():
         policy.update()
     with pytest.raises(NonFiniteError, match='training loss is nan'):
         policy.forward(batch)
+
+
+@pytest.mark.parametrize('norm', ['group_norm', 'batch_norm'])
+def test_learning_backbone_norms_replace_frozen_ones_and_survive_a_checkpoint(tmp_path, norm):
+    kind = {'group_norm': torch.nn.GroupNorm, 'batch_norm': torch.nn.BatchNorm2d}[norm]
+    path = save_untrained_policy(str(tmp_path / 'ckpt'), 48, 64, 4, seed=5, backbone_norm=norm,
+                                 **TINY)
+    policy, _, _ = load_policy(path)
+    norms = [m for m in policy.model.backbone.modules()
+             if isinstance(m, (FrozenBatchNorm2d, torch.nn.GroupNorm, torch.nn.BatchNorm2d))]
+    assert norms and all(type(m) is kind for m in norms)
+    # The learnt scale is a parameter now (frozen batch norm holds buffers only).
+    names = {n for n, _ in policy.model.backbone.named_parameters()}
+    assert 'bn1.weight' in names and 'layer4.1.bn2.bias' in names
+    # The same weights come back: two loads predict the same chunk.
+    depth = np.linspace(0.5, 2.0, 48 * 64, dtype=np.float32).reshape(48, 64)
+    a = DepthPolicy(path, resize=False).predict_chunk(depth, np.zeros(4))
+    b = DepthPolicy(path, resize=False).predict_chunk(depth, np.zeros(4))
+    assert np.array_equal(a, b)
+
+
+def test_backbone_norm_is_validated_and_old_checkpoints_stay_frozen(tmp_path):
+    with pytest.raises(InputError, match='backbone_norm'):
+        ACTDepthConfig(backbone_norm='layer_norm')
+    path = save_untrained_policy(str(tmp_path / 'ckpt'), 48, 64, 4, **TINY)
+    cfg_file = tmp_path / 'ckpt' / 'config.json'
+    cfg = json.loads(cfg_file.read_text())
+    cfg.pop('backbone_norm')   # a checkpoint written before the option existed
+    cfg_file.write_text(json.dumps(cfg))
+    policy, _, _ = load_policy(path)
+    assert any(isinstance(m, FrozenBatchNorm2d) for m in policy.model.backbone.modules())

@@ -13,3 +13,5 @@ POLICY_TYPE = 'act_depth'
 DEPTH_FEATURE = 'observation.images.depth'
 STATE_FEATURE = 'observation.state'
 ACTION_FEATURE = 'action'
+BACKBONE_NORMS = ('frozen_batch_norm', 'group_norm', 'batch_norm')
+"""Normalisation layers of the ResNet18 trunk (``ACTDepthConfig.backbone_norm``)."""

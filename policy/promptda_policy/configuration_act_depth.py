@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from promptda_ros.core.errors import InputError
 
-from . import POLICY_TYPE
+from . import BACKBONE_NORMS, POLICY_TYPE
 from .lerobot_adapter import ACTConfig, FeatureType, NormalizationMode, PreTrainedConfig
 
 DEPTH_UNITS = ('m', 'mm')
@@ -42,6 +42,12 @@ class ACTDepthConfig(ACTConfig):
             dataset must be read with the same ``depth_output_unit``.
         imagenet_backbone: use local ImageNet ResNet18 weights when present.
         require_imagenet_backbone: raise instead of starting random when the file is missing.
+        backbone_norm: the trunk's normalisation layers. ``'frozen_batch_norm'`` is lerobot's
+            (fixed statistics: right for ImageNet weights, an identity for a random start);
+            ``'group_norm'`` (32 groups, learnt affine; batch-independent, so training and
+            serving compute the same thing) and ``'batch_norm'`` (learnt, running statistics
+            at serve time) learn their scale, which a random start needs. Checkpoints saved
+            before this option existed load as ``'frozen_batch_norm'``.
         action_fps: rate of the actions in a chunk (Hz) = the training dataset fps; the policy
             node indexes chunks by time with it.
         joint_names: the training dataset's joint names, the order of state and action (empty
@@ -53,6 +59,7 @@ class ACTDepthConfig(ACTConfig):
     depth_unit: str = 'm'
     imagenet_backbone: bool = True
     require_imagenet_backbone: bool = False
+    backbone_norm: str = 'frozen_batch_norm'
     push_to_hub: bool = False
     action_fps: float = 30.0
     joint_names: list[str] = field(default_factory=list)
@@ -67,6 +74,9 @@ class ACTDepthConfig(ACTConfig):
         if self.depth_unit not in DEPTH_UNITS:
             raise InputError('act_depth: depth_unit must be one of %s, got %r'
                              % (DEPTH_UNITS, self.depth_unit))
+        if self.backbone_norm not in BACKBONE_NORMS:
+            raise InputError('act_depth: backbone_norm must be one of %s, got %r'
+                             % (BACKBONE_NORMS, self.backbone_norm))
         if not self.action_fps > 0:
             raise InputError('act_depth: action_fps must be > 0, got %r' % (self.action_fps,))
         names = list(self.joint_names)

@@ -7,7 +7,7 @@
 
     depth (B, 1, H, W), dataset-normalised
       -> conv1' 1->64, 7x7/2   (conv1' = sum over RGB of the ImageNet conv1 kernels, or random)
-      -> ResNet18 layers 1-4 (frozen BatchNorm)          -> (B, 512, H/32, W/32)
+      -> ResNet18 layers 1-4 (config.backbone_norm)      -> (B, 512, H/32, W/32)
       -> ACT transformer encoder/decoder (+ joint state) -> action chunk (B, chunk_size, J)
 
 Feeding ``d`` to conv1' equals feeding ``[d, d, d]`` to the RGB conv1 exactly, since
@@ -92,6 +92,41 @@ def load_imagenet_backbone(backbone: nn.Module, path: str) -> None:
     backbone.load_state_dict(trunk, strict=True)
 
 
+def replace_frozen_norms(module: nn.Module, kind: str) -> int:
+    """Swap every torchvision ``FrozenBatchNorm2d`` under ``module`` for a learning layer.
+
+    Args:
+        module: a ResNet trunk built by lerobot with frozen batch norm.
+        kind: ``'group_norm'`` (32 groups, or fewer when the channels do not divide; weight 1,
+            bias 0) or ``'batch_norm'`` (starts from the frozen statistics and affine, so
+            ImageNet weights keep their meaning).
+
+    Returns:
+        how many layers were replaced.
+    """
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    count = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, FrozenBatchNorm2d):
+            channels = child.weight.shape[0]
+            if kind == 'group_norm':
+                groups = next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0)
+                new: nn.Module = nn.GroupNorm(groups, channels)
+            else:
+                new = nn.BatchNorm2d(channels, eps=child.eps)
+                with torch.no_grad():
+                    new.weight.copy_(child.weight)
+                    new.bias.copy_(child.bias)
+                    new.running_mean.copy_(child.running_mean)
+                    new.running_var.copy_(child.running_var)
+            setattr(module, name, new.to(child.weight.device))
+            count += 1
+        else:
+            count += replace_frozen_norms(child, kind)
+    return count
+
+
 class ACTDepthPolicy(ACTPolicy):
     """ACT policy (lerobot) on one depth image; see the module docstring for the layout."""
 
@@ -113,6 +148,8 @@ class ACTDepthPolicy(ACTPolicy):
             raise CheckpointError('require_imagenet_backbone is set but %s does not exist '
                                   "(place torchvision's ResNet18 file there)" % path)
         backbone.conv1 = depth_conv_from_rgb(backbone.conv1)
+        if config.backbone_norm != 'frozen_batch_norm':
+            replace_frozen_norms(backbone, config.backbone_norm)
 
     def forward(self, batch: dict) -> tuple:
         """Return ACT's (loss, logs) for a batch; a non-finite loss raises NonFiniteError.

@@ -35,6 +35,7 @@ from promptda_ros.cli_args import (
 )
 from promptda_ros.core.errors import InputError, PromptDAError
 
+from . import BACKBONE_NORMS
 from .arm_fit import check_fits, dataset_signature, policy_signature
 
 OFFLINE_ENV = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'WANDB_MODE': 'disabled',
@@ -142,6 +143,10 @@ def _train_parser() -> argparse.ArgumentParser:
                    help='depth normalisation from the dataset statistics (%(default)s)')
     p.add_argument('--no-imagenet-backbone', action='store_true',
                    help='start the ResNet18 at random even when ImageNet weights are cached')
+    p.add_argument('--backbone-norm', choices=BACKBONE_NORMS, default='group_norm',
+                   help="the ResNet18's normalisation layers: group_norm learns its scale, which "
+                        'a random start needs; frozen_batch_norm is lerobot\'s, for ImageNet '
+                        'weights (%(default)s)')
     p.add_argument('--device', type=device_arg, default='cpu',
                    help='torch device: cpu, cuda, cuda:N (%(default)s)')
     p.add_argument('--num-workers', type=nonnegative_int, default=2,
@@ -209,6 +214,7 @@ def _new_config(args: argparse.Namespace, fps: float):
         n_encoder_layers=args.n_encoder_layers, n_decoder_layers=args.n_decoder_layers,
         latent_dim=args.latent_dim, use_vae=not args.no_vae, optimizer_lr=args.lr,
         optimizer_lr_backbone=args.lr, imagenet_backbone=not args.no_imagenet_backbone,
+        backbone_norm=args.backbone_norm,
         normalization_mapping={'VISUAL': args.normalization, 'STATE': 'MEAN_STD',
                                'ACTION': 'MEAN_STD'},
         push_to_hub=False)
@@ -371,6 +377,10 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument('--repo-id', default='local/promptda_demos', help='dataset name (%(default)s)')
     p.add_argument('--episodes', type=episodes_arg, default=None,
                    help='held-out episodes, e.g. 40-49 (default all)')
+    p.add_argument('--backbone-norm', choices=BACKBONE_NORMS, default='group_norm',
+                   help="the ResNet18's normalisation layers: group_norm learns its scale, which "
+                        'a random start needs; frozen_batch_norm is lerobot\'s, for ImageNet '
+                        'weights (%(default)s)')
     p.add_argument('--device', type=device_arg, default='cpu',
                    help='torch device: cpu, cuda, cuda:N (%(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=16, help='(%(default)s)')
