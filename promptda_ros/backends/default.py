@@ -508,7 +508,7 @@ def make_default_backend(**options) -> DefaultBackend:
     ``occlusion_window`` ((rows, cols) pixels at 640 px wide, default (0, 0) = off;
     ``OCCLUSION_WINDOW`` = (8, 3) for a LiDAR with parallax bleed-through),
     ``occlusion_margin`` (relative, default 0.15), ``dense_spacing`` / ``sparse_spacing``
-    (grid cells per measurement, 6 / 12: the interpolated prompt alone / the edge-aware filter
+    (grid cells per measurement, 4 / 12: the interpolated prompt alone / the edge-aware filter
     alone), ``density_window`` (odd cells, 15), ``min_depth`` / ``max_depth`` (metres),
     ``threads`` (1, or 2: each filter pass runs half of its rows on a helper thread; the same
     output to the bit, faster only where a core is free).
