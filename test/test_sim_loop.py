@@ -20,6 +20,7 @@ os.environ['HF_HUB_OFFLINE'] = '1'
 from promptda_policy.lerobot_adapter import LeRobotDataset  # noqa: E402
 from promptda_policy.profiles import get_profile  # noqa: E402
 from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
+from promptda_ros.core.errors import PromptDAError  # noqa: E402
 from promptda_sim import scene  # noqa: E402
 from promptda_sim.graph import SimGraph  # noqa: E402
 
@@ -102,6 +103,9 @@ def test_expert_demo_recorded_through_the_topics(context, tmp_path):
     n = len(ds)
     assert n >= 150, n                   # ~8 s of expert motion at 30 frames/s
     first, last = ds[0], ds[n - 1]
+    # The demo starts at the reset pose: the expert's plan waits for the recorder, so the
+    # part of the reach that decides where to go is in the data.
+    assert np.allclose(first['observation.state'].numpy()[:4], scene.HOME[:4], atol=0.02)
     depth = first['observation.images.depth'][0].numpy()
     assert 0.3 < float(np.median(depth[depth > 0])) < 2.0
     # The gripper opens at the start, holds the can in between, opens over the box.
@@ -109,6 +113,24 @@ def test_expert_demo_recorded_through_the_topics(context, tmp_path):
     assert grip[0] == pytest.approx(scene.GRIPPER_OPEN, abs=1e-4)
     assert grip.min() == pytest.approx(scene.GRIPPER_CLOSED, abs=1e-3)
     assert float(last['action'][4]) == pytest.approx(scene.GRIPPER_OPEN, abs=1e-4)
+
+
+def test_a_second_simulation_on_the_domain_is_refused(context):
+    from rosgraph_msgs.msg import Clock
+    graph = SimGraph(context, depth_source='true', namespace='/alone')
+    intruder = rclpy.create_node('other_simulator', context=context)
+    intruder.create_publisher(Clock, '/clock', 10)
+    try:
+        graph.wait_depth()
+        with pytest.raises(PromptDAError, match='2 nodes publish /clock on ROS domain 93'):
+            graph.reset(scene.EpisodeConfig(0, 'red_can', 'near'))
+        intruder.destroy_node()
+        intruder = None
+        graph.reset(scene.EpisodeConfig(0, 'red_can', 'near'))   # alone again: it goes on
+    finally:
+        if intruder is not None:
+            intruder.destroy_node()
+        graph.close()
 
 
 def _cli(*args, timeout=120):

@@ -261,10 +261,40 @@ class SimGraph:
         from std_srvs.srv import Trigger
         return bool(self.call(self._success, Trigger.Request()).success)
 
+    def check_alone(self, settle_s: float = 2.0) -> None:
+        """Refuse to go on while another node publishes ``/clock`` on this ROS domain.
+
+        Two simulations on one domain hear each other's clock, joint states and images: the
+        time jumps back and forth, every input looks stale and the episodes fail for a reason
+        that has nothing to do with the policy. A publisher that just went away (an earlier
+        graph of this process) may stay listed for a moment, so the count is re-read for up to
+        ``settle_s`` wall seconds before the error.
+
+        Raises:
+            PromptDAError: naming the domain and what to do.
+        """
+        deadline = time.monotonic() + settle_s
+        while True:
+            count = self.driver.count_publishers('/clock')
+            if count <= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if count > 1:
+            raise PromptDAError(
+                '%d nodes publish /clock on ROS domain %d: another simulation runs on this '
+                "domain, and its clock, joint states and images would mix with this one's; "
+                'give each run its own ROS_DOMAIN_ID' % (count, self.context.get_domain_id()))
+
     def reset(self, episode) -> None:
-        """Start ``episode`` (an EpisodeConfig) through the parameters and ``~/reset``."""
+        """Start ``episode`` (an EpisodeConfig) through the parameters and ``~/reset``.
+
+        Raises:
+            PromptDAError: another simulation shares the ROS domain (:meth:`check_alone`), or
+                the simulator refused the reset.
+        """
         from rclpy.parameter import Parameter
         from std_srvs.srv import Trigger
+        self.check_alone()
         result = self.sim.set_parameters([Parameter('seed', value=int(episode.seed)),
                                           Parameter('object', value=episode.object),
                                           Parameter('position', value=episode.position)])
