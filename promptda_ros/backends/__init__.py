@@ -19,7 +19,7 @@ built-in backends (:data:`BUILTIN_BACKENDS`, the one table of their names):
     the LiDAR-only completion refined with relative depth by weights trained without ground
     truth (``promptda-adapt``; :mod:`promptda_ros.backends.starrygazer`), lazily imported.
 
-The relative-depth sources (:data:`RELATIVE_SOURCES`, the one table of their names) are
+The relative-depth sources (:data:`RELATIVE_SOURCE_TABLE`, the one table of their names) are
 implemented in :mod:`promptda_ros.backends.relative`.  The node's parameter choices, the
 evaluation's methods and the simulator's depth sources derive from these two tables.
 
@@ -35,8 +35,8 @@ from promptda_ros.core.errors import InputError
 from promptda_ros.pipeline import DepthBackend
 
 __all__ = ['BUILTIN_BACKENDS', 'BuiltinBackend', 'DepthBackend', 'NETWORK_RELATIVE_SOURCES',
-           'PROMPT_BACKENDS', 'RELATIVE_SOURCES', 'WEIGHTS_FREE_BACKENDS', 'available_backends',
-           'make_backend', 'register_backend']
+           'PROMPT_BACKENDS', 'RELATIVE_SOURCE_TABLE', 'RELATIVE_SOURCES', 'WEIGHTS_FREE_BACKENDS',
+           'available_backends', 'make_backend', 'register_backend']
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,19 @@ WEIGHTS_FREE_BACKENDS = tuple(n for n, b in BUILTIN_BACKENDS.items() if not b.ne
 PROMPT_BACKENDS = tuple(n for n, b in BUILTIN_BACKENDS.items() if not b.needs_relative)
 """Built-in backends that need only RGB and the prompt: ('default', 'bilinear', 'promptda')."""
 
-RELATIVE_SOURCES = ('bag', 'disk', 'promptda_noprompt', 'depth_anything_v2')
-"""Relative-depth sources (:func:`promptda_ros.backends.relative.make_relative_source`): the
-input's own relative-depth topic, a folder of maps, and two networks."""
-NETWORK_RELATIVE_SOURCES = ('promptda_noprompt', 'depth_anything_v2')
+# The relative-depth sources (promptda_ros.backends.relative.make_relative_source), one row each:
+# name -> what the map is made from: the input's own relative-depth topic, a folder of maps, or
+# a network run on the image alone.
+RELATIVE_SOURCE_TABLE: Dict[str, str] = {
+    'bag': 'input',
+    'disk': 'folder',
+    'promptda_noprompt': 'image',
+    'depth_anything_v2': 'image',
+}
+RELATIVE_SOURCES = tuple(RELATIVE_SOURCE_TABLE)
+"""Every relative-source name: ('bag', 'disk', 'promptda_noprompt', 'depth_anything_v2')."""
+NETWORK_RELATIVE_SOURCES = tuple(n for n, made_from in RELATIVE_SOURCE_TABLE.items()
+                                 if made_from == 'image')
 """The relative sources that run on the image alone: the ones a live node (the ``starrygazer``
 backend's ``relative_source``) can use."""
 

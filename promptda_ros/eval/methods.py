@@ -3,7 +3,8 @@
 
 """Depth methods evaluated by ``promptda-eval``.
 
-Method names:
+Method names (derived from the tables of :mod:`promptda_ros.backends`: the built-in backends
+that need only RGB and the prompt, and the relative sources this CLI has options for):
 
 Backend methods run through the frame pipeline (:mod:`promptda_ros.pipeline`) exactly as the
 perception node does: the frame's sparse prompt is range filtered, validated and hole filled with
@@ -17,7 +18,8 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
 * ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
 * ``promptda`` - the PromptDA network (needs ``--checkpoint``);
 * ``ransac_<source>`` / ``lstsq_<source>`` - a relative depth map aligned to the (sparse) prompt
-  by RANSAC (PromptDA supp. C.5) or plain least squares, where ``<source>`` is
+  by RANSAC (PromptDA supp. C.5) or plain least squares
+  (:func:`promptda_ros.core.alignment.align_relative_depth`), where ``<source>`` is
 
   - ``disk``: relative maps read from ``--relative-dir`` (``<frame name>.npy`` or ``.png``, or
     ``<index:06d>.npy|.png`` with the frame's position in the input), in the space given by
