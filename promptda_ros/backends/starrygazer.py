@@ -34,7 +34,7 @@ import numpy as np
 
 from promptda_ros.backends import NETWORK_RELATIVE_SOURCES
 from promptda_ros.backends._common import check_inputs, check_options, mask_range
-from promptda_ros.backends.relative import relative_of_image
+from promptda_ros.backends.relative import make_relative_source, relative_of_image
 from promptda_ros.core.errors import CheckpointError, InputError, PromptError
 from promptda_ros.core.holdout import holdout_mask
 
@@ -270,7 +270,6 @@ def make_starrygazer_backend(**options) -> StarryGazerBackend:
     if not rel_ckpt:
         raise CheckpointError(f"backend 'starrygazer': relative_source {kind} needs "
                               'relative_checkpoint (its network weights)')
-    from promptda_ros.backends.relative import make_relative_source
     from promptda_ros.backends.starrygazer_refiner import StarryGazer  # loads torch
 
     device = options.get('device') or 'cpu'
