@@ -142,8 +142,9 @@ def real_frames(folder: str, points: int) -> tuple:
     from scipy import ndimage
 
     from promptda_ros.core.camera import PinholeCamera
+    from promptda_ros.core.holdout import holdout_mask
     from promptda_ros.eval.dataset import EvalFrame
-    from promptda_ros.eval.holdout import holdout_mask, split_depth
+    from promptda_ros.eval.holdout import split_depth
 
     frames, dense = [], []
     names = sorted(n for n in os.listdir(folder) if n.startswith('any2full_ibims'))
@@ -177,8 +178,8 @@ def _train(run_dir: str, frames: list, space: str, steps: int, seed: int, extra:
 
 def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
     """Score every method on frames carrying their relative map; return name -> metrics."""
-    from promptda_ros.adapt.refine import StarryGazer
     from promptda_ros.backends.starrygazer import StarryGazerBackend
+    from promptda_ros.backends.starrygazer_refiner import StarryGazer
     from promptda_ros.eval.methods import MethodRunner
     from promptda_ros.eval.metrics import depth_metrics
     from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
@@ -215,10 +216,10 @@ def timing(out: str, seed: int, frames: int) -> dict:
     network's time is not included) and an untrained refiner (the time does not depend on the
     weights); every backend through the frame pipeline.
     """
-    from promptda_ros.adapt.network import RefineNet, save_refiner
-    from promptda_ros.adapt.refine import StarryGazer
     from promptda_ros.backends import make_backend
     from promptda_ros.backends.starrygazer import StarryGazerBackend
+    from promptda_ros.backends.starrygazer_net import RefineNet, save_refiner
+    from promptda_ros.backends.starrygazer_refiner import StarryGazer
     from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
 
     config = PipelineConfig()
@@ -304,7 +305,7 @@ def main(argv=None) -> int:
         train_s = time.perf_counter() - t0
         wanted = {'adapted': weights}
         if variant == 'all':
-            from promptda_ros.adapt.network import RefineNet, save_refiner
+            from promptda_ros.backends.starrygazer_net import RefineNet, save_refiner
 
             wanted['untrained'] = save_refiner(RefineNet(), os.path.join(args.out, tag,
                                                                          'untrained.safetensors'))

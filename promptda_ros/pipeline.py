@@ -28,12 +28,12 @@ from dataclasses import dataclass
 import functools
 import math
 import time
+from typing import Optional, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
-from promptda_ros.backends import needs_sparse_prompt
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.pointcloud import depth_to_points, pack_rgb
@@ -46,6 +46,38 @@ from promptda_ros.core.prompt import (
     validate_prompt,
 )
 from promptda_ros.core.transforms import transform_points
+
+
+@runtime_checkable
+class DepthBackend(Protocol):
+    """Interface every depth backend implements (the registry is :mod:`promptda_ros.backends`).
+
+    The pipeline runs any object of this shape; it never needs to know which backend it is.
+    """
+
+    name: str
+
+    def predict(self, rgb: np.ndarray, prompt_m: np.ndarray, camera=None) -> np.ndarray:
+        """Predict metric depth.
+
+        Args:
+            rgb: (H, W, 3) uint8 RGB.
+            prompt_m: (h, w) float32 metres, 0 = no measurement.
+            camera: PinholeCamera of ``rgb`` or None.
+
+        Returns:
+            (H, W) float32 metres, NaN = invalid.
+        """
+
+
+def needs_sparse_prompt(backend: Optional[object]) -> bool:
+    """Return True when ``backend`` wants the unfilled (sparse) prompt grid.
+
+    A backend says so with the class attribute ``needs_sparse_prompt = True``; the others may
+    be handed a hole-filled prompt.
+    """
+    return bool(getattr(backend, 'needs_sparse_prompt', False))
+
 
 # 'pyramid' by default: on the real frames of bench/bench_realdata.py, bilinear upsampling of a
 # 'pyramid'-filled prompt has a lower held-out L1 than of a 'knn'-filled one on every row (up to
@@ -362,7 +394,7 @@ class DepthPipeline:
     """Runs a depth backend on (rgb, prompt) and shapes the output for publishing or scoring."""
 
     def __init__(self, backend) -> None:
-        """Wrap a :class:`~promptda_ros.backends.DepthBackend`."""
+        """Wrap a :class:`DepthBackend`."""
         self.backend = backend
 
     @property

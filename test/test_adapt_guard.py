@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from promptda_ros.adapt.network import RefineNet, save_refiner
-from promptda_ros.adapt.refine import LidarOnly, StarryGazer
-from promptda_ros.adapt.relative import BagRelative, relative_for
 from promptda_ros.backends import make_backend
+from promptda_ros.backends.relative import BagRelative, relative_for
 from promptda_ros.backends.starrygazer import grid_values, StarryGazerBackend
+from promptda_ros.backends.starrygazer_net import RefineNet, save_refiner
+from promptda_ros.backends.starrygazer_refiner import LidarOnly, StarryGazer
+from promptda_ros.core.alignment import align_relative_depth
 from promptda_ros.core.errors import InputError
-from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import read_bag
 from promptda_ros.eval.holdout import split_depth
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth

@@ -5,7 +5,7 @@
 
 import torch
 
-from promptda_ros.adapt.network import RefineConfig, RefineNet, save_refiner
+from promptda_ros.backends.starrygazer_net import RefineConfig, RefineNet, save_refiner
 from promptda_ros.sample.bag_writer import copy_bag, GT_TOPIC, write_sample_bag
 from promptda_ros.sample.scene import SampleConfig
 

@@ -12,9 +12,9 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-from promptda_ros.adapt.network import LIDAR, load_refiner, RefineConfig, RefineNet, save_refiner
-from promptda_ros.adapt.refine import LidarOnly, prepare, sparse_to_grid, StarryGazer
-from promptda_ros.adapt.relative import (
+from promptda_ros.adapt.synthesis import corrupt, frame_base, MODES, SynthesisConfig, synthesize
+from promptda_ros.backends import make_backend
+from promptda_ros.backends.relative import (
     BagRelative,
     DiskRelative,
     fit_to_image,
@@ -22,8 +22,19 @@ from promptda_ros.adapt.relative import (
     normalise_relative,
     relative_for,
 )
-from promptda_ros.adapt.synthesis import corrupt, frame_base, MODES, SynthesisConfig, synthesize
-from promptda_ros.backends import make_backend
+from promptda_ros.backends.starrygazer_net import (
+    LIDAR,
+    load_refiner,
+    RefineConfig,
+    RefineNet,
+    save_refiner,
+)
+from promptda_ros.backends.starrygazer_refiner import (
+    LidarOnly,
+    prepare,
+    sparse_to_grid,
+    StarryGazer,
+)
 from promptda_ros.bagio import read_frames, RELATIVE_TOPIC
 from promptda_ros.core.errors import CheckpointError, InputError
 from promptda_ros.eval.dataset import read_bag

@@ -4,7 +4,9 @@
 """Layering rules: the core runs without ROS; ML APIs are fenced; packages depend one way.
 
 Each third-party ML API is imported from one adapter; the packages depend one way (simulator ->
-policy -> perception) and no modules import each other.
+policy -> perception) and no modules import each other; inside the perception package no
+module imports a layer above its own, and only training imports the training folders; the
+functions that once held the most branches stay readable (cyclomatic complexity).
 """
 
 import ast
@@ -26,6 +28,24 @@ ROS_LAYER = ('promptda_ros/ros/', 'promptda_ros/demo.py', 'policy/promptda_polic
 PACKAGE_LAYERS = ('promptda_ros', 'promptda_policy', 'promptda_sim')
 PACKAGE_FOLDERS = {'promptda_ros': 'promptda_ros', 'promptda_policy': 'policy/promptda_policy',
                    'promptda_sim': 'sim/promptda_sim'}
+# Layers of the perception package, lowest first (the README's architecture table): a module may
+# import its own layer and the layers below it, never one above.
+PERCEPTION_LAYERS = (
+    ('core', 'cli_args'),                              # ROS-free primitives, CLI argument checks
+    ('model',),                                        # the PromptDA network
+    ('pipeline',),                                     # one frame: prompt -> a backend -> output
+    ('backends', 'bagio', 'params_file', 'serving'),   # backends + inference; bags; params; worker
+    ('eval',),                                         # scoring
+    ('train', 'adapt'),                                # training only
+    ('sample',),                                       # sample data and its benchmark
+    ('ros',),                                          # the rclpy layer
+    ('demo',),                                         # the end-to-end demo
+)
+TRAINING = ('promptda_ros.train', 'promptda_ros.adapt')
+# At most 15 (McCabe): the functions of the perception package that once held the most branches.
+COMPLEX_BEFORE = (('promptda_ros/bagio.py', '_read'), ('promptda_ros/train/cli.py', 'train'),
+                  ('promptda_ros/eval/cli.py', 'evaluate'))
+MAX_COMPLEXITY = 15
 
 
 def _python_files(*folders):
@@ -191,3 +211,78 @@ def test_no_import_cycles():
             visit(v)
     assert len(graph) > 50, 'the graph lost its modules'
     assert not cycles, cycles
+
+
+def _perception_layer(module):
+    """Return the layer index of a ``promptda_ros`` module (the package root is layer 0)."""
+    parts = module.split('.')
+    if len(parts) == 1:
+        return 0
+    for i, names in enumerate(PERCEPTION_LAYERS):
+        if parts[1] in names:
+            return i
+    raise AssertionError('%s is in no layer of PERCEPTION_LAYERS: add it' % module)
+
+
+def test_perception_modules_import_no_higher_layer():
+    """Inside promptda_ros a module imports only its own layer and those below it."""
+    upward = []
+    for name, targets in sorted(_module_graph().items()):
+        if name.split('.')[0] != 'promptda_ros':
+            continue
+        for target in sorted(targets):
+            if target.split('.')[0] == 'promptda_ros' and \
+                    _perception_layer(target) > _perception_layer(name):
+                upward.append('%s imports %s' % (name, target))
+    assert not upward, '\n'.join(upward)
+
+
+def test_only_training_imports_the_training_folders():
+    """Serving, evaluation and the other packages never import promptda_ros.train / .adapt."""
+    def training(module):
+        return module.startswith(tuple(t + '.' for t in TRAINING)) or module in TRAINING
+
+    offenders = sorted('%s imports %s' % (name, target)
+                       for name, targets in _module_graph().items() if not training(name)
+                       for target in targets if training(target))
+    assert not offenders, '\n'.join(offenders)
+
+
+def _mccabe(function):
+    """Return the McCabe cyclomatic complexity of a function node (the radon / mccabe count).
+
+    1 + one per branch point: if / elif / for / while / except / with-less assert, each
+    boolean operator's extra operands, conditional expressions and comprehension filters.
+    Nested functions and classes count on their own, not here.
+    """
+    count = 1
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While,
+                             ast.ExceptHandler, ast.Assert)):
+            count += 1
+        elif isinstance(node, ast.BoolOp):
+            count += len(node.values) - 1
+        elif isinstance(node, ast.comprehension):
+            count += 1 + len(node.ifs)
+        elif isinstance(node, ast.Try):
+            count += bool(node.orelse)
+        stack.extend(ast.iter_child_nodes(node))
+    return count
+
+
+def test_complexity_of_the_once_largest_functions():
+    """``bagio._read``, ``train/cli.train`` and ``eval/cli.evaluate`` stay at most 15."""
+    found = {}
+    for path, name in COMPLEX_BEFORE:
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename=path)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                found['%s:%s' % (path, name)] = _mccabe(node)
+    assert len(found) == len(COMPLEX_BEFORE), 'a function was renamed: %s' % sorted(found)
+    over = {k: v for k, v in found.items() if v > MAX_COMPLEXITY}
+    assert not over, over

@@ -6,13 +6,13 @@
 import numpy as np
 import pytest
 
-from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.eval.alignment import (
+from promptda_ros.core.alignment import (
     align_relative_depth,
     fit_scale_shift_lstsq,
     fit_scale_shift_ransac,
     sample_at_grid,
 )
+from promptda_ros.core.errors import InputError, PromptError
 from promptda_ros.eval.metrics import depth_metrics
 
 

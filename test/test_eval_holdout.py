@@ -20,11 +20,11 @@ from promptda_ros import bagio
 from promptda_ros.backends import make_backend
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
+from promptda_ros.core.holdout import holdout_mask
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.eval.cli import main
 from promptda_ros.eval.holdout import (
     cells_to_image,
-    holdout_mask,
     holdout_sweep,
     split_depth,
 )

@@ -1,11 +1,14 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""StarryGazer: depth completion with no ground truth, ROS-free.
+"""StarryGazer training: a refinement network learnt with no ground truth, ROS-free.
 
 Relative depth -> synthetic (pseudo-truth, sparse) pairs -> a refinement network.
 
-Modules: :mod:`.relative` (relative-depth sources), :mod:`.synthesis` (pair synthesis),
-:mod:`.network` (the refinement U-Net and its weights), :mod:`.refine` (inference),
-:mod:`.cli` (``promptda-adapt``).
+This package only trains: :mod:`.synthesis` (pair synthesis) and :mod:`.cli` (``promptda-adapt``).
+What serving needs lives with the backends: the relative-depth sources
+(:mod:`promptda_ros.backends.relative`), the refinement U-Net and its weights
+(:mod:`promptda_ros.backends.starrygazer_net`), the input preparation and the refiner
+(:mod:`promptda_ros.backends.starrygazer_refiner`) and the backend with its guard
+(:mod:`promptda_ros.backends.starrygazer`).
 """

@@ -7,9 +7,10 @@ Reads images, their relative depth and their LiDAR (for the metric scale only) f
 frame folder -- never a reference depth topic or ``gt/`` folder: the bag reader is told not to
 read one (``with_gt=False``), so the code path cannot touch it -- synthesizes training pairs
 (:mod:`promptda_ros.adapt.synthesis`), trains the refinement network
-(:mod:`promptda_ros.adapt.network`) with the training package's step loop, checkpoints and
-losses, and with ``--eval BAG`` scores the result against lstsq- / RANSAC-aligned relative depth,
-the ``default`` backend and bilinear upsampling with ``promptda-eval``'s machinery.
+(:mod:`promptda_ros.backends.starrygazer_net`) with the training package's step loop,
+checkpoints and losses, and with ``--eval BAG`` scores the result against lstsq- /
+RANSAC-aligned relative depth, the ``default`` backend and bilinear upsampling with
+``promptda-eval``'s machinery.
 
 Output folder: ``starrygazer.safetensors`` (the weights, config inside; also
 ``starrygazer_best.safetensors``, best synthetic-validation L1), ``run.json``, ``state.pt``
@@ -28,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from promptda_ros.backends import NETWORK_RELATIVE_SOURCES
 from promptda_ros.cli_args import (
     CliParser,
     device_arg,
@@ -79,9 +81,9 @@ def _modes_arg(text: str) -> tuple:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-adapt``."""
-    from promptda_ros.adapt.network import RefineConfig
-    from promptda_ros.adapt.relative import SOURCES
     from promptda_ros.adapt.synthesis import SynthesisConfig
+    from promptda_ros.backends import RELATIVE_SOURCES
+    from promptda_ros.backends.starrygazer_net import RefineConfig
 
     d = RefineConfig()
     d_synth = SynthesisConfig()
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, metavar='DIR',
                    help='run folder (new, or an existing one with --resume)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out')
-    p.add_argument('--relative-source', choices=SOURCES, default='bag',
+    p.add_argument('--relative-source', choices=RELATIVE_SOURCES, default='bag',
                    help="relative depth: 'bag' (the bag's relative-depth topic, default), "
                    "'disk' (--relative-dir), 'promptda_noprompt' or 'depth_anything_v2' "
                    '(--relative-checkpoint)')
@@ -155,7 +157,7 @@ def _check_args(args) -> None:
     """Check what argparse types cannot: options that need each other."""
     if args.relative_source == 'disk' and not args.relative_dir:
         raise InputError('--relative-source disk needs --relative-dir')
-    if args.relative_source in ('promptda_noprompt', 'depth_anything_v2') and \
+    if args.relative_source in NETWORK_RELATIVE_SOURCES and \
             not args.relative_checkpoint:
         raise InputError(f'--relative-source {args.relative_source} needs '
                          '--relative-checkpoint')
@@ -212,7 +214,7 @@ def open_unlabelled(args) -> list:
                              f'maps for {len(frames)} frames (first frame without one: stamp '
                              f'{missing[0]})')
     if args.relative_source == 'disk':
-        from promptda_ros.adapt.relative import DiskRelative
+        from promptda_ros.backends.relative import DiskRelative
 
         n = len(DiskRelative(args.relative_dir).files())
         total = len(frames) if args.stride == 1 and args.max_frames is None else None
@@ -222,7 +224,7 @@ def open_unlabelled(args) -> list:
 
 
 def _source(args):
-    from promptda_ros.adapt.relative import make_relative_source
+    from promptda_ros.backends.relative import make_relative_source
 
     return make_relative_source(args.relative_source, relative_dir=args.relative_dir,
                                 space=args.relative_space, checkpoint=args.relative_checkpoint,
@@ -233,7 +235,7 @@ class PairDataset:
     """Map-style dataset of synthetic pairs: code ``epoch * n + i`` -> pair of frame ``i``."""
 
     def __init__(self, bases: list, seed: int, config) -> None:
-        from promptda_ros.adapt.refine import LidarOnly
+        from promptda_ros.backends.starrygazer_refiner import LidarOnly
 
         self.bases = bases
         self.seed = int(seed)
@@ -271,7 +273,7 @@ class PairDataset:
 
 
 def _loss(model, batch) -> tuple:
-    from promptda_ros.adapt.network import compose
+    from promptda_ros.backends.starrygazer_net import compose
     from promptda_ros.train.losses import l1_gradient_loss, l1_loss
 
     x, target, lidar = batch
@@ -284,15 +286,15 @@ def train(args, frames: list) -> dict:
     """Train (or resume) the refinement network; return a summary dict."""
     import torch
 
-    from promptda_ros.adapt.network import (
+    from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig
+    from promptda_ros.backends.relative import relative_for
+    from promptda_ros.backends.starrygazer_net import (
         compose,
         load_refiner,
         RefineConfig,
         RefineNet,
         save_refiner,
     )
-    from promptda_ros.adapt.relative import relative_for
-    from promptda_ros.adapt.synthesis import frame_base, SynthesisConfig
     from promptda_ros.core.errors import CheckpointError
     from promptda_ros.train import loop
 

@@ -7,7 +7,7 @@ For one frame (RGB, its relative map, its real LiDAR prompt), at the *synthesis*
 (the image's, long side capped at 640 px: the resolution the LiDAR-only completion is computed
 at, as at inference):
 
-1. **normalise** the relative map (:func:`promptda_ros.adapt.relative.normalise_relative`);
+1. **normalise** the relative map (:func:`promptda_ros.backends.relative.normalise_relative`);
 2. **metric base** ``D0``: the relative map aligned to the frame's *real* LiDAR by one
    least-squares scale and shift in inverse depth -- the LiDAR gives the metric scale only;
 3. **segment** RGB + normalised relative depth with scikit-image's SLIC
@@ -29,9 +29,9 @@ at, as at inference):
    random field unrelated to the scene.
 
 The network sees the RGB, the corrupted relative map, the sparse depth of ``D*``, its LiDAR-only
-completion (:class:`promptda_ros.adapt.refine.LidarOnly`) and their fits (see
-:mod:`promptda_ros.adapt.network`); it must recover ``D*`` as a residual on the LiDAR-only
-completion, i.e. learn which parts of a relative map deserve trust.
+completion (:class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`) and their fits
+(see :mod:`promptda_ros.backends.starrygazer_net`); it must recover ``D*`` as a residual on the
+LiDAR-only completion, i.e. learn which parts of a relative map deserve trust.
 """
 
 from __future__ import annotations
@@ -40,10 +40,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptda_ros.adapt.refine import apply_fit, prepare, Prepared, resize, sparse_to_grid
-from promptda_ros.adapt.relative import normalise_relative
+from promptda_ros.backends.relative import normalise_relative
+from promptda_ros.backends.starrygazer_refiner import (
+    apply_fit,
+    prepare,
+    Prepared,
+    resize,
+    sparse_to_grid,
+)
+from promptda_ros.core.alignment import align_relative_depth
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.eval.alignment import align_relative_depth
 
 PATTERNS = ('beams', 'random', 'mix')
 MODES = ('offset', 'warp', 'bleed', 'thin', 'texture', 'noise')
@@ -364,7 +370,8 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
         rng: random generator (segment factors, global scale, failure modes, sparse sampling,
             flips).
         config: synthesis settings.
-        lidar_only: a :class:`promptda_ros.adapt.refine.LidarOnly`; None = a new one.
+        lidar_only: a :class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`; None = a
+            new one.
 
     Returns:
         (Prepared network input, (h, w) float32 pseudo-truth metres ``D*``, area-averaged from
@@ -373,7 +380,7 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
     Raises:
         PromptError: the sampled sparse depth is too sparse (rare; draw again).
     """
-    from promptda_ros.adapt.refine import LidarOnly
+    from promptda_ros.backends.starrygazer_refiner import LidarOnly
     from promptda_ros.train.lidar_sim import LidarSimConfig, make_prompt
 
     pick = int(rng.integers(0, len(base.labels)))

@@ -1,11 +1,12 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Depth backends: one interface for every way of turning RGB + a prompt grid into metric depth.
+"""Depth backends: the tables of backend and relative-source names, and the backend registry.
 
 A backend is any object with a ``name`` and a
 ``predict(rgb, prompt_m, camera=None) -> (H, W) float32 metres`` method (see
-:class:`DepthBackend`). Built-in names:
+:class:`promptda_ros.pipeline.DepthBackend`, the interface the frame pipeline runs). The
+built-in backends (:data:`BUILTIN_BACKENDS`, the one table of their names):
 
 ``default``
     weights-free RGB-guided completion (:mod:`promptda_ros.backends.default`), no torch needed.
@@ -15,50 +16,77 @@ A backend is any object with a ``name`` and a
     the PromptDA network (:mod:`promptda_ros.backends.promptda_backend`), imported lazily so
     torch / transformers load only when it is requested.
 ``starrygazer``
-    relative depth from a network refined with the sparse prompt by weights trained without
-    ground truth (``promptda-adapt``; :mod:`promptda_ros.backends.starrygazer`), lazily imported.
+    the LiDAR-only completion refined with relative depth by weights trained without ground
+    truth (``promptda-adapt``; :mod:`promptda_ros.backends.starrygazer`), lazily imported.
+
+The relative-depth sources (:data:`RELATIVE_SOURCE_TABLE`, the one table of their names) are
+implemented in :mod:`promptda_ros.backends.relative`.  The node's parameter choices, the
+evaluation's methods and the simulator's depth sources derive from these two tables.
 
 Backends with the class attribute ``needs_sparse_prompt = True`` want the unfilled projection
 (0 = no measurement); the others may be handed a hole-filled prompt.
 """
 
+from dataclasses import dataclass
 import importlib
-from typing import Callable, Dict, List, Optional, Protocol, runtime_checkable, Union
-
-import numpy as np
+from typing import Callable, Dict, List, Union
 
 from promptda_ros.core.errors import InputError
+from promptda_ros.pipeline import DepthBackend
 
-__all__ = ['DepthBackend', 'register_backend', 'available_backends', 'make_backend',
-           'needs_sparse_prompt']
+__all__ = ['BUILTIN_BACKENDS', 'BuiltinBackend', 'DepthBackend', 'NETWORK_RELATIVE_SOURCES',
+           'PROMPT_BACKENDS', 'RELATIVE_SOURCE_TABLE', 'RELATIVE_SOURCES', 'WEIGHTS_FREE_BACKENDS',
+           'available_backends', 'make_backend', 'register_backend']
 
 
-@runtime_checkable
-class DepthBackend(Protocol):
-    """Interface every depth backend implements."""
+@dataclass(frozen=True)
+class BuiltinBackend:
+    """One row of the built-in backend table.
 
-    name: str
+    Attributes:
+        factory: ``'module:function'`` building the backend, imported on first use.
+        needs_weights: a weights file (option ``checkpoint``) is required.
+        needs_relative: a relative-depth source is required besides RGB and the prompt.
+    """
 
-    def predict(self, rgb: np.ndarray, prompt_m: np.ndarray, camera=None) -> np.ndarray:
-        """Predict metric depth.
+    factory: str
+    needs_weights: bool
+    needs_relative: bool
 
-        Args:
-            rgb: (H, W, 3) uint8 RGB.
-            prompt_m: (h, w) float32 metres, 0 = no measurement.
-            camera: PinholeCamera of ``rgb`` or None.
 
-        Returns:
-            (H, W) float32 metres, NaN = invalid.
-        """
+BUILTIN_BACKENDS: Dict[str, BuiltinBackend] = {
+    'default': BuiltinBackend('promptda_ros.backends.default:make_default_backend', False, False),
+    'bilinear': BuiltinBackend('promptda_ros.backends.bilinear:make_bilinear_backend', False,
+                               False),
+    'promptda': BuiltinBackend('promptda_ros.backends.promptda_backend:make_promptda_backend',
+                               True, False),
+    'starrygazer': BuiltinBackend('promptda_ros.backends.starrygazer:make_starrygazer_backend',
+                                  True, True),
+}
+WEIGHTS_FREE_BACKENDS = tuple(n for n, b in BUILTIN_BACKENDS.items() if not b.needs_weights)
+"""Built-in backends that run with no weights file: ('default', 'bilinear')."""
+PROMPT_BACKENDS = tuple(n for n, b in BUILTIN_BACKENDS.items() if not b.needs_relative)
+"""Built-in backends that need only RGB and the prompt: ('default', 'bilinear', 'promptda')."""
 
+# The relative-depth sources (promptda_ros.backends.relative.make_relative_source), one row each:
+# name -> what the map is made from: the input's own relative-depth topic, a folder of maps, or
+# a network run on the image alone.
+RELATIVE_SOURCE_TABLE: Dict[str, str] = {
+    'bag': 'input',
+    'disk': 'folder',
+    'promptda_noprompt': 'image',
+    'depth_anything_v2': 'image',
+}
+RELATIVE_SOURCES = tuple(RELATIVE_SOURCE_TABLE)
+"""Every relative-source name: ('bag', 'disk', 'promptda_noprompt', 'depth_anything_v2')."""
+NETWORK_RELATIVE_SOURCES = tuple(n for n, made_from in RELATIVE_SOURCE_TABLE.items()
+                                 if made_from == 'image')
+"""The relative sources that run on the image alone: the ones a live node (the ``starrygazer``
+backend's ``relative_source``) can use."""
 
 # name -> factory(**options) or 'module:function' resolved on first use.
 _REGISTRY: Dict[str, Union[str, Callable[..., DepthBackend]]] = {
-    'default': 'promptda_ros.backends.default:make_default_backend',
-    'bilinear': 'promptda_ros.backends.bilinear:make_bilinear_backend',
-    'promptda': 'promptda_ros.backends.promptda_backend:make_promptda_backend',
-    'starrygazer': 'promptda_ros.backends.starrygazer:make_starrygazer_backend',
-}
+    name: row.factory for name, row in BUILTIN_BACKENDS.items()}
 
 
 def register_backend(name: str, factory: Union[str, Callable[..., DepthBackend]]) -> None:
@@ -108,8 +136,3 @@ def make_backend(name: str, **options) -> DepthBackend:
         raise InputError(f'unknown depth backend {name!r}; available: '
                          f'{", ".join(available_backends())}')
     return _resolve(name)(**options)
-
-
-def needs_sparse_prompt(backend: Optional[object]) -> bool:
-    """Return True when ``backend`` wants the unfilled (sparse) prompt grid."""
-    return bool(getattr(backend, 'needs_sparse_prompt', False))

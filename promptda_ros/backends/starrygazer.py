@@ -9,10 +9,12 @@ files, and the node subscribes to no relative-depth topic): ``relative_source`` 
 or ``'depth_anything_v2'`` (Depth Anything V2 weights in ``relative_checkpoint``).  The
 refinement network (``checkpoint``, written by ``promptda-adapt``) predicts a residual on the
 LiDAR-only completion (the ``default`` backend through the frame pipeline,
-:class:`promptda_ros.adapt.refine.LidarOnly`).
+:class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`).  The relative map of a live image
+comes from the source's ``from_image`` (:func:`promptda_ros.backends.relative.relative_of_image`):
+no evaluation frame is involved.
 
 **Guard** (on by default): before trusting the refinement on a frame, the backend holds out a
-seeded share of the frame's own prompt cells (:func:`promptda_ros.eval.holdout.holdout_mask`),
+seeded share of the frame's own prompt cells (:func:`promptda_ros.core.holdout.holdout_mask`),
 completes the rest both ways, and keeps the refinement (the shares of its residual in
 :data:`GUARD_WEIGHTS`, the best one) only when its L1 on the held-out cells is below the
 LiDAR-only one by more than :data:`GUARD_Z` standard errors (paired, per cell); otherwise it
@@ -27,14 +29,16 @@ Imported lazily by the backend registry, so torch loads only when this backend i
 import copy
 from dataclasses import dataclass
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 
-from promptda_ros.core.errors import CheckpointError, InputError
+from promptda_ros.backends import NETWORK_RELATIVE_SOURCES
+from promptda_ros.backends._common import check_inputs, check_options, mask_range
+from promptda_ros.backends.relative import make_relative_source, relative_of_image
+from promptda_ros.core.errors import CheckpointError, InputError, PromptError
+from promptda_ros.core.holdout import holdout_mask
 
 NAME = 'starrygazer'
-NETWORK_SOURCES = ('promptda_noprompt', 'depth_anything_v2')
 _OPTIONS = ('checkpoint', 'relative_source', 'relative_checkpoint', 'device', 'input_size',
             'min_depth', 'max_depth', 'guard', 'guard_fraction', 'guard_seed')
 GUARD_FRACTION = 0.2  # share of the prompt cells held out by the guard
@@ -105,9 +109,11 @@ class StarryGazerBackend:
     def __init__(self, refiner, source, min_depth: float = 0.0,
                  max_depth: float = float('inf'), guard: bool = True,
                  guard_fraction: float = GUARD_FRACTION, guard_seed: int = GUARD_SEED) -> None:
-        """Wrap a :class:`promptda_ros.adapt.refine.StarryGazer` and a relative source."""
-        from promptda_ros.eval.holdout import holdout_mask
+        """Wrap a :class:`~promptda_ros.backends.starrygazer_refiner.StarryGazer` and a source.
 
+        ``source`` is a network relative source (its ``from_image`` is called per image) or None
+        for a backend served only through :meth:`with_relative`.
+        """
         holdout_mask(np.ones(1, bool), guard_fraction)  # InputError unless in (0, 1)
         self.refiner = refiner
         self.source = source
@@ -140,21 +146,13 @@ class StarryGazerBackend:
         Returns:
             (H, W) float32 metres, NaN outside (min_depth, max_depth].
         """
-        from promptda_ros.adapt.relative import relative_for
-        from promptda_ros.backends._common import check_inputs, mask_range
-
         image, prompt = check_inputs(NAME, rgb, prompt_m, camera)
-        frame = SimpleNamespace(rgb=image, prompt_m=prompt, camera=camera, name='live',
-                                index=0, relative=None)
-        rel = relative_for(self.source, frame)
+        rel = relative_of_image(self.source, image, prompt, camera)
         depth = self._guarded(image, prompt, rel, self.source.space, camera)
         return mask_range(depth, self.min_depth, self.max_depth)
 
     def _guarded(self, image, prompt, rel, space, camera) -> np.ndarray:
         """Return the refinement or, when the guard rejects it, the LiDAR-only completion."""
-        from promptda_ros.core.errors import PromptError
-        from promptda_ros.eval.holdout import holdout_mask
-
         refiner = self.refiner
         lidar = refiner.lidar_only(image, prompt, camera)
         use, reason, l1_ref, l1_lid, n_held = True, '', float('nan'), float('nan'), 0
@@ -233,8 +231,8 @@ class _FixedRelative:
         self.rel = rel
         self.space = space
 
-    def __call__(self, frame) -> np.ndarray:
-        """Return the (H, W) map."""
+    def from_image(self, rgb=None, prompt_m=None, camera=None) -> np.ndarray:
+        """Return the (H, W) map, whatever the image."""
         return self.rel
 
 
@@ -262,19 +260,17 @@ def make_starrygazer_backend(**options) -> StarryGazerBackend:
         raise CheckpointError("backend 'starrygazer' needs its refinement weights: "
                               'checkpoint=PATH (written by promptda-adapt)')
     kind = options.get('relative_source') or ''
-    if kind not in NETWORK_SOURCES:
+    if kind not in NETWORK_RELATIVE_SOURCES:
         raise InputError("backend 'starrygazer' has no relative source configured: set "
                          "relative_source to 'promptda_noprompt' or 'depth_anything_v2' and "
                          'relative_checkpoint to its weights' if not kind else
                          f"backend 'starrygazer': relative_source must be one of "
-                         f"{', '.join(NETWORK_SOURCES)}, got '{kind}'")
+                         f"{', '.join(NETWORK_RELATIVE_SOURCES)}, got '{kind}'")
     rel_ckpt = options.get('relative_checkpoint') or ''
     if not rel_ckpt:
         raise CheckpointError(f"backend 'starrygazer': relative_source {kind} needs "
                               'relative_checkpoint (its network weights)')
-    from promptda_ros.adapt.refine import StarryGazer
-    from promptda_ros.adapt.relative import make_relative_source
-    from promptda_ros.backends._common import check_options
+    from promptda_ros.backends.starrygazer_refiner import StarryGazer  # loads torch
 
     device = options.get('device') or 'cpu'
     lo, hi = check_options(NAME, options.get('min_depth', 0.0),

@@ -1,7 +1,7 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""ROS-free geometry, prompt building, message codecs and depth IO.
+"""ROS-free geometry, prompt building, message codecs, depth IO, alignment and held-out choice.
 
 Nothing in this package imports ``rclpy`` or any ``*_msgs`` package: the ROS layer
 converts messages with :mod:`promptda_ros.core.msg_codec` (duck-typed) and calls in here.

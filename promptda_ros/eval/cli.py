@@ -17,11 +17,17 @@ import numpy as np
 
 from promptda_ros.cli_args import hw_arg, topics_arg
 from promptda_ros.core.errors import InputError, PromptDAError
+from promptda_ros.core.holdout import check_fraction
 from promptda_ros.core.pointcloud import write_ply
 from promptda_ros.eval import report as rep
 from promptda_ros.eval.dataset import open_input, strided
-from promptda_ros.eval.holdout import check_fraction
-from promptda_ros.eval.methods import all_method_names, default_methods, MethodRunner, parse_method
+from promptda_ros.eval.methods import (
+    all_method_names,
+    default_methods,
+    MethodRunner,
+    parse_method,
+    RELATIVE_SOURCES,
+)
 from promptda_ros.eval.metrics import (
     aggregate_frames,
     depth_metrics,
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='StarryGazer refinement weights (.safetensors from promptda-adapt) for '
                    'the starrygazer method')
     p.add_argument('--starrygazer-relative', default='bag',
-                   choices=('bag', 'disk', 'promptda_noprompt'),
+                   choices=RELATIVE_SOURCES,
                    help="relative depth the starrygazer method refines (default 'bag': the "
                    "bag's relative-depth topic)")
     p.add_argument('--prompt-source', choices=('auto', 'lidar', 'depth_image'), default='auto',

@@ -8,9 +8,8 @@ method only part of the measured points and score it on the rest.  This module o
 so the evaluation CLI, the real-data benchmark and the tests hold out the same points for the
 same seed:
 
-* :func:`holdout_mask` picks ``round(fraction * n)`` of the ``n`` valid measurements, uniformly
-  and reproducibly (``numpy.random.default_rng(seed)``), for arrays of any shape — an (N,) LiDAR
-  sweep or an (H, W) sparse depth image;
+* :func:`promptda_ros.core.holdout.holdout_mask` picks the held-out measurements (it lives in
+  the core because the ``starrygazer`` backend's serve-time guard holds out prompt cells too);
 * :func:`split_depth` applies it to a sparse depth image: the prompt keeps the rest, the reference
   holds the held-out pixels;
 * :func:`holdout_prompt` and :func:`holdout_sweep` split one evaluation frame's measurements (a
@@ -26,37 +25,8 @@ import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
+from promptda_ros.core.holdout import holdout_mask
 from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
-
-
-def check_fraction(fraction: float) -> float:
-    """Return ``fraction`` as a float in (0, 1), else raise :class:`InputError`."""
-    value = float(fraction)
-    if not math.isfinite(value) or not 0.0 < value < 1.0:
-        raise InputError(f'held-out fraction must be in (0, 1), got {fraction!r}')
-    return value
-
-
-def holdout_mask(valid: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Return the held-out subset of the valid measurements.
-
-    Args:
-        valid: bool array of any shape, True where a measurement exists.
-        fraction: share of the valid measurements to hold out, in (0, 1).
-        seed: seed of the random choice; the same (valid, fraction, seed) gives the same mask.
-
-    Returns:
-        bool array of ``valid``'s shape, True on exactly ``round(fraction * valid.sum())``
-        valid elements and False everywhere else.
-    """
-    fraction = check_fraction(fraction)
-    valid = np.asarray(valid, dtype=bool)
-    flat = np.flatnonzero(valid)
-    n_out = int(round(fraction * flat.size))
-    chosen = np.random.default_rng(int(seed)).permutation(flat.size)[:n_out]
-    mask = np.zeros(valid.size, dtype=bool)
-    mask[flat[chosen]] = True
-    return mask.reshape(valid.shape)
 
 
 def split_depth(depth_m: np.ndarray, fraction: float,
@@ -66,7 +36,7 @@ def split_depth(depth_m: np.ndarray, fraction: float,
     Args:
         depth_m: (H, W) depth in metres; a measurement is a finite value > 0 (0 or NaN = none).
         fraction: share of the measurements to hold out, in (0, 1).
-        seed: seed of the choice (see :func:`holdout_mask`).
+        seed: seed of the choice (see :func:`~promptda_ros.core.holdout.holdout_mask`).
 
     Returns:
         ``(prompt_m, reference_m)``: both (H, W) float32 metres.  ``prompt_m`` keeps the
@@ -122,7 +92,7 @@ def holdout_prompt(prompt_m: np.ndarray, image_hw: tuple[int, int], fraction: fl
         prompt_m: (h, w) float metres, 0 / NaN = no measurement.
         image_hw: (H, W) size of the image the prompt covers, pixels.
         fraction: share of the measured cells to hold out, in (0, 1).
-        seed: seed of the choice (:func:`holdout_mask`).
+        seed: seed of the choice (:func:`~promptda_ros.core.holdout.holdout_mask`).
 
     Returns:
         ``(prompt_m, reference_m)``: the (h, w) float32 prompt without the held-out cells (0 =
@@ -150,7 +120,7 @@ def holdout_sweep(points_lidar: np.ndarray, T_cam_lidar: np.ndarray | None,
         camera: camera model of the image.
         config: prompt grid and depth range of the pipeline.
         fraction: share of the measured points to hold out, in (0, 1).
-        seed: seed of the choice (:func:`holdout_mask`).
+        seed: seed of the choice (:func:`~promptda_ros.core.holdout.holdout_mask`).
 
     Returns:
         ``(prompt_m, reference_m)``: the (h, w) float32 prompt grid (0 = none) and the

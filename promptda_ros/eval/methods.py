@@ -3,7 +3,8 @@
 
 """Depth methods evaluated by ``promptda-eval``.
 
-Method names:
+Method names (derived from the tables of :mod:`promptda_ros.backends`: the built-in backends
+that need only RGB and the prompt, and the relative sources this CLI has options for):
 
 Backend methods run through the frame pipeline (:mod:`promptda_ros.pipeline`) exactly as the
 perception node does: the frame's sparse prompt is range filtered, validated and hole filled with
@@ -17,7 +18,8 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
 * ``bilinear`` - bilinear upsampling of the prompt (the paper's "ARKit depth" row);
 * ``promptda`` - the PromptDA network (needs ``--checkpoint``);
 * ``ransac_<source>`` / ``lstsq_<source>`` - a relative depth map aligned to the (sparse) prompt
-  by RANSAC (PromptDA supp. C.5) or plain least squares, where ``<source>`` is
+  by RANSAC (PromptDA supp. C.5) or plain least squares
+  (:func:`promptda_ros.core.alignment.align_relative_depth`), where ``<source>`` is
 
   - ``disk``: relative maps read from ``--relative-dir`` (``<frame name>.npy`` or ``.png``, or
     ``<index:06d>.npy|.png`` with the frame's position in the input), in the space given by
@@ -31,7 +33,7 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
   - ``bag``: the relative map the input itself carries (a bag's ``/camera/relative_depth``
     topic, relative disparity; the bundled sample has one), in ``--relative-space``;
 
-  the sources live in :mod:`promptda_ros.adapt.relative`;
+  the sources live in :mod:`promptda_ros.backends.relative`;
 * ``starrygazer`` - the ``starrygazer`` backend (:mod:`promptda_ros.backends.starrygazer`: the
   LiDAR-only completion refined by a network trained with ``promptda-adapt``, with its
   serve-time guard) run through the frame pipeline like the other backends, on the frame's
@@ -42,30 +44,30 @@ scale (a map in the other ``--relative-space``) is an error of that frame, not a
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, cast, TYPE_CHECKING
+from typing import Any, Callable, cast
 
 import numpy as np
 
-from promptda_ros.adapt.relative import (  # noqa: F401
+from promptda_ros.backends import PROMPT_BACKENDS, WEIGHTS_FREE_BACKENDS
+from promptda_ros.backends import RELATIVE_SOURCES as ALL_RELATIVE_SOURCES
+from promptda_ros.backends.relative import (
     BagRelative,
     DiskRelative,
-    NEUTRAL_PROMPT_M,
     NoPromptRelative,
-    read_relative,
     relative_for,
 )
+from promptda_ros.backends.starrygazer import NAME as STARRYGAZER
+from promptda_ros.backends.starrygazer import StarryGazerBackend
+from promptda_ros.core.alignment import align_relative_depth
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.eval.alignment import align_relative_depth
 from promptda_ros.eval.dataset import EvalFrame
 from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth, PromptResult
 
-if TYPE_CHECKING:  # imported at use: the adaptation package loads torch
-    from promptda_ros.backends.starrygazer import StarryGazerBackend
-
-BACKEND_METHODS = ('default', 'bilinear', 'promptda')
-RELATIVE_SOURCES = ('disk', 'promptda_noprompt', 'bag')
+# Both derive from the tables of promptda_ros.backends: the backends that need only RGB and the
+# prompt, and the relative sources promptda-eval has options for (no Depth Anything V2 weights).
+BACKEND_METHODS = PROMPT_BACKENDS
+RELATIVE_SOURCES = tuple(s for s in ALL_RELATIVE_SOURCES if s != 'depth_anything_v2')
 ALIGNERS = ('ransac', 'lstsq')
-STARRYGAZER = 'starrygazer'
 
 
 def all_method_names() -> list[str]:
@@ -99,7 +101,7 @@ def default_methods(checkpoint: str | None, relative_dir: str | None,
     ``relative_in_input``: the input carries relative maps (a bag with a relative-depth topic);
     ``starrygazer``: StarryGazer refinement weights.
     """
-    names = ['default', 'bilinear']
+    names = list(WEIGHTS_FREE_BACKENDS)
     if checkpoint:
         names += ['promptda', 'ransac_promptda_noprompt', 'lstsq_promptda_noprompt']
     if relative_dir:
@@ -217,8 +219,7 @@ class MethodRunner:
             if source == 'bag' and source not in self._sources:
                 self._sources[source] = BagRelative(relative_space)
             if kind == STARRYGAZER and STARRYGAZER not in self._backends:
-                from promptda_ros.adapt.refine import StarryGazer
-                from promptda_ros.backends.starrygazer import StarryGazerBackend
+                from promptda_ros.backends.starrygazer_refiner import StarryGazer  # torch
 
                 self._backends[STARRYGAZER] = StarryGazerBackend(
                     StarryGazer(starrygazer, device=device), None)
@@ -287,7 +288,7 @@ class MethodRunner:
                     if kind == STARRYGAZER:
                         if prompt is None:
                             raise prompt_error or PromptError('no prompt')
-                        refiner = cast('StarryGazerBackend', self._backends[STARRYGAZER])
+                        refiner = cast(StarryGazerBackend, self._backends[STARRYGAZER])
                         backend = refiner.with_relative(rel, self._sources[source].space)
                         depth = DepthPipeline(backend).predict(frame.rgb, frame.camera, prompt,
                                                                self.config).depth_m

@@ -54,16 +54,27 @@ def image_msg(values: np.ndarray, encoding: str, header) -> Image:
         encoding: ROS image encoding.
         header: header to copy (stamp and frame_id).
     """
-    fields = msg_codec.image_fields(values, encoding)
+    return _image_from_fields(msg_codec.image_fields(values, encoding), header)
+
+
+def _image_from_fields(fields: dict, header) -> Image:
     return Image(header=copy_header(header), height=int(fields['height']),
                  width=int(fields['width']), encoding=str(fields['encoding']),
                  is_bigendian=int(fields['is_bigendian']), step=int(fields['step']),
                  data=_byte_array(fields['data']))
 
 
-def depth_image_msg(depth_m: np.ndarray, header) -> Image:
-    """Build a REP 118 depth image: depth_m (H, W) float32 metres, NaN = invalid -> 32FC1."""
-    return image_msg(np.ascontiguousarray(depth_m, dtype=np.float32), '32FC1', header)
+def depth_image_msg(depth_m: np.ndarray, header, encoding: str = '32FC1') -> Image:
+    """Build a REP 118 depth image from depth_m (H, W) float metres (NaN / 0 = invalid).
+
+    ``'32FC1'``: float32 metres, NaN = invalid.  ``'16UC1'``: uint16 millimetres, 0 = invalid
+    or beyond 65.535 m, through the package's one metres -> millimetres conversion
+    (:func:`promptda_ros.core.depth_units.metres_to_mm`, via
+    :func:`promptda_ros.core.msg_codec.depth_image_fields`).
+    """
+    if encoding == '32FC1':
+        return image_msg(np.ascontiguousarray(depth_m, dtype=np.float32), '32FC1', header)
+    return _image_from_fields(msg_codec.depth_image_fields(depth_m, encoding), header)
 
 
 def camera_info_msg(camera: PinholeCamera, header) -> CameraInfo:

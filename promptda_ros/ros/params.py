@@ -25,6 +25,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
 
+from promptda_ros.backends import BUILTIN_BACKENDS, NETWORK_RELATIVE_SOURCES
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.prompt import FILL_METHODS
 from promptda_ros.pipeline import PipelineConfig, unit_quaternion
@@ -38,7 +39,7 @@ SENSOR_QOS = ('sensor_data', 'reliable')
 DEVICES = ('cpu', 'cuda')
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')  # model.runtime.PRECISION_CHOICES
 ENCODERS = ('', 'vits', 'vitb', 'vitl')
-RELATIVE_SOURCES = ('', 'promptda_noprompt', 'depth_anything_v2')  # the 'starrygazer' backend's
+RELATIVE_SOURCES = ('',) + NETWORK_RELATIVE_SOURCES  # the 'starrygazer' backend's ('' = none)
 MAX_IMAGE_AREA = 4096 * 3072
 """Default bound on image area, px^2: 12.6 MP covers 4K UHD (3840 x 2160) and 12 MP sensors,
 while a header claiming e.g. 65535 x 65535 (4.3 G px, 13 GB as rgb8) is refused before any
@@ -86,8 +87,9 @@ def changeable(*specs: ParamSpec) -> tuple[ParamSpec, ...]:
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     # -- model / backend: fixed at configure time ---------------------------------------------
-    ParamSpec('backend', 'default', "depth backend: 'default' (weights-free RGB-guided "
-              "completion), 'bilinear', 'promptda' (needs checkpoint) or a registered name",
+    ParamSpec('backend', 'default', 'depth backend: one of %s (%s need checkpoint) or a '
+              'registered name' % (', '.join(BUILTIN_BACKENDS), ', '.join(
+                  n for n, b in BUILTIN_BACKENDS.items() if b.needs_weights)),
               read_only=True),
     ParamSpec('checkpoint', '', 'path of the PromptDA checkpoint (.safetensors / .pth / -hf '
               "directory); only used by the 'promptda' backend", read_only=True),

@@ -321,18 +321,16 @@ def _save_weights(network, spec, path: str) -> None:
     os.replace(tmp, path)
 
 
-def train(args, ctx) -> dict:
-    """Run ``promptda-train`` with parsed ``args`` in distributed context ``ctx``."""
-    import torch
+def _open_run(args, ctx):
+    """Open the run folder (checked writable on rank 0), take a resumed run's settings, check.
 
-    from promptda_ros.model.checkpoint import (
-        network_from_state_dict,
-        read_checkpoint,
-        read_start_checkpoint,
-    )
-    from promptda_ros.train import data as tdata
+    Returns:
+        the :class:`promptda_ros.train.loop.RunFolder` of ``args.out``.
+
+    Raises:
+        InputError: inconsistent arguments; RunError: bf16 asked for without CUDA.
+    """
     from promptda_ros.train import loop
-    from promptda_ros.train.losses import edge_aware_loss, l1_gradient_loss, l1_loss
 
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
     if ctx.is_main:
@@ -343,30 +341,54 @@ def train(args, ctx) -> dict:
     if args.precision == 'bf16' and ctx.device.type != 'cuda':
         raise loop.RunError('--precision bf16 (autocast) needs a CUDA device; training on the '
                             'CPU runs in fp32')
-    ctx.barrier()
-    t0 = time.perf_counter()
-    # Every rank reads the starting weights (bad input fails everywhere, before any wait).
+    return run
+
+
+def _starting_weights(args, run) -> tuple:
+    """Read the starting checkpoint and the weights to train from (the run's last ones on resume).
+
+    Every rank reads them, so bad input fails everywhere, before any wait.
+
+    Returns:
+        (the start checkpoint, the Hugging Face state dict to load).
+    """
+    from promptda_ros.model.checkpoint import read_checkpoint, read_start_checkpoint
+    from promptda_ros.train import loop
+
     start = read_start_checkpoint(args.init, args.encoder, seed=args.seed)
-    spec = start.spec
-    if args.resume:
-        current = read_checkpoint(run.file('last.safetensors'))
-        if current.spec != spec:
-            raise loop.RunError(f'{run.path}: last.safetensors is a {current.spec.name} network '
-                                f'but the run started from a {spec.name}')
-        weights = current.hf_state_dict
-    else:
-        weights = start.hf_state_dict
+    if not args.resume:
+        return start, start.hf_state_dict
+    current = read_checkpoint(run.file('last.safetensors'))
+    if current.spec != start.spec:
+        raise loop.RunError(f'{run.path}: last.safetensors is a {current.spec.name} network '
+                            f'but the run started from a {start.spec.name}')
+    return start, current.hf_state_dict
+
+
+def _cache_frames(args, ctx, run, t0: float) -> None:
+    """Check the inputs on every rank; on a new run, rank 0 caches the frames for all ranks.
+
+    Args:
+        args: parsed arguments.
+        ctx: distributed context.
+        run: the run folder (created here on a new run).
+        t0: ``time.perf_counter()`` when the run started, for the caching time printed.
+
+    Raises:
+        RunError: the input could not be cached (on every rank).
+    """
+    from promptda_ros.eval.dataset import open_input
+    from promptda_ros.train import data as tdata
+    from promptda_ros.train import loop
+
     open_options: dict = {'prompt_hw': tuple(args.prompt_hw)}
     if args.topics:
         open_options['topics'] = dict(args.topics)
     if not args.resume:
         # Check every input on every rank (read_bag checks the topics at once, lazily reads).
-        from promptda_ros.eval.dataset import open_input
         for path in list(args.data) + list(args.val or []):
-            opts = dict(open_options)
-            if os.path.isdir(os.path.join(path, 'rgb')):
-                opts = {}
-            open_input(path, **opts)
+            open_input(path, **({} if os.path.isdir(os.path.join(path, 'rgb'))
+                                else open_options))
     error = None
     counts = None
     if ctx.is_main and not args.resume:
@@ -386,51 +408,36 @@ def train(args, ctx) -> dict:
               + (f' ({len(counts["skipped"])} skipped)' if counts['skipped'] else ''),
               file=sys.stderr)
 
-    torch.manual_seed(args.seed)
-    network = network_from_state_dict(spec, weights, device='cpu').to(ctx.device)
+
+def _train_frames(args):
+    """Return the training dataset of the cached frames (``TrainFrames``) the arguments ask for."""
+    from promptda_ros.train import data as tdata
+
     sample_cfg = tdata.SampleConfig(input_hw=tuple(args.input_size),
                                     prompt_hw=tuple(args.prompt_hw), pattern=args.pattern,
                                     fill=args.fill, scale_jitter=args.scale_jitter,
                                     flip=not args.no_flip, colour_jitter=args.colour_jitter,
                                     sim=sim_config(args), seed=args.seed)
-    dataset = tdata.TrainFrames(tdata.cache_dir(args.out, 'train'), sample_cfg)
+    return tdata.TrainFrames(tdata.cache_dir(args.out, 'train'), sample_cfg)
+
+
+def _loss_function(args, ctx, start):
+    """Return ``loss_fn(model, batch) -> (loss, {})`` of ``args.loss``.
+
+    ``edge`` builds a frozen teacher from the starting weights (its pseudo depth guides the
+    loss); ``l1`` and ``l1_grad`` compare with the masked ground truth only.  Batches hold
+    ``pixel`` (B, 3, h, w), ``prompt`` (B, 1, ph, pw) metres, ``gt`` (B, 1, h, w) metres and
+    ``mask`` (B, 1, h, w) bool.
+    """
+    import torch
+
+    from promptda_ros.model.checkpoint import network_from_state_dict
+    from promptda_ros.train.losses import edge_aware_loss, l1_gradient_loss, l1_loss
+
     teacher = None
     if args.loss == 'edge':
-        teacher = network_from_state_dict(spec, start.hf_state_dict).to(ctx.device).eval()
+        teacher = network_from_state_dict(start.spec, start.hf_state_dict).to(ctx.device).eval()
         teacher.requires_grad_(False)
-
-    def probe():
-        h, w = args.input_size
-        x = torch.zeros(1, 3, h, w, device=ctx.device)
-        prompt = torch.linspace(1.0, 2.0, 16, device=ctx.device).view(1, 1, 4, 4)
-        return network(x, prompt).sum()
-    network.train()
-    frozen = loop.freeze_unused(network, probe)
-    optimizer = torch.optim.AdamW(param_groups(network, args.lr_vit, args.lr_decoder,
-                                               args.weight_decay))
-    warmup = args.warmup if args.warmup is not None else max(1, args.steps // 20)
-    scheduler = loop.warmup_schedule(optimizer, warmup, args.steps, args.schedule)
-    start_step, best = 0, math.inf
-    if args.resume:
-        state = run.load_state()
-        optimizer.load_state_dict(state['optimizer'])
-        if state.get('scheduler') is not None:
-            scheduler.load_state_dict(state['scheduler'])
-        start_step = int(state['step'])
-        best = float(state.get('extra', {}).get('best', math.inf))
-        if ctx.is_main:
-            run.truncate_log(start_step)
-        if start_step >= args.steps:
-            raise loop.RunError(f'--resume: {run.path} already ran {start_step} steps; pass a '
-                                'larger --steps to continue')
-    model = network
-    if ctx.distributed:
-        # The class token's gradient is a strided view; DDP copies it into its bucket (harmless).
-        warnings.filterwarnings('ignore', message='Grad strides do not match bucket view')
-        model = torch.nn.parallel.DistributedDataParallel(
-            network, device_ids=[ctx.local_rank] if ctx.device.type == 'cuda' else None)
-    batches = loop.step_batches(dataset, args.batch_size, ctx, args.seed, start_step,
-                                args.workers)
     loss_name = args.loss
 
     def loss_fn(m, batch):
@@ -446,29 +453,140 @@ def train(args, ctx) -> dict:
         with torch.no_grad():
             pseudo = teacher(pixel, prompt).float()
         return edge_aware_loss(pred, gt, pseudo, mask), {}
+    return loss_fn
 
-    # Every rank knows whether there is a validation split (they must run the same barriers);
-    # rank 0 alone scores it.
-    has_val = bool(tdata.cached_paths(tdata.cache_dir(args.out, 'val')))
+
+def _freeze_unused(network, args, ctx) -> list:
+    """Put ``network`` in training mode and freeze the tensors a forward pass does not use."""
+    import torch
+
+    from promptda_ros.train import loop
+
+    def probe():
+        h, w = args.input_size
+        x = torch.zeros(1, 3, h, w, device=ctx.device)
+        prompt = torch.linspace(1.0, 2.0, 16, device=ctx.device).view(1, 1, 4, 4)
+        return network(x, prompt).sum()
+    network.train()
+    return loop.freeze_unused(network, probe)
+
+
+def _optimiser(args, ctx, run, network) -> tuple:
+    """Build AdamW and its schedule; on resume, restore them and the step reached.
+
+    Returns:
+        (optimizer, scheduler, first step, best validation L1 so far).
+
+    Raises:
+        RunError: the resumed run already ran ``--steps`` steps.
+    """
+    import torch
+
+    from promptda_ros.train import loop
+
+    optimizer = torch.optim.AdamW(param_groups(network, args.lr_vit, args.lr_decoder,
+                                               args.weight_decay))
+    warmup = args.warmup if args.warmup is not None else max(1, args.steps // 20)
+    scheduler = loop.warmup_schedule(optimizer, warmup, args.steps, args.schedule)
+    if not args.resume:
+        return optimizer, scheduler, 0, math.inf
+    state = run.load_state()
+    optimizer.load_state_dict(state['optimizer'])
+    if state.get('scheduler') is not None:
+        scheduler.load_state_dict(state['scheduler'])
+    start_step = int(state['step'])
+    best = float(state.get('extra', {}).get('best', math.inf))
+    if ctx.is_main:
+        run.truncate_log(start_step)
+    if start_step >= args.steps:
+        raise loop.RunError(f'--resume: {run.path} already ran {start_step} steps; pass a '
+                            'larger --steps to continue')
+    return optimizer, scheduler, start_step, best
+
+
+def _distributed(network, ctx):
+    """Return ``network`` wrapped in DistributedDataParallel when ``ctx`` is distributed."""
+    import torch
+
+    if not ctx.distributed:
+        return network
+    # The class token's gradient is a strided view; DDP copies it into its bucket (harmless).
+    warnings.filterwarnings('ignore', message='Grad strides do not match bucket view')
+    return torch.nn.parallel.DistributedDataParallel(
+        network, device_ids=[ctx.local_rank] if ctx.device.type == 'cuda' else None)
+
+
+def _validation(args, ctx, network):
+    """Return ``validate(step) -> metrics`` when the run has a validation split, else None.
+
+    Every rank knows whether there is a validation split (they must run the same barriers);
+    rank 0 alone scores it.
+    """
+    from promptda_ros.train import data as tdata
+
+    if not tdata.cached_paths(tdata.cache_dir(args.out, 'val')):
+        return None
     validator = None
-    if ctx.is_main and has_val:
+    if ctx.is_main:
         validator = Validator.from_args(tdata.cache_dir(args.out, 'val'), args, ctx.device)
 
     def validate(step):
         metrics = validator(network) if validator is not None else {}
         network.train()
         return metrics
+    return validate
 
-    def save(tag):
-        _save_weights(network, spec, run.file(f'{tag}.safetensors'))
+
+def _loop_config(args, ctx):
+    """Return the step loop's settings (``loop.LoopConfig``); 'auto' precision = bf16 on CUDA."""
+    from promptda_ros.train import loop
 
     precision = args.precision
     if precision == 'auto':
         precision = 'bf16' if ctx.device.type == 'cuda' else 'fp32'
-    config = loop.LoopConfig(steps=args.steps, log_every=args.log_every,
-                             val_every=args.val_every, save_every=args.save_every,
-                             clip_norm=args.clip_norm, bf16=precision == 'bf16',
-                             progress=not args.quiet)
+    return loop.LoopConfig(steps=args.steps, log_every=args.log_every,
+                           val_every=args.val_every, save_every=args.save_every,
+                           clip_norm=args.clip_norm, bf16=precision == 'bf16',
+                           progress=not args.quiet)
+
+
+def train(args, ctx) -> dict:
+    """Run ``promptda-train`` with parsed ``args`` in distributed context ``ctx``.
+
+    Steps: open the run, read the starting weights, cache the frames, build the network, loss,
+    optimiser and validation, run the step loop, then check that the replicas agree.
+
+    Returns:
+        {'last': the last validation metrics, 'replica_max_abs_diff': largest weight
+        difference between processes}.
+    """
+    import torch
+
+    from promptda_ros.model.checkpoint import network_from_state_dict
+    from promptda_ros.train import loop
+
+    run = _open_run(args, ctx)
+    ctx.barrier()
+    t0 = time.perf_counter()
+    start, weights = _starting_weights(args, run)
+    spec = start.spec
+    _cache_frames(args, ctx, run, t0)
+
+    torch.manual_seed(args.seed)
+    network = network_from_state_dict(spec, weights, device='cpu').to(ctx.device)
+    dataset = _train_frames(args)
+    loss_fn = _loss_function(args, ctx, start)
+    frozen = _freeze_unused(network, args, ctx)
+    optimizer, scheduler, start_step, best = _optimiser(args, ctx, run, network)
+    model = _distributed(network, ctx)
+    batches = loop.step_batches(dataset, args.batch_size, ctx, args.seed, start_step,
+                                args.workers)
+    validate = _validation(args, ctx, network)
+
+    def save(tag):
+        _save_weights(network, spec, run.file(f'{tag}.safetensors'))
+
+    config = _loop_config(args, ctx)
     if ctx.is_main:
         n_train = sum(p.numel() for p in network.parameters() if p.requires_grad)
         print(f'{KIND}: {spec.name} network ({n_train / 1e6:.2f} M trainable parameters, '
@@ -477,7 +595,7 @@ def train(args, ctx) -> dict:
               f'{args.batch_size * ctx.world_size}, steps {start_step}..{args.steps}',
               file=sys.stderr)
     last = loop.run_loop(model, optimizer, scheduler, batches, loss_fn, run, ctx, config,
-                         start_step, validate if has_val else None, save, best)
+                         start_step, validate, save, best)
     divergence = loop.replica_divergence(network, ctx)
     if ctx.is_main:
         run.log({'step': args.steps, 'split': 'replicas', 'world_size': ctx.world_size,

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from promptda_ros.backends import PROMPT_BACKENDS, WEIGHTS_FREE_BACKENDS
 from promptda_ros.cli_args import (
     CliParser,
     hw_arg,
@@ -40,7 +41,10 @@ from promptda_ros.cli_args import (
 )
 from promptda_ros.core.errors import InputError, PromptDAError
 
-DEPTH_SOURCES = ('true', 'bilinear', 'default', 'promptda')
+# The simulator's true depth, or a perception backend that needs only RGB and the prompt (the
+# table of promptda_ros.backends); the weights-free ones need no --checkpoint.
+DEPTH_SOURCES = ('true',) + PROMPT_BACKENDS
+WEIGHTS_FREE_SOURCES = ('true',) + WEIGHTS_FREE_BACKENDS
 POLICY_PROFILE = 'unitree_h1_right_arm_gripper'
 
 
@@ -85,7 +89,7 @@ class SimGraph:
 
     Args:
         context: an initialised rclpy Context.
-        depth_source: 'true' or a perception backend ('default', 'bilinear', 'promptda').
+        depth_source: one of :data:`DEPTH_SOURCES`: 'true' or a perception backend.
         policy_path: checkpoint directory for a policy node, or None.
         expert: run the scripted expert node.
         record_root: new dataset directory for the recorder node, or None.
@@ -116,8 +120,8 @@ class SimGraph:
         if depth_source not in DEPTH_SOURCES:
             raise InputError('unknown depth source %r; known: %s'
                              % (depth_source, ', '.join(DEPTH_SOURCES)))
-        if depth_source == 'promptda' and not checkpoint:
-            raise InputError('depth source promptda needs --checkpoint')
+        if depth_source not in WEIGHTS_FREE_SOURCES and not checkpoint:
+            raise InputError('depth source %s needs --checkpoint' % depth_source)
         sim_time = Parameter('use_sim_time', value=True)
         self.nodes: list[Any] = []
         self.context = context
@@ -539,7 +543,7 @@ def record_main(argv: list[str] | None = None) -> int:
                    help='comma-separated objects, cycled (%(default)s)')
     p.add_argument('--positions', default=','.join(POSITIONS),
                    help='comma-separated positions, cycled (%(default)s)')
-    p.add_argument('--depth', default='default', choices=DEPTH_SOURCES[:3],
+    p.add_argument('--depth', default='default', choices=WEIGHTS_FREE_SOURCES,
                    help="depth the recorder stores: the simulator's true depth or a "
                         'perception backend on the LiDAR (%(default)s)')
     p.add_argument('--depth-size', type=depth_size_arg, default=(60, 80), metavar='HxW',

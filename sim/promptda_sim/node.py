@@ -63,6 +63,7 @@ from promptda_policy.ros_common import (
 )
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.projection import project_to_grid
+from promptda_ros.core.sync import seconds_to_ns
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
 from promptda_sim.scene import OBJECTS, POSITIONS
@@ -117,7 +118,8 @@ SimParams = params_class('SimParams', SIM_SPECS)
 
 
 def _stamp(t_s: float):
-    return conversions.ns_to_stamp(int(round(t_s * 1e9)))
+    """Return simulation seconds as a ``builtin_interfaces/Time`` (rounded to the nanosecond)."""
+    return conversions.ns_to_stamp(seconds_to_ns(t_s))
 
 
 class SimNode(Node):
@@ -357,8 +359,7 @@ class SimNode(Node):
             grid = project_to_grid(self.world.points_in_camera(points), self.world.camera,
                                    (int(self.params['prompt_height']),
                                     int(self.params['prompt_width'])))
-            mm = np.clip(np.rint(grid * 1000.0), 0, 65535).astype(np.uint16)
-            self.prompt_pub.publish(conversions.image_msg(mm, '16UC1', header))
+            self.prompt_pub.publish(conversions.depth_image_msg(grid, header, '16UC1'))
         self.image_pub.publish(conversions.image_msg(rgb, 'rgb8', header))
         self.frames += 1
 

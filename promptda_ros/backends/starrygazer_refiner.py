@@ -11,12 +11,14 @@ a bounded log-depth residual on top of it.
 One preparation path (:func:`prepare`) serves training and inference: the LiDAR-only completion
 is computed at the image resolution (the one the output is built on) and area-averaged to the
 network resolution, the RGB, the relative map and the sparse depth move to that resolution, the
-relative map is normalised
-(:func:`promptda_ros.adapt.relative.normalise_relative`) and aligned to the sparse depth by one
-least-squares scale and shift in inverse depth (``init``), and :func:`network.make_input` stacks
-the channels.  At inference the residual is upsampled bilinearly and applied to the
-*full-resolution* LiDAR-only completion: the output keeps its edges, and the relative map's
-fine detail (blur, copied texture, noise) is never pasted into it.
+relative map is normalised (:func:`promptda_ros.backends.relative.normalise_relative`) and
+aligned to the sparse depth by one least-squares scale and shift in inverse depth (``init``,
+:func:`promptda_ros.core.alignment.align_relative_depth`), and
+:func:`promptda_ros.backends.starrygazer_net.make_input` stacks the channels (training,
+``promptda-adapt``, calls the same :func:`prepare`).  At inference the residual is upsampled
+bilinearly and applied to the *full-resolution* LiDAR-only completion: the output keeps its
+edges, and the relative map's fine detail (blur, copied texture, noise) is never pasted into
+it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptda_ros.adapt.network import load_refiner, make_input, RefineConfig
-from promptda_ros.adapt.relative import normalise_relative
+from promptda_ros.backends import make_backend
+from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, remove_occluded
+from promptda_ros.backends.relative import normalise_relative
+from promptda_ros.backends.starrygazer_net import load_refiner, make_input, RefineConfig
+from promptda_ros.core.alignment import align_relative_depth
+from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError, PromptError
-from promptda_ros.eval.alignment import align_relative_depth
+from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_sparse
 
 MIN_SPARSE = 16  # valid sparse samples needed for the affine fit
 LIDAR_ONLY_BACKEND = 'default'  # the backend the refinement starts from and falls back to
@@ -87,7 +93,7 @@ def apply_fit(rel: np.ndarray, fit, space: str, bounds: tuple) -> np.ndarray:
 
     Args:
         rel: (H, W) float relative map.
-        fit: :class:`promptda_ros.eval.alignment.AlignmentResult`.
+        fit: :class:`promptda_ros.core.alignment.AlignmentResult`.
         space: 'inverse' (target = 1 / depth) or 'depth'.
         bounds: (lo, hi) metres; the depth is clipped to it and invalid values become ``hi``.
 
@@ -113,9 +119,6 @@ class LidarOnly:
 
     def __init__(self, backend=None) -> None:
         """Wrap ``backend`` (None = ``make_backend('default')``)."""
-        from promptda_ros.backends import make_backend
-        from promptda_ros.pipeline import DepthPipeline
-
         self.pipeline = DepthPipeline(backend if backend is not None
                                       else make_backend(LIDAR_ONLY_BACKEND))
 
@@ -133,9 +136,6 @@ class LidarOnly:
         Raises:
             PromptError: fewer than 16 measurements.
         """
-        from promptda_ros.core.camera import PinholeCamera
-        from promptda_ros.pipeline import PipelineConfig, prompt_from_sparse
-
         sparse = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0,
                                neginf=0.0)
         config = PipelineConfig.with_prompt_hw(sparse.shape, min_depth=0.0,
@@ -196,8 +196,6 @@ def prepare(rgb: np.ndarray, rel: np.ndarray, space: str, sparse_m: np.ndarray,
     Raises:
         PromptError: fewer than 16 valid sparse samples.
     """
-    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, remove_occluded
-
     sparse0 = np.nan_to_num(np.asarray(sparse_m, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     sparse0[sparse0 < 0] = 0.0
     image_hw = tuple(image_hw) if image_hw is not None else np.shape(rgb)[:2]
@@ -248,7 +246,7 @@ class StarryGazer:
             prompt_m: (h, w) float metres, 0 / NaN = no measurement (e.g. a projected LiDAR
                 sweep), any resolution.
             rel: (H, W) float relative map of the image (see
-                :func:`promptda_ros.adapt.relative.relative_for`).
+                :func:`promptda_ros.backends.relative.relative_for`).
             space: 'inverse' or 'depth'.
             camera: PinholeCamera of ``rgb`` or None.
             lidar_m: (H, W) float32 metres, the LiDAR-only completion of ``prompt_m`` when the

@@ -22,6 +22,11 @@ Alignment space (:func:`align_relative_depth`, ``space``):
 * ``'depth'`` (for affine-invariant *depth*): ``depth ~= s * rel + t``.
 
 Non-positive results are invalid (NaN) in the output.
+
+It sits in the core because serving uses it as well as scoring: the ``starrygazer`` backend's
+refiner aligns the relative map to the prompt with it on every frame
+(:mod:`promptda_ros.backends.starrygazer_refiner`), as the evaluation's ``ransac_*`` /
+``lstsq_*`` methods do (:mod:`promptda_ros.eval.methods`).
 """
 
 from __future__ import annotations

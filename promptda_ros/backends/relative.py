@@ -1,7 +1,7 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Relative depth: one interface, several sources.
+"""Relative depth: one interface, several sources (serving, evaluation and training use them).
 
 A *relative source* is a callable ``source(frame) -> (H', W') float64`` with an attribute
 ``space``: ``'inverse'`` (relative disparity, larger = nearer, as Depth Anything outputs it) or
@@ -9,9 +9,13 @@ A *relative source* is a callable ``source(frame) -> (H', W') float64`` with an 
 :class:`promptda_ros.eval.dataset.EvalFrame` that the source needs (``rgb`` (H, W, 3) uint8,
 ``prompt_m`` (h, w) metres, ``camera``, ``name``, ``index``, ``relative``).  The map is returned
 at its own resolution; :func:`relative_for` checks that it matches the image's aspect ratio and
-resizes it to the image.
+resizes it to the image.  The network sources
+(:data:`~promptda_ros.backends.NETWORK_RELATIVE_SOURCES`) need nothing but the image and its
+prompt: they also offer ``from_image(rgb, prompt_m, camera)``, which the
+``starrygazer`` backend calls on live images (:func:`relative_of_image`).
 
-Sources (``make_relative_source(kind, ...)``):
+Sources (``make_relative_source(kind, ...)``; their names are the table
+:data:`promptda_ros.backends.RELATIVE_SOURCES`):
 
 ``bag``
     the frame's own relative map, read from a bag topic (default ``/camera/relative_depth``,
@@ -33,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from promptda_ros.backends import RELATIVE_SOURCES
 from promptda_ros.bagio import RELATIVE_TOPIC
+from promptda_ros.core.alignment import SPACES
 from promptda_ros.core.errors import InputError
 
-SOURCES = ('bag', 'disk', 'promptda_noprompt', 'depth_anything_v2')
-SPACES = ('inverse', 'depth')
 NEUTRAL_PROMPT_M = 10.0  # constant level of the uninformative prompt (metres)
 ASPECT_TOLERANCE = 0.02  # relative difference of aspect ratios accepted before resizing
 
@@ -152,9 +156,16 @@ class NoPromptRelative:
 
     def __call__(self, frame) -> np.ndarray:
         """Return the (H, W) float64 relative depth of ``frame``."""
-        neutral = np.full(np.shape(frame.prompt_m), NEUTRAL_PROMPT_M, dtype=np.float32)
+        return self.from_image(frame.rgb, frame.prompt_m, frame.camera)
+
+    def from_image(self, rgb: np.ndarray, prompt_m: np.ndarray, camera=None) -> np.ndarray:
+        """Return the (H, W) float64 relative depth of ``rgb`` (H, W, 3) uint8.
+
+        ``prompt_m`` (h, w) metres gives only the grid size of the uninformative prompt.
+        """
+        neutral = np.full(np.shape(prompt_m), NEUTRAL_PROMPT_M, dtype=np.float32)
         neutral[0, 0] = NEUTRAL_PROMPT_M + 1.0
-        return np.asarray(self.backend.predict(frame.rgb, neutral, frame.camera), np.float64)
+        return np.asarray(self.backend.predict(rgb, neutral, camera), np.float64)
 
 
 class DepthAnythingRelative:
@@ -180,6 +191,10 @@ class DepthAnythingRelative:
 
     def __call__(self, frame) -> np.ndarray:
         """Return the (H, W) float64 disparity of ``frame``."""
+        return self.from_image(frame.rgb, frame.prompt_m, frame.camera)
+
+    def from_image(self, rgb: np.ndarray, prompt_m=None, camera=None) -> np.ndarray:
+        """Return the (H, W) float64 disparity of ``rgb`` (H, W, 3) uint8 (prompt unused)."""
         import cv2
         import torch
 
@@ -187,10 +202,10 @@ class DepthAnythingRelative:
 
         if self._norm is None:
             self._norm = ImageNormaliser(self.device)
-        H, W = np.shape(frame.rgb)[:2]
+        H, W = np.shape(rgb)[:2]
         long_side = int(round(self.input_size * max(H, W) / min(H, W)))
         size = network_input_size((H, W), long_side=long_side)
-        x = self._norm(np.asarray(frame.rgb), size)
+        x = self._norm(np.asarray(rgb), size)
         with torch.inference_mode():
             out = self.model(pixel_values=x).predicted_depth
         disp = out.reshape(out.shape[-2:]).float().cpu().numpy()
@@ -204,7 +219,7 @@ def make_relative_source(kind: str, *, relative_dir: str | None = None,
     """Create a relative source.
 
     Args:
-        kind: one of :data:`SOURCES`.
+        kind: one of :data:`~promptda_ros.backends.RELATIVE_SOURCES`.
         relative_dir: folder of maps (``disk``).
         space: 'inverse' or 'depth' for ``disk`` / ``bag`` maps.
         checkpoint: PromptDA checkpoint (``promptda_noprompt``) or Depth Anything V2 weights.
@@ -220,9 +235,10 @@ def make_relative_source(kind: str, *, relative_dir: str | None = None,
     """
     if not kind:
         raise InputError('no relative source configured: choose one of '
-                         + ', '.join(SOURCES))
-    if kind not in SOURCES:
-        raise InputError(f"unknown relative source '{kind}' (known: {', '.join(SOURCES)})")
+                         + ', '.join(RELATIVE_SOURCES))
+    if kind not in RELATIVE_SOURCES:
+        raise InputError(f"unknown relative source '{kind}' "
+                         f"(known: {', '.join(RELATIVE_SOURCES)})")
     if space not in SPACES:
         raise InputError(f"relative space must be 'inverse' or 'depth', got '{space}'")
     if kind == 'bag':
@@ -253,10 +269,34 @@ def relative_for(source, frame) -> np.ndarray:
         InputError: the map is missing, not 2-D, of another aspect ratio, or not finite
             anywhere.
     """
-    H, W = np.shape(frame.rgb)[:2]
-    rel = fit_to_image(source(frame), (H, W), f'relative map of frame {frame.name}')
+    return _checked(source(frame), np.shape(frame.rgb)[:2], f'relative map of frame {frame.name}')
+
+
+def relative_of_image(source, rgb: np.ndarray, prompt_m: np.ndarray, camera=None) -> np.ndarray:
+    """Return ``source.from_image(rgb, prompt_m, camera)`` resized to the image: (H, W) float64.
+
+    The live path of a network source
+    (:data:`~promptda_ros.backends.NETWORK_RELATIVE_SOURCES`): no frame name, index or
+    relative-depth topic is involved.
+
+    Args:
+        source: a source with ``from_image`` (a network source, or a fixed map).
+        rgb: (H, W, 3) uint8 RGB.
+        prompt_m: (h, w) float32 metres, 0 = no measurement.
+        camera: PinholeCamera of ``rgb`` or None.
+
+    Raises:
+        InputError: the map is not 2-D, of another aspect ratio, or not finite anywhere.
+    """
+    return _checked(source.from_image(rgb, prompt_m, camera), np.shape(rgb)[:2],
+                    'relative map of the image')
+
+
+def _checked(rel: np.ndarray, image_hw: tuple, what: str) -> np.ndarray:
+    """Return ``rel`` resized to ``image_hw`` (:func:`fit_to_image`), refusing a map all NaN."""
+    rel = fit_to_image(rel, image_hw, what)
     if not np.any(np.isfinite(rel)):
-        raise InputError(f'relative map of frame {frame.name} has no finite value')
+        raise InputError(f'{what} has no finite value')
     return rel
 
 

@@ -11,7 +11,8 @@ multiples of ``2 ** (levels - 1)``)::
     4    sparse depth / s, 0 where there is no measurement        s = median of valid sparse (m)
     5    sparse mask (1 = measured)
     6    lidar / s: the LiDAR-only completion of the sparse depth (the ``default`` backend
-         through the frame pipeline, :class:`promptda_ros.adapt.refine.LidarOnly`), metres / s
+         through the frame pipeline,
+         :class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`), metres / s
     7    log(sparse / init) at measured pixels, 0 elsewhere; ``init`` is the relative map aligned
          to the sparse depth by least squares (one scale and shift, in inverse depth)
     8    hint: channel 7 spread edge-aware (:func:`spread`: the domain-transform normalised
