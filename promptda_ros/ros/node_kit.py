@@ -24,6 +24,7 @@ import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.utilities import remove_ros_args
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.serving import tune_allocator
@@ -103,12 +104,14 @@ def run_node(prog: str, make_node: Callable[[], Any], ros_args: Sequence[str] = 
         0 after a clean shutdown (Ctrl-C included), 1 otherwise, with one ``error: ...`` line
         on stderr, the last line the program writes.
     """
-    allocator = tune_allocator() if tune_memory else None
-    try:
-        rclpy.init(args=[prog, *ros_args])
+    args = [prog, *ros_args]
+    try:  # rcl's own check, before rclpy.init (which would also log the failure)
+        remove_ros_args(args)
     except RuntimeError as error:  # rcl refuses the ROS arguments, e.g. a missing params file
         print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
         return 1
+    allocator = tune_allocator() if tune_memory else None
+    rclpy.init(args=args)
     node = None
     failure = ''
     try:

@@ -20,9 +20,10 @@ enabled. The e-stop, enable/reset services and /diagnostics work in every state.
 Threads: depth callbacks hand (depth, joint state) to an inference worker with a one-slot
 buffer (stale frames dropped); a control timer at ``control_rate_hz`` takes the action for
 "now" from the chunks (temporal ensembling by default, ``temporal_ensemble_coeff`` 0.01; or
-``n_action_steps`` of one chunk before replanning; see :mod:`.runtime`), passes it through
-the safety filter and publishes. The timer
-never waits for inference. The node starts disabled.
+``n_action_steps`` of one chunk before replanning; see
+:mod:`~promptda_policy.control.chunk_scheduler`), passes it through the safety filter
+(:mod:`~promptda_policy.control.safety_filter`) and publishes. The timer never waits for
+inference. The node starts disabled.
 """
 
 import argparse
