@@ -7,6 +7,7 @@ import os
 
 import pytest
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.utilities import remove_ros_args
 
 from promptda_ros.core.errors import InputError
 from promptda_ros.ros.node_kit import latched_qos, qos_profile, run_node, split_ros_args
@@ -20,9 +21,12 @@ from promptda_ros.ros.node_kit import latched_qos, qos_profile, run_node, split_
     (['--ros-args', '-r', 'x:=y', '--', '--root', 'r', '--ros-args', '-p', 'b:=2'],
      ['--root', 'r'], ['--ros-args', '-r', 'x:=y', '--', '--ros-args', '-p', 'b:=2']),
     (['--', '--ros-args', '-p', 'a:=1'], ['--'], ['--ros-args', '-p', 'a:=1']),
+    (['a', '--ros-args', '-p', 'a:=1', '--', '--', 'b'], ['a', '--', 'b'],
+     ['--ros-args', '-p', 'a:=1', '--']),
 ])
 def test_split_ros_args_as_rcl(argv, own, ros):
     assert split_ros_args(argv) == (own, ros)
+    assert remove_ros_args(['prog', *argv])[1:] == own  # rcl's own reading
 
 
 def test_qos_helpers():

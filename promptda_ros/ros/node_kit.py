@@ -97,8 +97,8 @@ def run_node(prog: str, make_node: Callable[[], Any], ros_args: Sequence[str] = 
         ros_args: the ROS arguments (``--ros-args`` blocks: remappings, ``-p``,
             ``--params-file``), e.g. the second value of :func:`split_ros_args`.
         close: run on the node before it is destroyed (release a backend, finalise a dataset).
-        tune_memory: keep freed frame buffers for reuse (:func:`promptda_ros.serving.
-            tune_allocator`; for nodes serving images) and log what was done.
+        tune_memory: keep freed frame buffers for reuse (for nodes serving images; see
+            :func:`promptda_ros.serving.tune_allocator`) and log what was done.
 
     Returns:
         0 after a clean shutdown (Ctrl-C included), 1 otherwise, with one ``error: ...`` line
@@ -119,7 +119,7 @@ def run_node(prog: str, make_node: Callable[[], Any], ros_args: Sequence[str] = 
         if getattr(node, 'configure_error', ''):
             failure = f'configure failed: {node.configure_error}'
         else:
-            if allocator is not None:  # after the reason of a failure, never in its place
+            if allocator is not None:  # a node that runs: a failed start ends on its reason
                 node.get_logger().info(f'malloc thresholds: {allocator}')
             # One executor thread: callbacks only copy and hand work over; inference runs in a
             # worker. A MultiThreadedExecutor busy-polls the callbacks of a busy group while
