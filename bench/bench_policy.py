@@ -83,8 +83,8 @@ def node_rate(path: str, depth: np.ndarray, seconds: float, threads: int) -> Non
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
 
-    from promptda_policy.policy_node import PolicyNode
-    from promptda_policy.profiles import H1_RIGHT_ARM_JOINTS
+    from promptda_policy.control.arm_profiles import H1_RIGHT_ARM_JOINTS
+    from promptda_policy.ros.policy_node import PolicyNode
 
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(os.environ.get('ROS_DOMAIN_ID', '77')))

@@ -4,9 +4,10 @@
 """Layering rules: the core runs without ROS; ML APIs are fenced; packages depend one way.
 
 Each third-party ML API is imported from one adapter; the packages depend one way (simulator ->
-policy -> perception) and no modules import each other; inside the perception package no
-module imports a layer above its own, and only training imports the training folders; the
-functions that once held the most branches stay readable (cyclomatic complexity).
+policy -> perception), inside the policy the layers too (ROS nodes -> model and training ->
+control), and no modules import each other; inside the perception package no module imports a
+layer above its own, and only training imports the training folders; the functions that once
+held the most branches stay readable (cyclomatic complexity).
 """
 
 import ast
@@ -20,12 +21,14 @@ ROS_MODULES = ('rclpy', 'rosidl_runtime_py', 'message_filters', 'tf2_ros', 'cv_b
                'diagnostic_updater', 'launch', 'launch_ros', 'ament_index_python')
 # The layers allowed to talk to ROS: the node package, the policy's and the simulator's ROS front
 # ends.
-ROS_LAYER = ('promptda_ros/ros/', 'promptda_ros/demo.py', 'policy/promptda_policy/policy_node.py',
-             'policy/promptda_policy/recorder.py', 'policy/promptda_policy/ros_', 'launch/',
+ROS_LAYER = ('promptda_ros/ros/', 'promptda_ros/demo.py', 'policy/promptda_policy/ros/', 'launch/',
              'sim/promptda_sim/node.py', 'sim/promptda_sim/graph.py',
              'sim/promptda_sim/pipeline.py', 'sim/promptda_sim/cli.py')
 # Package layers, lowest first: a package may import only its own layer and those below it.
 PACKAGE_LAYERS = ('promptda_ros', 'promptda_policy', 'promptda_sim')
+# Layers inside the policy package, lowest first (the package's own constants below them all):
+# control (no ROS, no torch), then the model, its training and datasets, then the ROS nodes.
+POLICY_LAYERS = ('promptda_policy.control', 'promptda_policy', 'promptda_policy.ros')
 PACKAGE_FOLDERS = {'promptda_ros': 'promptda_ros', 'promptda_policy': 'policy/promptda_policy',
                    'promptda_sim': 'sim/promptda_sim'}
 # Layers of the perception package, lowest first (the README's architecture table): a module may
@@ -178,6 +181,32 @@ def test_packages_depend_one_way():
                     for name, targets in _module_graph().items() for target in targets
                     if rank[target.split('.')[0]] > rank[name.split('.')[0]])
     assert not upward, '\n'.join(upward)
+
+
+def _policy_layer(module):
+    """Rank of a policy module in POLICY_LAYERS (-1: the package root, its constants)."""
+    if module == 'promptda_policy':
+        return -1
+    for rank in (0, 2):
+        if module.startswith(POLICY_LAYERS[rank] + '.') or module == POLICY_LAYERS[rank]:
+            return rank
+    return 1
+
+
+def test_policy_layers_depend_one_way():
+    """Control imports neither model nor nodes; nothing in the policy imports its ROS nodes."""
+    graph = _module_graph()
+    assert {'promptda_policy.control.safety_filter', 'promptda_policy.ros.policy_node',
+            'promptda_policy.modeling_act_depth'} <= set(graph), 'the policy layout changed'
+    upward = sorted('%s imports %s' % (name, target) for name, targets in graph.items()
+                    if name.startswith('promptda_policy') for target in targets
+                    if target.startswith('promptda_policy')
+                    and _policy_layer(target) > _policy_layer(name))
+    assert not upward, '\n'.join(upward)
+    heavy = sorted('%s imports %s' % (path, ', '.join(sorted(bad)))
+                   for path in _python_files('policy/promptda_policy/control')
+                   if (bad := _imported_roots(path) & {'torch', 'lerobot', 'transformers'}))
+    assert not heavy, '\n'.join(heavy)
 
 
 def test_no_import_cycles():

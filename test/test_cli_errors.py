@@ -102,7 +102,7 @@ def _run_folders(root):
 
 def _policy_files(root):
     """A demo dataset description (2 episodes of the H1 arm) and policies for it and others."""
-    from promptda_policy.profiles import get_profile
+    from promptda_policy.control.arm_profiles import get_profile
     from promptda_policy.synthetic import save_untrained_policy
     from promptda_sim.scene import JOINT_NAMES
 

@@ -141,8 +141,8 @@ def test_sim_eval_interrupted(tmp_path):
 def test_policy_train_interrupted_keeps_its_last_checkpoint(tmp_path):
     import numpy as np
 
-    from promptda_policy.profiles import get_profile
-    from promptda_policy.recording import EpisodeWriter
+    from promptda_policy.control.arm_profiles import get_profile
+    from promptda_policy.dataset_writer import EpisodeWriter
     names = get_profile('unitree_h1_right_arm').joint_names
     writer = EpisodeWriter(str(tmp_path / 'demos'), 'local/demos', 30, 32, 32, names,
                            image_writer_threads=0)
@@ -162,7 +162,7 @@ def test_policy_train_interrupted_keeps_its_last_checkpoint(tmp_path):
         out / 'checkpoints' / 'last' / 'pretrained_model' / 'model.safetensors')
     _check_interrupted(rc, lines)
     assert '--init' in lines[-1]
-    from promptda_policy.arm_fit import policy_signature
+    from promptda_policy.control.arm_fit import policy_signature
     assert policy_signature(str(out / 'checkpoints' / 'last' / 'pretrained_model')
                             ).joint_names == names
 

@@ -9,8 +9,8 @@ import pytest
 import rclpy
 import yaml
 
-from promptda_policy.policy_node import PolicyNode
-from promptda_policy.recorder import RecorderNode
+from promptda_policy.ros.policy_node import PolicyNode
+from promptda_policy.ros.recorder_node import RecorderNode
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.ros.perception_node import PerceptionNode
 

@@ -25,14 +25,14 @@ from trajectory_msgs.msg import JointTrajectory
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-from promptda_policy.arm_fit import (  # noqa: E402
+from promptda_policy.control.arm_fit import (  # noqa: E402
     check_fits,
     dataset_signature,
     policy_signature,
 )
-from promptda_policy.policy_node import PolicyNode  # noqa: E402
-from promptda_policy.profiles import get_profile, make_profile  # noqa: E402
-from promptda_policy.ros_common import profile_from_params, PROFILE_SPECS  # noqa: E402
+from promptda_policy.control.arm_profiles import get_profile, make_profile  # noqa: E402
+from promptda_policy.ros.arm_interface import profile_from_params, PROFILE_SPECS  # noqa: E402
+from promptda_policy.ros.policy_node import PolicyNode  # noqa: E402
 from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
 from promptda_ros.core.errors import InputError  # noqa: E402
 

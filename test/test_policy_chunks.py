@@ -25,10 +25,10 @@ from trajectory_msgs.msg import JointTrajectory
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-from promptda_policy.policy_node import POLICY_SPECS, PolicyNode  # noqa: E402
-from promptda_policy.profiles import get_profile, H1_GRIPPER_RANGE  # noqa: E402
-from promptda_policy.runtime import ChunkScheduler  # noqa: E402
-from promptda_policy.safety import Mode, SafetyConfig, SafetyFilter  # noqa: E402
+from promptda_policy.control.arm_profiles import get_profile, H1_GRIPPER_RANGE  # noqa: E402
+from promptda_policy.control.chunk_scheduler import ChunkScheduler  # noqa: E402
+from promptda_policy.control.safety_filter import Mode, SafetyConfig, SafetyFilter  # noqa: E402
+from promptda_policy.ros.policy_node import POLICY_SPECS, PolicyNode  # noqa: E402
 
 PROFILE = get_profile('unitree_h1_right_arm_gripper')
 OPEN, CLOSED = float(H1_GRIPPER_RANGE[1]), float(H1_GRIPPER_RANGE[0])

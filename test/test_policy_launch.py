@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
-from promptda_policy.policy_node import main as policy_main
-from promptda_policy.policy_node import POLICY_SPECS
-from promptda_policy.recorder import main as record_main
-from promptda_policy.recorder import RECORDER_SPECS
-from promptda_policy.recording import EpisodeWriter
+from promptda_policy.dataset_writer import EpisodeWriter
+from promptda_policy.ros.policy_node import main as policy_main
+from promptda_policy.ros.policy_node import POLICY_SPECS
+from promptda_policy.ros.recorder_node import main as record_main
+from promptda_policy.ros.recorder_node import RECORDER_SPECS
 from promptda_policy.train import eval_main
 from promptda_policy.train import main as train_main
 

@@ -22,9 +22,9 @@ from trajectory_msgs.msg import JointTrajectory
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-from promptda_policy.policy_node import PolicyNode  # noqa: E402
-from promptda_policy.profiles import get_profile  # noqa: E402
-from promptda_policy.safety import Mode  # noqa: E402
+from promptda_policy.control.arm_profiles import get_profile  # noqa: E402
+from promptda_policy.control.safety_filter import Mode  # noqa: E402
+from promptda_policy.ros.policy_node import PolicyNode  # noqa: E402
 from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
 
 DOMAIN_ID = 86

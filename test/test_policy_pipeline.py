@@ -26,11 +26,11 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 os.environ['HF_HUB_OFFLINE'] = '1'
 
 from promptda_policy import train  # noqa: E402
+from promptda_policy.control.arm_profiles import get_profile  # noqa: E402
 from promptda_policy.inference import DepthPolicy  # noqa: E402
 from promptda_policy.lerobot_adapter import LeRobotDataset  # noqa: E402
-from promptda_policy.policy_node import PolicyNode  # noqa: E402
-from promptda_policy.profiles import get_profile  # noqa: E402
-from promptda_policy.recorder import RecorderNode  # noqa: E402
+from promptda_policy.ros.policy_node import PolicyNode  # noqa: E402
+from promptda_policy.ros.recorder_node import RecorderNode  # noqa: E402
 
 DOMAIN_ID = 87
 H, W = 48, 64

@@ -9,8 +9,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from promptda_policy.profiles import get_profile
-from promptda_policy.ros_common import (
+from promptda_policy.control.arm_profiles import get_profile
+from promptda_policy.ros.arm_interface import (
     command_positions,
     command_type,
     joint_state_positions,

@@ -9,9 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from promptda_policy.profiles import get_profile, H1_RIGHT_ARM_JOINTS, make_profile
-from promptda_policy.runtime import ChunkScheduler, InferenceWorker, order_joints
-from promptda_policy.safety import Mode, SafetyConfig, SafetyFilter
+from promptda_policy.control.arm_profiles import (
+    get_profile,
+    H1_RIGHT_ARM_JOINTS,
+    make_profile,
+    order_joints,
+)
+from promptda_policy.control.chunk_scheduler import ChunkScheduler, InferenceWorker
+from promptda_policy.control.safety_filter import Mode, SafetyConfig, SafetyFilter
 from promptda_ros.core.errors import InputError
 
 H1 = get_profile('unitree_h1_right_arm')

@@ -354,8 +354,8 @@ def test_assembler_and_message_filters_cache_pair_the_same():
 def test_one_spec_system_read_only_unless_marked_and_frozen_params():
     import dataclasses
 
-    from promptda_policy.policy_node import POLICY_SPECS, PolicyParams
-    from promptda_policy.recorder import RECORDER_SPECS
+    from promptda_policy.ros.policy_node import POLICY_SPECS, PolicyParams
+    from promptda_policy.ros.recorder_node import RECORDER_SPECS
     from promptda_ros.ros.params import changeable, params_class, ParamSpec
 
     for spec in (*PARAMETERS, *POLICY_SPECS, *RECORDER_SPECS):

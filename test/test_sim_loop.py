@@ -17,8 +17,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 os.environ['HF_HUB_OFFLINE'] = '1'
 
+from promptda_policy.control.arm_profiles import get_profile  # noqa: E402
 from promptda_policy.lerobot_adapter import LeRobotDataset  # noqa: E402
-from promptda_policy.profiles import get_profile  # noqa: E402
 from promptda_policy.synthetic import make_stats, save_untrained_policy  # noqa: E402
 from promptda_ros.core.errors import PromptDAError  # noqa: E402
 from promptda_sim import scene  # noqa: E402

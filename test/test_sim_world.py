@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from promptda_policy.profiles import get_profile
+from promptda_policy.control.arm_profiles import get_profile
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.projection import project_to_grid
 from promptda_sim import scene

@@ -52,7 +52,7 @@ class ACTDepthConfig(ACTConfig):
             node indexes chunks by time with it.
         joint_names: the training dataset's joint names, the order of state and action (empty
             in checkpoints saved before they were recorded); a policy runs only on an arm
-            with exactly these joints (:mod:`promptda_policy.arm_fit`).
+            with exactly these joints (:mod:`promptda_policy.control.arm_fit`).
     """
 
     pretrained_backbone_weights: str | None = None

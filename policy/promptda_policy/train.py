@@ -36,7 +36,7 @@ from promptda_ros.cli_args import (
 from promptda_ros.core.errors import InputError, PromptDAError
 
 from . import BACKBONE_NORMS
-from .arm_fit import check_fits, dataset_signature, policy_signature
+from .control.arm_fit import check_fits, dataset_signature, policy_signature
 
 OFFLINE_ENV = {'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1', 'WANDB_MODE': 'disabled',
                'HF_HUB_DISABLE_TELEMETRY': '1'}

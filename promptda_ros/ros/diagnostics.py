@@ -1,12 +1,15 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Run-time statistics of the perception node and their ``diagnostic_msgs/DiagnosticArray`` form.
+"""``/diagnostics`` of every node, and the perception node's run-time statistics.
 
-``diagnostic_updater`` is not required: :class:`PerceptionStats` collects counters from the
-executor and the inference worker (thread-safe), :func:`diagnostic_array` turns a snapshot into
-the message published on ``/diagnostics`` (through :func:`status_array`, the one builder of a
-one-status ``DiagnosticArray``) and :class:`DiagnosticsTimer` publishes it periodically.
+Every node of the packages builds its report with :func:`status_array` (the one builder of a
+one-status ``diagnostic_msgs/DiagnosticArray``) and publishes it through
+:func:`diagnostics_publisher`. ``diagnostic_updater`` is not required.
+
+Perception: :class:`PerceptionStats` collects counters from the executor and the inference
+worker (thread-safe), :func:`diagnostic_array` turns a snapshot into the report and
+:class:`DiagnosticsTimer` publishes it periodically.
 """
 
 from collections import deque
@@ -222,6 +225,11 @@ def status_array(stamp, level: bytes, name: str, message: str, values: Mapping[s
     return array
 
 
+def diagnostics_publisher(node: Any) -> Any:
+    """Create the node's publisher of ``DiagnosticArray`` on ``/diagnostics`` (depth 10)."""
+    return node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+
 class DiagnosticsTimer:
     """Publish a node's :class:`PerceptionStats` on ``/diagnostics`` every ``period_s`` seconds.
 
@@ -241,7 +249,7 @@ class DiagnosticsTimer:
         self._node, self._stats = node, stats
         self._backend_of = backend_of
         self._previous: StatsSnapshot | None = None
-        self._pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._pub = diagnostics_publisher(node)
         self._timer = node.create_timer(period_s, wrap(self.publish),
                                         callback_group=MutuallyExclusiveCallbackGroup())
 

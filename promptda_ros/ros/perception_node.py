@@ -43,7 +43,7 @@ from promptda_ros.params_file import NODE_NAME
 from promptda_ros.pipeline import check_rgb, DepthPipeline, prompt_from_depth, prompt_from_points
 from promptda_ros.ros.diagnostics import DiagnosticsTimer, PerceptionStats
 from promptda_ros.ros.extrinsics import Extrinsics, node_extrinsics
-from promptda_ros.ros.node_kit import qos_profile, run_lifecycle_node
+from promptda_ros.ros.node_kit import parse_node_args, qos_profile, run_node
 from promptda_ros.ros.outputs import DepthOutputs
 from promptda_ros.ros.params import apply_changes, declare_parameters, PerceptionParams, SPECS
 from promptda_ros.serving import CallbackGuard, LatestWorker, Rejected, rejecting
@@ -60,7 +60,6 @@ except ImportError:
 __all__ = ['PerceptionNode', 'main', 'NODE_NAME']
 
 LOG_THROTTLE_S = 2.0
-
 
 #: An image as handed to the assembler: the message and ``time.monotonic()`` at its arrival.
 Arrival = NamedTuple('Arrival', [('msg', Any), ('received', float)])
@@ -91,8 +90,7 @@ class PerceptionNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._guard.wrap(
             'callback', self._on_set_parameters,
             lambda _params: SetParametersResult(successful=False, reason='internal error')))
-        if self.params.autostart and \
-                self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        if self.params.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
     def add_frame_listener(self, listener: Callable[[int, str], None]) -> None:
@@ -335,7 +333,7 @@ class PerceptionNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node: ``promptda-perception --ros-args --params-file config/perception.yaml``."""
-    return run_lifecycle_node(argparse.ArgumentParser(
+    _args, ros_args = parse_node_args(argparse.ArgumentParser(
         prog='promptda-perception',
         description='PromptDA perception lifecycle node: image + camera_info + lidar/points (or '
                     'prompt_depth) in; depth/image (32FC1 metres, NaN = invalid), '
@@ -343,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
                     'relative: remap them with -r, e.g. -r image:=/camera/image_raw.',
         epilog='ROS arguments follow --ros-args, e.g. --ros-args --params-file '
                'config/perception.yaml -r lidar/points:=/velodyne_points -p backend:=bilinear. '
-               'Parameters, units and ranges: config/perception.yaml.'), PerceptionNode, argv)
+               'Parameters, units and ranges: config/perception.yaml.'), argv)
+    return run_node('promptda-perception', PerceptionNode, ros_args,
+                    close=PerceptionNode.release, tune_memory=True)
 
 
 if __name__ == '__main__':

@@ -11,8 +11,8 @@ import sys
 
 from rclpy.parameter import Parameter
 
-from promptda_policy.ros_common import run_node_cli, split_ros_args
 from promptda_ros.cli_args import CliParser
+from promptda_ros.ros.node_kit import parse_node_args, run_node
 from promptda_sim.graph import add_episode_arguments, run_expert_cli
 from promptda_sim.node import SimNode
 from promptda_sim.scene import OBJECTS, POSITIONS
@@ -20,7 +20,6 @@ from promptda_sim.scene import OBJECTS, POSITIONS
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim`` (ROS arguments after ``--ros-args``)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
     parser = CliParser(
         prog='promptda-sim',
         description='MuJoCo grasping simulation as a ROS 2 node: camera, LiDAR, joint states '
@@ -35,16 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     add_episode_arguments(parser, 1, 0, 'with --expert: episodes to play (seeds seed, '
                           'seed+1, ...), then exit')
     parser.set_defaults(seed=None)
-    argv, ros_args = split_ros_args(argv)
-    args = parser.parse_args(argv)
+    args, ros_args = parse_node_args(parser, argv)
     overrides = []
     for name, kind in (('object', Parameter.Type.STRING), ('position', Parameter.Type.STRING),
                        ('seed', Parameter.Type.INTEGER)):
         if getattr(args, name) is not None:
             overrides.append(Parameter(name, kind, getattr(args, name)))
     if not args.expert:
-        return run_node_cli('promptda-sim', ros_args,
-                            lambda: SimNode(parameter_overrides=overrides))
+        return run_node('promptda-sim', lambda: SimNode(parameter_overrides=overrides), ros_args)
     return run_expert_cli(args, ros_args)
 
 

@@ -62,9 +62,9 @@ def check_policy_joints(policy_path: str) -> None:
 
     Raises:
         InputError: naming the policy's and the arm's joint lists
-            (:func:`promptda_policy.arm_fit.check_fits`).
+            (:func:`promptda_policy.control.arm_fit.check_fits`).
     """
-    from promptda_policy.arm_fit import check_fits, policy_signature
+    from promptda_policy.control.arm_fit import check_fits, policy_signature
     from promptda_sim.scene import JOINT_NAMES
     check_fits(policy_signature(policy_path), JOINT_NAMES, 'the simulated arm')
 
@@ -155,7 +155,7 @@ class SimGraph:
         remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
         self.policy: Any = None
         if policy_path or predictor is not None:
-            from promptda_policy.policy_node import PolicyNode
+            from promptda_policy.ros.policy_node import PolicyNode
             overrides = [sim_time, Parameter('policy_path', value=policy_path or ''),
                          Parameter('profile', value=POLICY_PROFILE),
                          Parameter('estop_required', value=False)]  # a simulated arm
@@ -178,8 +178,8 @@ class SimGraph:
             # The dataset writer imports torch and lerobot: here, not inside the first
             # ~/start_episode call, which would block the executor for longer than the
             # driver's 30 s service timeout on a loaded CPU.
-            from promptda_policy.recorder import RecorderNode
-            import promptda_policy.recording  # noqa: F401
+            import promptda_policy.dataset_writer  # noqa: F401
+            from promptda_policy.ros.recorder_node import RecorderNode
             overrides = [sim_time, Parameter('root', value=record_root),
                          Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
                          Parameter('max_depth_age_s', value=0.3)]
@@ -531,7 +531,7 @@ def run_expert_cli(args, ros_args: list) -> int:
 
 def record_main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim-record``: expert demos into a LeRobotDataset."""
-    from promptda_policy.ros_common import split_ros_args
+    from promptda_ros.ros.node_kit import split_ros_args
     from promptda_sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
     p = CliParser(
@@ -581,7 +581,7 @@ def record_main(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim-eval``."""
-    from promptda_policy.ros_common import split_ros_args
+    from promptda_ros.ros.node_kit import split_ros_args
     from promptda_sim.scene import OBJECTS, POSITIONS
     argv = list(sys.argv[1:] if argv is None else argv)
     p = CliParser(

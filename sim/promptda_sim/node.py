@@ -44,28 +44,26 @@ import threading
 import time
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
 from std_msgs.msg import Float64MultiArray, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from promptda_policy.ros_common import (
-    declare,
-    make_command,
-    params_class,
-    ParamSpec,
-)
+from promptda_policy.control.arm_profiles import get_profile
+from promptda_policy.ros.arm_interface import joint_state_positions, make_command
 from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.sync import seconds_to_ns
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
+from promptda_ros.ros.diagnostics import diagnostics_publisher, status_array
+from promptda_ros.ros.node_kit import latched_qos, qos_profile
+from promptda_ros.ros.params import declare, params_class, ParamSpec
 from promptda_sim.scene import OBJECTS, POSITIONS
 
 try:  # optional: ROS installs ship tf2_msgs, PyPI does not
@@ -164,24 +162,22 @@ class SimNode(Node):
         self._rtf_mark = (time.monotonic(), 0.0)
         self.measured_rtf = 0.0
 
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        reliable, latched = qos_profile(True, depth=10), latched_qos()
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', 10)
         self.image_pub = self.create_publisher(Image, 'image',
-                                               qos_profile_sensor_data)
+                                               qos_profile(False))
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info',
-                                              qos_profile_sensor_data)
+                                              qos_profile(False))
         self.depth_pub = self.create_publisher(Image, 'depth/true',
-                                               qos_profile_sensor_data)
+                                               qos_profile(False))
         self.points_pub = self.create_publisher(PointCloud2, 'lidar/points',
-                                                qos_profile_sensor_data)
+                                                qos_profile(False))
         self.prompt_pub = (self.create_publisher(Image, 'prompt_depth',
-                                                 qos_profile_sensor_data)
+                                                 qos_profile(False))
                            if p['publish_prompt_depth'] else None)
         self.episode_pub = self.create_publisher(String, 'episode', latched)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = diagnostics_publisher(self)
         self.tf_static_pub = (self.create_publisher(TFMessage, '/tf_static', latched)
                               if TFMessage is not None else None)
         self.create_subscription(COMMAND_TYPES[p['command_type']], 'command', self._on_command,
@@ -373,14 +369,11 @@ class SimNode(Node):
         values = {'sim_time_s': '%.3f' % t, 'real_time_factor': '%.2f' % self.measured_rtf,
                   'episode': '%s/%s/seed %d' % (e.object, e.position, e.seed),
                   'camera_frames': str(self.frames), 'bad_commands': str(self.bad_commands)}
-        status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if self.bad_commands else DiagnosticStatus.OK,
-            name='%s: simulation' % self.get_name(), hardware_id='mujoco',
-            message='%d commands refused' % self.bad_commands if self.bad_commands else 'ok',
-            values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = _stamp(t)
-        self.diag_pub.publish(msg)
+        self.diag_pub.publish(status_array(
+            _stamp(t), DiagnosticStatus.WARN if self.bad_commands else DiagnosticStatus.OK,
+            '%s: simulation' % self.get_name(),
+            '%d commands refused' % self.bad_commands if self.bad_commands else 'ok', values,
+            hardware_id='mujoco'))
 
     def destroy_node(self):
         """Release the renderers (if the world was built), then destroy the node."""
@@ -411,7 +404,6 @@ class ExpertNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(EXPERT_NAME, **kwargs)
-        from promptda_policy.profiles import get_profile
         from promptda_sim.render import mujoco
         from promptda_sim.scene import build_mjcf, EpisodeConfig
         p = ExpertParams.from_mapping(declare(self, EXPERT_SPECS))
@@ -430,9 +422,7 @@ class ExpertNode(Node):
         self.commands = 0
         self._held = False         # the plan's clock stands still (see :meth:`hold`)
         self.pub = self.create_publisher(COMMAND_TYPES[p['output_type']], 'command', 10)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.create_subscription(String, 'episode', self._on_episode, latched)
+        self.create_subscription(String, 'episode', self._on_episode, latched_qos())
         self.create_subscription(JointState, 'joint_states', self._on_joints, 10)
         self.create_timer(1.0 / float(p['rate_hz']), self._on_timer)
 
@@ -452,7 +442,6 @@ class ExpertNode(Node):
             self.plan = None
 
     def _on_joints(self, msg: JointState) -> None:
-        from promptda_policy.ros_common import joint_state_positions
         pos = joint_state_positions(msg, self.profile)
         if pos is None:
             return

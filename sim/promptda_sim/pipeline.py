@@ -324,7 +324,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-sim-pipeline``."""
-    from promptda_policy.ros_common import split_ros_args
+    from promptda_ros.ros.node_kit import split_ros_args
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, ros_args = split_ros_args(argv)
     args = _parser().parse_args(argv)

@@ -4,9 +4,10 @@
 """The grasping scene as MJCF: table, box, one object, an H1-like right arm with a gripper.
 
 World frame: x forward, y left, z up, metres; the table top is z = 0. The arm has the four
-joints and position limits of the Unitree H1 right arm (``promptda_policy.profiles``) plus a
-parallel gripper whose joint is the opening of each finger (m). A head camera looks at the
-table; a LiDAR sits 6 cm to its left with the same orientation.
+joints and position limits of the Unitree H1 right arm
+(``promptda_policy.control.arm_profiles``) plus a parallel gripper whose joint is the opening of
+each finger (m). A head camera looks at the table; a LiDAR sits 6 cm to its left with the same
+orientation.
 
 Episodes are described by :class:`EpisodeConfig` (seed, object, position); the seed jitters
 the object's place by a few centimetres and everything else is fixed, so a seeded scene is
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptda_policy.profiles import (
+from promptda_policy.control.arm_profiles import (
     H1_GRIPPER_JOINT,
     H1_GRIPPER_RANGE,
     H1_RIGHT_ARM_JOINTS,

@@ -19,7 +19,7 @@ from typing import Any
 
 from promptda_ros.core.errors import InputError
 
-from . import ACTION_FEATURE, STATE_FEATURE
+from .. import ACTION_FEATURE, STATE_FEATURE
 
 RATE_TOLERANCE_HZ = 1e-6
 

@@ -1,10 +1,11 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""Control-loop runtime: action-chunk scheduling and the inference worker (no ROS, no torch).
+"""Which action to command now: action-chunk scheduling, the inference worker (no ROS, no torch).
 
-The worker is the package's one latest-item worker (:mod:`promptda_ros.serving`), shared with
-the perception node.
+:class:`ChunkScheduler` serves the action for a time from the chunks the policy predicted;
+:class:`InferenceWorker` runs the policy off the control loop, through the package's one
+latest-item worker (:mod:`promptda_ros.serving`), shared with the perception node.
 
 Timing model. An observation stamped ``t_obs`` yields a chunk of T actions; action ``k`` is the
 command for time ``t_obs + k / fps`` (``fps`` = the dataset rate the policy was trained at).
@@ -176,25 +177,3 @@ class InferenceWorker(LatestWorker):
     def submit(self, stamp_s: float, observation: Any) -> None:
         """Offer an observation stamped ``stamp_s`` seconds (replaces a pending one)."""
         self.put((float(stamp_s), observation))
-
-
-def order_joints(names: list, values: list, wanted: tuple) -> np.ndarray | None:
-    """Reorder named joint values into the profile order.
-
-    Args:
-        names: joint names of a message (any order, may hold extra joints).
-        values: one value per name (rad).
-        wanted: the profile's J joint names.
-
-    Returns:
-        (J,) float64 in ``wanted`` order, or None when a wanted joint is absent or the message
-        has fewer values than names.
-    """
-    if len(values) < len(names):
-        return None
-    index = {str(n): i for i, n in enumerate(names)}
-    try:
-        idx = [index[w] for w in wanted]
-    except KeyError:
-        return None
-    return np.asarray(values, dtype=np.float64)[idx]

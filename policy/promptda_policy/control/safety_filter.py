@@ -31,7 +31,7 @@ import numpy as np
 
 from promptda_ros.core.errors import InputError
 
-from .profiles import ArmProfile
+from .arm_profiles import ArmProfile
 
 
 class Mode(str, enum.Enum):

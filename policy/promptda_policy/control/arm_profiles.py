@@ -7,7 +7,8 @@ A profile is the contract between the policy and the robot: the order of ``joint
 order of the state and action vectors, and the safety filter clamps every command to
 ``lower``/``upper`` and ``max_velocity``. Each joint has its unit: ``'rad'`` (revolute; limits
 in rad, cap in rad/s) or ``'m'`` (prismatic, e.g. a gripper's finger opening; m, m/s). One
-velocity value for all joints is accepted only when they share a unit.
+velocity value for all joints is accepted only when they share a unit. :func:`order_joints`
+reads named joint values (a message's) in a profile's order.
 """
 
 from dataclasses import dataclass
@@ -166,3 +167,25 @@ def get_profile(name: str, max_velocity: Sequence[float] | float | None = None) 
         return prof
     return make_profile(prof.name, prof.joint_names, prof.lower.tolist(), prof.upper.tolist(),
                         max_velocity, prof.units)
+
+
+def order_joints(names: list, values: list, wanted: tuple) -> np.ndarray | None:
+    """Reorder named joint values into the profile order.
+
+    Args:
+        names: joint names of a message (any order, may hold extra joints).
+        values: one value per name (rad).
+        wanted: the profile's J joint names.
+
+    Returns:
+        (J,) float64 in ``wanted`` order, or None when a wanted joint is absent or the message
+        has fewer values than names.
+    """
+    if len(values) < len(names):
+        return None
+    index = {str(n): i for i, n in enumerate(names)}
+    try:
+        idx = [index[w] for w in wanted]
+    except KeyError:
+        return None
+    return np.asarray(values, dtype=np.float64)[idx]

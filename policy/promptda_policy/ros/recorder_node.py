@@ -20,13 +20,11 @@ discarded.
 import argparse
 import collections
 import os
-import sys
 import threading
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -34,19 +32,16 @@ from trajectory_msgs.msg import JointTrajectory
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
+from promptda_ros.ros.node_kit import parse_node_args, qos_profile, run_node
+from promptda_ros.ros.params import declare, params_class, ParamSpec
 from promptda_ros.serving import CallbackGuard
 
-from .ros_common import (
+from .arm_interface import (
     command_positions,
-    declare,
     joint_state_positions,
-    params_class,
-    ParamSpec,
     profile_from_params,
     PROFILE_SPECS,
-    run_node_cli,
     service_failed,
-    split_ros_args,
 )
 
 NODE_NAME = 'promptda_policy_recorder'
@@ -105,15 +100,15 @@ class RecorderNode(Node):
         guard = CallbackGuard(self.get_logger(),
                               lambda kind, _message: self.errors.update([kind])).wrap
         self.create_subscription(Image, 'depth', guard('bad_depth', self._on_depth),
-                                 qos_profile_sensor_data, callback_group=sensors)
+                                 qos_profile(False), callback_group=sensors)
         self.create_subscription(JointState, 'joint_states',
                                  guard('bad_joint_state', self._on_joints),
-                                 qos_profile_sensor_data, callback_group=sensors)
+                                 qos_profile(False), callback_group=sensors)
         self.create_subscription(ACTION_TYPES[p['action_type']], 'command',
                                  guard('bad_command', self._on_command), 10,
                                  callback_group=sensors)
         self.create_subscription(Bool, 'record', guard('callback', self._on_record),
-                                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+                                 qos_profile(True, depth=10),
                                  callback_group=control)
         self.create_service(Trigger, '~/start_episode',
                             guard('callback', self._srv_start, service_failed),
@@ -173,7 +168,7 @@ class RecorderNode(Node):
         task = self.get_parameter('task').value
         try:
             if self.writer is None:
-                from .recording import EpisodeWriter
+                from ..dataset_writer import EpisodeWriter
                 h, w = depth[1].shape
                 self.writer = EpisodeWriter(
                     self.params['root'], self.params['repo_id'], self.params['fps'], h, w,
@@ -247,7 +242,6 @@ class RecorderNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-policy-record``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog='promptda-policy-record',
         description='Record teleoperated demos (depth, joint states, commands) into a '
@@ -257,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--task', default=None, help='task string (parameter task)')
     parser.add_argument('--fps', type=int, default=None,
                         help='recording rate, frames/s, >= 1 (parameter fps, default 30)')
-    argv, ros_args = split_ros_args(argv)
-    args = parser.parse_args(argv)
+    args, ros_args = parse_node_args(parser, argv)
     if args.fps is not None and args.fps < 1:
         parser.error('--fps must be >= 1 frame/s, got %d' % args.fps)
     overrides = []
@@ -268,6 +261,5 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(Parameter('task', Parameter.Type.STRING, args.task))
     if args.fps is not None:
         overrides.append(Parameter('fps', Parameter.Type.INTEGER, args.fps))
-    return run_node_cli('promptda-policy-record', ros_args,
-                        lambda: RecorderNode(parameter_overrides=overrides),
-                        close=lambda node: node.close())
+    return run_node('promptda-policy-record', lambda: RecorderNode(parameter_overrides=overrides),
+                    ros_args, close=RecorderNode.close)

@@ -20,47 +20,44 @@ enabled. The e-stop, enable/reset services and /diagnostics work in every state.
 Threads: depth callbacks hand (depth, joint state) to an inference worker with a one-slot
 buffer (stale frames dropped); a control timer at ``control_rate_hz`` takes the action for
 "now" from the chunks (temporal ensembling by default, ``temporal_ensemble_coeff`` 0.01; or
-``n_action_steps`` of one chunk before replanning; see :mod:`.runtime`), passes it through
-the safety filter and publishes. The timer
-never waits for inference. The node starts disabled.
+``n_action_steps`` of one chunk before replanning; see
+:mod:`~promptda_policy.control.chunk_scheduler`), passes it through the safety filter
+(:mod:`~promptda_policy.control.safety_filter`) and publishes. The timer never waits for
+inference. The node starts disabled.
 """
 
 import argparse
 import collections
 import dataclasses
-import sys
 import threading
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from promptda_ros.core.errors import PromptDAError
 from promptda_ros.core.msg_codec import image_to_depth_m, stamp_to_ns
-from promptda_ros.serving import CallbackGuard, Rejected, tune_allocator
+from promptda_ros.ros.diagnostics import diagnostics_publisher, status_array
+from promptda_ros.ros.node_kit import parse_node_args, qos_profile, run_node
+from promptda_ros.ros.params import declare, params_class, ParamSpec
+from promptda_ros.serving import CallbackGuard, Rejected
 
-from .arm_fit import check_fits, policy_signature
-from .ros_common import (
+from ..control.arm_fit import check_fits, policy_signature
+from ..control.chunk_scheduler import ChunkScheduler, InferenceWorker
+from ..control.safety_filter import Mode, SafetyConfig, SafetyFilter
+from .arm_interface import (
     command_type,
-    declare,
     joint_state_positions,
     make_command,
     OUTPUT_TYPES,
-    params_class,
-    ParamSpec,
     profile_from_params,
     PROFILE_SPECS,
-    run_node_cli,
     service_failed,
-    split_ros_args,
 )
-from .runtime import ChunkScheduler, InferenceWorker
-from .safety import Mode, SafetyConfig, SafetyFilter
 
 NODE_NAME = 'promptda_policy'
 
@@ -161,7 +158,7 @@ class PolicyNode(LifecycleNode):
         guard = self._guard.wrap
         self._sensors = MutuallyExclusiveCallbackGroup()
         self._control = MutuallyExclusiveCallbackGroup()
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        reliable = qos_profile(True, depth=10)
         self.create_subscription(Bool, 'estop', guard('estop', self._on_estop), reliable,
                                  callback_group=self._control)
         self.create_subscription(Bool, 'enable', guard('enable', self._on_enable_topic),
@@ -172,7 +169,7 @@ class PolicyNode(LifecycleNode):
         self.create_service(Trigger, '~/reset_estop',
                             guard('estop', self._on_reset, service_failed),
                             callback_group=self._control)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = diagnostics_publisher(self)
         self._diag_published = 0
         self._diag_time = self._now_s()
         self.create_timer(1.0, guard('callback', self._on_diagnostics),
@@ -197,7 +194,7 @@ class PolicyNode(LifecycleNode):
                 # Joint names, vector sizes and rate before any weights are loaded.
                 check_fits(policy_signature(p['policy_path']), self.profile.joint_names,
                            'profile %r' % self.profile.name, float(p['action_fps']) or None)
-                from .inference import DepthPolicy
+                from ..inference import DepthPolicy
                 predictor = DepthPolicy(p['policy_path'], device=p['device'],
                                         resize=bool(p['resize_depth']),
                                         num_threads=int(p['num_threads']) or None)
@@ -226,10 +223,10 @@ class PolicyNode(LifecycleNode):
         guard = self._guard.wrap
         self._subs = [
             self.create_subscription(Image, 'depth', guard('bad_depth', self._on_depth),
-                                     qos_profile_sensor_data, callback_group=self._sensors),
+                                     qos_profile(False), callback_group=self._sensors),
             self.create_subscription(JointState, 'joint_states',
                                      guard('bad_joint_state', self._on_joints),
-                                     qos_profile_sensor_data, callback_group=self._sensors)]
+                                     qos_profile(False), callback_group=self._sensors)]
         self._timer = self.create_timer(self.period, guard('control', self._on_timer),
                                         callback_group=self._control)
         self._active = True
@@ -428,13 +425,11 @@ class PolicyNode(LifecycleNode):
         message = '%s: %s' % (mode.value, values['reason']) if values['reason'] else mode.value
         if self.configure_error and self.pub is None:  # a failed configure is an error state
             level, message = DiagnosticStatus.ERROR, 'configure failed: %s' % self.configure_error
-        status = DiagnosticStatus(level=level, name='%s: policy' % self.get_name(),
-                                  hardware_id=self.profile.name, message=message,
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        status.values.extend(KeyValue(key='errors.%s' % kind, value=str(count))
-                             for kind, count in sorted(self.errors.items()))
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
+        values.update(('errors.%s' % kind, str(count))
+                      for kind, count in sorted(self.errors.items()))
+        msg = status_array(self.get_clock().now().to_msg(), level,
+                           '%s: policy' % self.get_name(), message, values,
+                           hardware_id=self.profile.name)
         self.diag_pub.publish(msg)
 
     def destroy_node(self):
@@ -453,7 +448,6 @@ def _params_failed(_params):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``promptda-policy`` (ROS arguments after ``--ros-args``)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog='promptda-policy',
         description='Run the depth ACT policy as a ROS 2 node. Parameters (ROS): policy_path, '
@@ -461,20 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                     'config/policy.yaml. Starts disabled: call ~/enable (std_srvs/SetBool).')
     parser.add_argument('--policy-path', default=None,
                         help='checkpoint directory (overrides the policy_path parameter)')
-    argv, ros_args = split_ros_args(argv)
-    args = parser.parse_args(argv)
-    allocator = tune_allocator()
-
-    def make_node():
-        overrides = []
-        if args.policy_path:
-            overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
-        node = PolicyNode(parameter_overrides=overrides)
-        if node.params['autostart'] and node.configure_error:
-            error = node.configure_error
-            node.destroy_node()
-            raise PromptDAError('configure failed: %s' % error)
-        node.get_logger().info('malloc thresholds: %s' % allocator)  # the reason stays last
-        return node
-
-    return run_node_cli('promptda-policy', ros_args, make_node)
+    args, ros_args = parse_node_args(parser, argv)
+    overrides = []
+    if args.policy_path:
+        overrides.append(Parameter('policy_path', Parameter.Type.STRING, args.policy_path))
+    return run_node('promptda-policy', lambda: PolicyNode(parameter_overrides=overrides),
+                    ros_args, tune_memory=True)

@@ -1,34 +1,32 @@
 # Copyright 2026 The promptda_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""ROS glue shared by the recorder and the policy node: parameters, profiles, messages.
+"""The arm's ROS interface, shared by the policy node, the recorder and the simulator's expert.
 
-Parameters are declared through the package's one spec system
-(:mod:`promptda_ros.ros.params`: :class:`ParamSpec`, :func:`declare`, :func:`params_class`),
-re-exported here for the policy's nodes.
+The arm profile as parameters (``PROFILE_SPECS``, declared through the node kit's spec system
+:mod:`promptda_ros.ros.params`) and :func:`profile_from_params`; joint states in
+(:func:`joint_state_positions`), commands in and out (:func:`command_positions`,
+:func:`make_command`, :func:`command_type`); the response of a failed service handler.
 """
-
-import sys
 
 import numpy as np
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.ros.params import declare, params_class, ParamSpec
+from promptda_ros.core.errors import InputError
+from promptda_ros.ros.params import ParamSpec
 
-__all__ = ['declare', 'params_class', 'ParamSpec', 'PROFILE_SPECS', 'profile_from_params',
-           'joint_state_positions', 'command_positions', 'make_command', 'command_type',
-           'split_ros_args', 'run_node_cli', 'OUTPUT_TYPES', 'service_failed']
-
-from .profiles import (
+from ..control.arm_profiles import (
     ArmProfile,
     DEFAULT_MAX_VELOCITY,
     get_profile,
     H1_GRIPPER_MAX_VELOCITY,
     make_profile,
+    order_joints,
 )
-from .runtime import order_joints
+
+__all__ = ['PROFILE_SPECS', 'profile_from_params', 'joint_state_positions', 'command_positions',
+           'make_command', 'command_type', 'OUTPUT_TYPES', 'service_failed']
 
 OUTPUT_TYPES = ('trajectory', 'array')
 
@@ -116,57 +114,3 @@ def service_failed(_request, response):
     response.success = False
     response.message = 'refused: internal error (see the node log)'
     return response
-
-
-def split_ros_args(argv: list) -> tuple:
-    """Split ``argv`` at ``--ros-args``: (the CLI's own arguments, the ROS arguments)."""
-    argv = list(argv)
-    if '--ros-args' in argv:
-        i = argv.index('--ros-args')
-        return argv[:i], argv[i:]
-    return argv, []
-
-
-def run_node_cli(prog: str, ros_args: list, make_node, close=None) -> int:
-    """Init rclpy, build a node, spin it until Ctrl-C; return the process exit code.
-
-    Args:
-        prog: program name (the first ROS argument).
-        ros_args: arguments from ``--ros-args`` on (remappings, ``-p``, ``--params-file``).
-        make_node: callable returning the node; a project error or OSError it raises exits 1.
-        close: optional callable(node) run before the node is destroyed.
-
-    Returns:
-        0 after a clean shutdown, 1 with a one-line ``error: ...`` on stderr otherwise.
-    """
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
-    try:
-        rclpy.init(args=[prog] + list(ros_args))
-    except RuntimeError as exc:  # rcl rejects the ROS arguments, e.g. a missing params file
-        print('error: %s' % str(exc).strip().splitlines()[0], file=sys.stderr)
-        return 1
-    node = None
-    try:
-        node = make_node()
-        # One thread: every callback is short (inference has its own worker thread). A
-        # MultiThreadedExecutor busy-polls entities whose mutually exclusive group is busy,
-        # holding the GIL, and the worker's torch ops then wait ~5 ms for each GIL handoff:
-        # measured 2 commands/s instead of 30 on an idle 2-core machine.
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (PromptDAError, OSError) as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            if close is not None:
-                close(node)
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
