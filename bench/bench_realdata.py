@@ -329,8 +329,9 @@ def main(argv=None) -> int:
         return 2
     start = time.perf_counter()
     rows = run(frames, args.seed, max(1, args.repeats), max(1, args.draws))
+    draws = max(1, args.draws)
     print(f'real frames, {int(HELD_OUT * 100)} % of each prompt held out (mean of '
-          f'{max(1, args.draws)} splits, seeds {args.seed}..{args.seed + max(1, args.draws) - 1}), '
+          f'{draws} splits, seeds {args.seed}..{args.seed + draws - 1}), '
           f'depth range 0-{MAX_DEPTH:.0f} m, {os.cpu_count()} CPUs, '
           f'{time.perf_counter() - start:.0f} s\n')
     print(tables(rows))

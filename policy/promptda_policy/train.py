@@ -145,7 +145,7 @@ def _train_parser() -> argparse.ArgumentParser:
                    help='start the ResNet18 at random even when ImageNet weights are cached')
     p.add_argument('--backbone-norm', choices=BACKBONE_NORMS, default='group_norm',
                    help="the ResNet18's normalisation layers: group_norm learns its scale, which "
-                        'a random start needs; frozen_batch_norm is lerobot\'s, for ImageNet '
+                        "a random start needs; frozen_batch_norm is lerobot's, for ImageNet "
                         'weights (%(default)s)')
     p.add_argument('--device', type=device_arg, default='cpu',
                    help='torch device: cpu, cuda, cuda:N (%(default)s)')
@@ -377,10 +377,6 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument('--repo-id', default='local/promptda_demos', help='dataset name (%(default)s)')
     p.add_argument('--episodes', type=episodes_arg, default=None,
                    help='held-out episodes, e.g. 40-49 (default all)')
-    p.add_argument('--backbone-norm', choices=BACKBONE_NORMS, default='group_norm',
-                   help="the ResNet18's normalisation layers: group_norm learns its scale, which "
-                        'a random start needs; frozen_batch_norm is lerobot\'s, for ImageNet '
-                        'weights (%(default)s)')
     p.add_argument('--device', type=device_arg, default='cpu',
                    help='torch device: cpu, cuda, cuda:N (%(default)s)')
     p.add_argument('--batch-size', type=positive_int, default=16, help='(%(default)s)')
