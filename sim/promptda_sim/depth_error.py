@@ -4,8 +4,8 @@
 """Depth error on the object's pixels, per object and depth source (no ROS, no rendering).
 
 ``promptda-sim-eval`` scores, for each episode, the first depth frame served after the reset
-(arm at its start pose, object at rest, policy not yet enabled) against the simulator's true
-depth of the same frame (same stamp), on the object's pixels only.
+(:data:`FIRST_FRAME_AFTER_S`; arm at its start pose, object at rest, policy not yet enabled)
+against the simulator's true depth of the same frame (same stamp), on the object's pixels only.
 
 The object's pixels are found from geometry, not from a second render: the true depth is
 back-projected and a pixel belongs to the object when its surface point lies on the object's
@@ -32,6 +32,10 @@ from promptda_ros.core.pointcloud import depth_to_points
 from promptda_ros.core.transforms import invert_transform, transform_points
 from promptda_ros.eval.metrics import depth_metrics
 
+FIRST_FRAME_AFTER_S = 0.1
+"""The scored frame is the first served this long (sim s) after the reset or later: past the
+perception node's pairing slop (``slop_s``, 0.05 s), so its LiDAR sweep cannot be one of the
+previous episode; the policy is enabled only 0.3 s after the reset."""
 TOLERANCE_M = 0.004
 """How far off the cylinder's surface a surface point may lie and still be the object's, m."""
 

@@ -240,8 +240,9 @@ class SimGraph:
     def first_frame_error(self, episode, timeout_s: float = 60.0) -> dict | None:
         """Depth error on the object's pixels of the first depth served in the episode.
 
-        Call after :meth:`reset`; the frame shows the arm at rest (the policy is not enabled
-        yet). See :mod:`promptda_sim.depth_error`.
+        Call after :meth:`reset`; the frame, the first stamped ``FIRST_FRAME_AFTER_S`` or more
+        after it, shows the arm at rest (the policy is not enabled yet). See
+        :mod:`promptda_sim.depth_error`.
 
         Returns:
             :func:`~promptda_sim.depth_error.object_depth_error` of that frame, or None when no
@@ -335,8 +336,10 @@ class SimGraph:
         with self._frame_lock:
             self._first_after_ns, self._first_served, self._first_true = None, None, {}
         self.reset(episode)
+        from promptda_sim.depth_error import FIRST_FRAME_AFTER_S
         with self._frame_lock:
-            self._first_after_ns = int(round(self.sim.episode_start_s * 1e9))
+            self._first_after_ns = int(round((self.sim.episode_start_s + FIRST_FRAME_AFTER_S)
+                                             * 1e9))
         self.wait_sim(0.3)   # fresh depth and joint states of the new episode
         object_depth = self.first_frame_error(episode)
         self.take_frames()
