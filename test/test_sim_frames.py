@@ -80,10 +80,12 @@ def test_prompt_matches_what_the_sim_node_publishes(tmp_path):
     rclpy.init(context=ctx, domain_id=DOMAIN_ID)
     got = []
     try:
-        params = [Parameter('seed', value=episode.seed), Parameter('object', value=episode.object),
+        params = [Parameter('seed', value=episode.seed),
+                  Parameter('object', value=episode.object),
                   Parameter('position', value=episode.position),
                   Parameter('publish_prompt_depth', value=True),
-                  Parameter('camera_rate_hz', value=60.0), Parameter('real_time_factor', value=0.0)]
+                  Parameter('camera_rate_hz', value=60.0),
+                  Parameter('real_time_factor', value=0.0)]
         sim = SimNode(context=ctx, parameter_overrides=params, probe_rendering=False)
         listener = rclpy.create_node('listener', context=ctx)
         from rclpy.qos import qos_profile_sensor_data

@@ -678,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         from promptda_sim.depth_error import depth_error_table, summarise
         summary = summarise(errors)
         table = success_table(results, objects, positions) + (
-            '\n\nDepth error on the object\'s pixels (first frame of each episode): mean L1 '
+            "\n\nDepth error on the object's pixels (first frame of each episode): mean L1 "
             'against the true depth (share of object pixels with a depth)\n\n'
             + depth_error_table(summary, objects))
         with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:

@@ -62,8 +62,8 @@ from promptda_policy.ros_common import (
     params_class,
     ParamSpec,
 )
-from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.depth_units import metres_to_mm
+from promptda_ros.core.errors import InputError, PromptDAError
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
 from promptda_sim.scene import OBJECTS, POSITIONS

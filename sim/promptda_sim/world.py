@@ -374,7 +374,7 @@ class SimWorld:
             (h, w) float32 metres, 0 = no return (z-buffered: the nearest return wins); the
             node's :func:`~promptda_ros.pipeline.lidar_prompt_grid` with its default depth range.
         """
-        config = PipelineConfig.with_prompt_hw(tuple(int(v) for v in prompt_hw))
+        config = PipelineConfig.with_prompt_hw((int(prompt_hw[0]), int(prompt_hw[1])))
         return lidar_prompt_grid(points_lidar, self.T_camera_lidar(), self.camera, config)
 
     def points_in_camera(self, points_lidar: np.ndarray) -> np.ndarray:
