@@ -10,7 +10,8 @@ simulator node's ``prompt_depth`` topic). They are written as a frame folder
 (:func:`promptda_ros.eval.dataset.write_folder_frame`: ``rgb/``, ``prompt/`` uint16 mm,
 ``gt/`` float32 m, ``intrinsics.json``) that ``promptda-train --pattern lidar`` and
 ``promptda-eval`` read, plus ``frames.jsonl`` (one line per frame: object, position, episode
-seed, arm pose source, lighting).
+seed, arm pose source, lighting, and what the LiDAR prompt holds on the object:
+:func:`prompt_on_object`).
 
 The LiDAR is the simulator's: it sees through the glass bottle (the beams return from the table
 behind it), and on the mirror object most beams return nothing and the others too far. A network
@@ -45,6 +46,7 @@ from promptda_ros.cli_args import (
 )
 from promptda_ros.eval.dataset import write_folder_frame, write_folder_intrinsics
 from promptda_sim import scene
+from promptda_sim.depth_error import cylinder_pixel_mask
 
 PLAN_TAIL_S = 0.5          # s after the expert's plan ends that a frame may still show
 CONTROL_HZ = 30.0          # expert command rate while playing the plan, Hz
@@ -55,6 +57,7 @@ LIGHT_SHIFT_M = 0.3        # half-range of each light's position shift, m
 HEADLIGHT_AMBIENT = (0.0, 0.25)
 HEADLIGHT_DIFFUSE = (0.2, 0.6)
 MAX_FRAMES = 1_000_000
+ON_OBJECT_M = 0.03         # a LiDAR cell within this of the true depth is right, m
 
 
 def choice_list(allowed: tuple, what: str):
@@ -104,6 +107,36 @@ def random_pose(world, expert, rng: np.random.Generator) -> tuple:
     q = expert.command_at(0.0)
     world.pose_arm(q)
     return world.command.copy(), False
+
+
+def prompt_on_object(prompt_m: np.ndarray, true_m: np.ndarray, mask: np.ndarray,
+                     within_m: float = ON_OBJECT_M) -> dict:
+    """What the LiDAR prompt holds on the object: cells right, missing, beyond, nearer.
+
+    A cell is the object's when the true-depth pixel at its centre is (``mask``).
+
+    Args:
+        prompt_m: (h, w) float metres, 0 = no return.
+        true_m: (H, W) float true depth, metres, H and W multiples of h and w or not.
+        mask: (H, W) bool object pixels
+            (:func:`~promptda_sim.depth_error.cylinder_pixel_mask`).
+        within_m: largest |prompt - true| of a right cell, m.
+
+    Returns:
+        counts ``cells``, ``right`` (within ``within_m``), ``none`` (no return), ``beyond``
+        (farther: through glass, a mirror's reflection) and ``nearer``.
+    """
+    h, w = prompt_m.shape
+    H, W = true_m.shape
+    rows = np.clip(np.round((np.arange(h) + 0.5) * H / h - 0.5).astype(int), 0, H - 1)
+    cols = np.clip(np.round((np.arange(w) + 0.5) * W / w - 0.5).astype(int), 0, W - 1)
+    on = mask[np.ix_(rows, cols)]
+    true = true_m[np.ix_(rows, cols)][on]
+    p = prompt_m[on]
+    hit = p > 0
+    return {'cells': int(on.sum()), 'right': int((hit & (np.abs(p - true) <= within_m)).sum()),
+            'none': int((~hit).sum()), 'beyond': int((hit & (p > true + within_m)).sum()),
+            'nearer': int((hit & (p < true - within_m)).sum())}
 
 
 def capture(world, prompt_hw: tuple) -> tuple:
@@ -160,8 +193,8 @@ def write_frames(out: str, frames: int, seed: int = 0, objects: tuple = scene.OB
         progress: show a progress bar (stderr).
 
     Returns:
-        dict: ``frames`` written, ``per_object`` counts, LiDAR ``prompt_cells`` mean share
-        of grid cells with a return per object.
+        dict: ``frames`` written, ``per_object`` frame counts and ``lidar_on_object``: per
+        object, the :func:`prompt_on_object` counts summed over its frames.
     """
     from tqdm import tqdm
 
@@ -171,7 +204,8 @@ def write_frames(out: str, frames: int, seed: int = 0, objects: tuple = scene.OB
     os.makedirs(out)
     write_folder_intrinsics(out, world.camera)
     counts: dict = {o: 0 for o in objects}
-    cells: dict = {o: [] for o in objects}
+    cells: dict = {o: dict.fromkeys(('cells', 'right', 'none', 'beyond', 'nearer'), 0)
+                   for o in objects}
     written = 0
     k = 0
     try:
@@ -191,21 +225,24 @@ def write_frames(out: str, frames: int, seed: int = 0, objects: tuple = scene.OB
                                                                random_share, prompt_hw):
                     stem = '%06d' % written
                     write_folder_frame(out, stem, rgb, prompt, gt)
+                    mask = cylinder_pixel_mask(gt, world.camera, world.T_world_camera(),
+                                               world.object_pose(), episode.spec.radius,
+                                               episode.spec.half_height)
+                    on_object = prompt_on_object(prompt, gt, mask)
                     record.update(stem=stem, object=episode.object, position=episode.position,
-                                  episode_seed=episode.seed, lighting={
-                                      k2: np.round(np.asarray(v), 3).tolist()
-                                      for k2, v in light.items()})
+                                  episode_seed=episode.seed, lidar_on_object=on_object,
+                                  lighting={k2: np.round(np.asarray(v), 3).tolist()
+                                            for k2, v in light.items()})
                     log.write(json.dumps(record) + '\n')
                     counts[episode.object] += 1
-                    cells[episode.object].append(float(np.mean(prompt > 0)))
+                    for key, value in on_object.items():
+                        cells[episode.object][key] += value
                     written += 1
                     bar.update(1)
                 k += 1
     finally:
         world.close()
-    return {'frames': written, 'per_object': counts,
-            'prompt_cells': {o: float(np.mean(v)) if v else float('nan')
-                             for o, v in cells.items()}}
+    return {'frames': written, 'per_object': counts, 'lidar_on_object': cells}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,10 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         stats = write_frames(args.out, args.frames, args.seed, args.objects, args.positions,
                              args.per_episode, args.random_pose, not args.fixed_lighting,
                              progress=not args.quiet)
-        print('wrote %d frames into %s (%s); LiDAR prompt cells with a return: %s' % (
+        print('wrote %d frames into %s (%s)' % (
             stats['frames'], args.out,
-            ', '.join('%s %d' % kv for kv in stats['per_object'].items()),
-            ', '.join('%s %.0f %%' % (o, 100 * v) for o, v in stats['prompt_cells'].items())))
+            ', '.join('%s %d' % kv for kv in stats['per_object'].items())))
+        for obj, c in stats['lidar_on_object'].items():
+            n = max(c['cells'], 1)
+            print('LiDAR on the %s: %d prompt cells, %.0f %% within %.0f cm of the true depth, '
+                  '%.0f %% no return, %.0f %% farther, %.0f %% nearer'
+                  % (obj, c['cells'], 100 * c['right'] / n, 100 * ON_OBJECT_M,
+                     100 * c['none'] / n, 100 * c['beyond'] / n, 100 * c['nearer'] / n))
     return run_cli(work, 'the frames written so far are in %s' % args.out)
 
 
