@@ -21,7 +21,7 @@ from promptda_ros.model.config import TINY
 from promptda_ros.ros.conversions import stamp_to_ns
 from promptda_ros.train.cli import train_main
 from promptda_sim import scene
-from promptda_sim.frames import capture, main, write_frames
+from promptda_sim.frames import capture, main, prompt_on_object, write_frames
 from promptda_sim.world import SimWorld
 
 DOMAIN_ID = 82
@@ -53,12 +53,28 @@ def test_frames_are_a_folder_promptda_train_reads(frames):
         small = fr.gt_m[2::5, 2::5]
         assert np.median(np.abs(fr.prompt_m[hit] - small[hit])) < 0.05
         assert fr.camera.width == 160 and fr.camera.fx == pytest.approx(144.85, abs=0.01)
+    # The simulated LiDAR sees through the glass bottle, to what lies behind it.
+    glass = stats['lidar_on_object']['glass_bottle']
+    assert glass['cells'] >= 10 and glass['beyond'] > 3 * glass['right'], glass
     with open(os.path.join(out, 'frames.jsonl'), encoding='utf-8') as f:
         records = [json.loads(line) for line in f]
+    assert all(r['lidar_on_object']['cells'] >= 0 for r in records)
     assert [r['stem'] for r in records] == ['%06d' % i for i in range(6)]
     assert {r['arm'] for r in records} <= {'random', 'expert'}
     assert len({str(r['lighting']) for r in records}) == 2              # one per episode
     assert len({tuple(r['joints']) for r in records}) == 6              # the arm moves
+
+
+def test_prompt_on_object_counts_cells_by_their_centre_pixel():
+    true = np.full((4, 6), 1.0, np.float32)
+    mask = np.zeros((4, 6), bool)
+    mask[:2, :] = True                       # cell centres are pixels (0|2, 0|2|4) -> (0, 1, 4)
+    prompt = np.array([[1.01, 0.0, 1.5], [1.0, 1.0, 1.0]], np.float32)
+    prompt_nearer = prompt.copy()
+    prompt_nearer[0, 0] = 0.5
+    assert prompt_on_object(prompt, true, mask) == {'cells': 3, 'right': 1, 'none': 1,
+                                                    'beyond': 1, 'nearer': 0}
+    assert prompt_on_object(prompt_nearer, true, mask)['nearer'] == 1
 
 
 def test_same_seed_writes_the_same_frames(frames, tmp_path):
