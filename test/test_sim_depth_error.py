@@ -69,9 +69,12 @@ def test_object_error_counts_holes_and_upsamples_a_smaller_depth():
     assert e['pixels'] == len(idx)
     assert e['finite_share'] == pytest.approx((len(idx) - 2 * quarter) / len(idx))
     assert e['l1_m'] == pytest.approx(0.1 * quarter / (len(idx) - 2 * quarter), rel=1e-5)
-    # 20 x 30 served depth, 0.9 m everywhere: upsampled, the object is 10 cm off everywhere.
+    # 20 x 30 served depth: scored on its grid, against every other true pixel (nearest).
     e = object_depth_error(np.full((20, 30), 0.9, np.float32), true, disk)
     assert e['l1_m'] == pytest.approx(0.1, rel=1e-5) and e['finite_share'] == 1.0
+    assert e['pixels'] == disk[::2, ::2].sum()
+    e = object_depth_error(true[::2, ::2], true, disk)          # a perfect depth, downsized
+    assert e['l1_m'] == 0.0 and e['finite_share'] == 1.0
     e = object_depth_error(np.zeros((40, 60), np.float32), true, disk)
     assert math.isnan(e['l1_m']) and e['finite_share'] == 0.0
 

@@ -17,9 +17,10 @@ deterministic).
 
 The error is :func:`promptda_ros.eval.metrics.depth_metrics` on those pixels: ``l1_m``, the
 mean |served - true| over object pixels with a finite served depth, and ``finite_share``, the
-share of object pixels that have one (its ``coverage``). A served depth smaller than the true
-depth is compared after nearest-neighbour upsampling to the true depth's grid, so object edges
-carry the loss of the smaller image.
+share of object pixels that have one (its ``coverage``). A served depth of another size than
+the camera (the perception node's ``output_size``, e.g. the policy's 60 x 80) is scored on its
+own grid: the true depth and the mask are resized to it by nearest neighbour, the rule the
+frame pipeline resizes its output with, so a perfect full-size prediction scores 0.
 """
 
 import math
@@ -73,15 +74,16 @@ def object_depth_error(served_m: np.ndarray, true_m: np.ndarray, mask: np.ndarra
     """Depth error of a served depth image on the object's pixels.
 
     Args:
-        served_m: (h, w) float metres, NaN / Inf / <= 0 = no depth (0 is a 16UC1 hole); a
-            smaller image than ``true_m`` (same field of view) is upsampled by nearest neighbour.
-        true_m: (H, W) float true depth, metres.
-        mask: (H, W) bool object pixels (:func:`cylinder_pixel_mask`).
+        served_m: (h, w) float metres, NaN / Inf / <= 0 = no depth (0 is a 16UC1 hole), the
+            same field of view as ``true_m``.
+        true_m: (H, W) float true depth, metres; resized to (h, w) by nearest neighbour (as
+            :class:`promptda_ros.pipeline.DepthPipeline` resizes its output) when different.
+        mask: (H, W) bool object pixels (:func:`cylinder_pixel_mask`), resized likewise.
 
     Returns:
         ``l1_m`` (mean absolute error over object pixels with a served depth, m; NaN if none),
         ``finite_share`` (share of object pixels with a served depth; NaN without object
-        pixels) and ``pixels`` (object pixels).
+        pixels) and ``pixels`` (object pixels on the served grid).
     """
     import cv2
 
@@ -94,8 +96,9 @@ def object_depth_error(served_m: np.ndarray, true_m: np.ndarray, mask: np.ndarra
     with np.errstate(invalid='ignore'):
         served = np.where(np.isfinite(served) & (served > 0), served, np.nan)
     if served.shape != true.shape:
-        served = cv2.resize(served, (true.shape[1], true.shape[0]),
-                            interpolation=cv2.INTER_NEAREST)
+        size = (served.shape[1], served.shape[0])
+        true = cv2.resize(true, size, interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     m = depth_metrics(served, true, mask=mask)
     with np.errstate(invalid='ignore'):
         pixels = int(np.count_nonzero(mask & np.isfinite(true) & (true > 0)))
