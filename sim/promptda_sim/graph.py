@@ -101,13 +101,16 @@ class SimGraph:
             its chunks.
         depth_hw: (h, w) px of the depth the policy / recorder gets (perception
             ``output_size``, or the camera size for 'true'); None = the camera's 120x160.
+        input_size: (h, w) px network input of the ``promptda`` backend (multiples of 14, e.g.
+            the size it was trained at); None = the backend's default.
     """
 
     def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
                  expert: bool = False, record_root: str | None = None,
                  checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
                  task: str = 'put the object into the box', depth_hw: tuple | None = None,
-                 predictor=None, policy_params: list | None = None) -> None:
+                 predictor=None, policy_params: list | None = None,
+                 input_size: tuple | None = None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
@@ -146,6 +149,8 @@ class SimGraph:
                 Parameter('publish_points', value=False)]
             if depth_hw is not None:
                 overrides.append(Parameter('output_size', value=[int(v) for v in depth_hw]))
+            if input_size is not None and depth_source == 'promptda':
+                overrides.append(Parameter('input_size', value=[int(v) for v in input_size]))
             self.perception = PerceptionNode(context=context, namespace=namespace,
                                              parameter_overrides=overrides)
             self.nodes.append(self.perception)
@@ -620,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
                    help='comma-separated: true, bilinear, default, promptda (added when '
                         '--checkpoint is given) (%(default)s)')
     p.add_argument('--checkpoint', default='', help='PromptDA checkpoint (promptda row)')
+    p.add_argument('--input-size', type=hw_arg, default=None, metavar='HxW',
+                   help='network input of the promptda row, px, multiples of 14 (e.g. the '
+                        "size it was trained at; default: the backend's)")
     p.add_argument('--timeout-s', type=number(float, 0.0, 3600.0, low_open=True), default=20.0,
                    help='sim seconds per episode, in (0, 3600] (%(default)s)')
     add_episode_arguments(p, 2, 1000, 'episodes per cell')
@@ -648,7 +656,8 @@ def main(argv: list[str] | None = None) -> int:
             graph = session.graph(depth_source=source, policy_path=args.policy,
                                   checkpoint=args.checkpoint,
                                   real_time_factor=args.real_time_factor,
-                                  depth_hw=policy_depth_hw(args.policy))
+                                  depth_hw=policy_depth_hw(args.policy),
+                                  input_size=args.input_size)
             try:
                 graph.wait_depth()
                 cells = results.setdefault(source, {})
