@@ -337,11 +337,12 @@ class SimGraph:
         :meth:`first_frame_error` of the episode, measured before the policy is enabled.
         """
         from std_srvs.srv import SetBool
+
+        from promptda_sim.depth_error import FIRST_FRAME_AFTER_S
         self.call(self._enable, SetBool.Request(data=False))
         with self._frame_lock:
             self._first_after_ns, self._first_served, self._first_true = None, None, {}
         self.reset(episode)
-        from promptda_sim.depth_error import FIRST_FRAME_AFTER_S
         with self._frame_lock:
             self._first_after_ns = int(round((self.sim.episode_start_s + FIRST_FRAME_AFTER_S)
                                              * 1e9))
