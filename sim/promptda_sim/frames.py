@@ -25,7 +25,7 @@ What varies (all drawn from ``--seed``; the same seed writes the same frames):
   (the hand near, around, lifting or dropping the object), or for ``--random-pose`` of the
   frames a random pose near the expert's (+-0.3 rad per joint, gripper anywhere, within the
   joint limits, nothing penetrated) placed without physics;
-* the lighting per episode: each light's diffuse RGB x 0.4-1.4, its position +-0.3 m, the
+* the lighting per episode: each light's diffuse RGB x 0.4-1.4, its place +-0.3 m in x and y, the
   headlight's ambient / diffuse levels (``--fixed-lighting`` keeps the scene's).
 """
 
