@@ -111,7 +111,7 @@ def random_pose(world, expert, rng: np.random.Generator) -> tuple:
 
 def prompt_on_object(prompt_m: np.ndarray, true_m: np.ndarray, mask: np.ndarray,
                      within_m: float = ON_OBJECT_M) -> dict:
-    """What the LiDAR prompt holds on the object: cells right, missing, beyond, nearer.
+    """Count the LiDAR prompt's cells on the object: right, missing, beyond, nearer.
 
     A cell is the object's when the true-depth pixel at its centre is (``mask``).
 
