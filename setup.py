@@ -63,6 +63,7 @@ setup(
             'promptda-sim-record = promptda_sim.graph:record_main',
             'promptda-sim-eval = promptda_sim.graph:main',
             'promptda-sim-pipeline = promptda_sim.pipeline:main',
+            'promptda-sim-frames = promptda_sim.frames:main',
         ],
     },
 )

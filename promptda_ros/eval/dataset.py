@@ -41,7 +41,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from promptda_ros.core.camera import PinholeCamera
-from promptda_ros.core.depth_io import check_metres, load_depth
+from promptda_ros.core.depth_io import check_metres, load_depth, save_depth_png_mm
 from promptda_ros.core.errors import CalibrationError, InputError
 from promptda_ros.core.projection import check_prompt_aspect
 from promptda_ros.core.sync import select_nearest
@@ -181,6 +181,50 @@ def folder_stems(root: str) -> list[str]:
     if not stems:
         raise InputError(f'{rgb_dir} holds no .png/.jpg image')
     return stems
+
+
+def write_folder_intrinsics(root: str, camera: PinholeCamera) -> None:
+    """Write ``root/intrinsics.json`` (pixels of the rgb images; layout in the module docstring).
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    with open(os.path.join(root, 'intrinsics.json'), 'w', encoding='utf-8') as f:
+        json.dump({'fx': camera.fx, 'fy': camera.fy, 'cx': camera.cx, 'cy': camera.cy,
+                   'width': camera.width, 'height': camera.height}, f)
+
+
+def write_folder_frame(root: str, stem: str, rgb: np.ndarray, prompt_m: np.ndarray,
+                       gt_m: np.ndarray) -> None:
+    """Write one frame of a frame folder, the files :func:`read_folder` reads back.
+
+    Args:
+        root: frame folder (``rgb/``, ``prompt/`` and ``gt/`` are made when missing).
+        stem: file stem shared by the three files, e.g. ``000042``.
+        rgb: (H, W, 3) uint8 RGB -> ``rgb/<stem>.png``.
+        prompt_m: (h, w) float metres, 0 / NaN = no measurement -> ``prompt/<stem>.png``
+            (uint16 mm, the 16UC1 encoding a prompt topic carries).
+        gt_m: (H, W) float metres, NaN = invalid -> ``gt/<stem>.npy`` (float32 m, exact).
+
+    Raises:
+        InputError: shapes that do not fit the layout, or a prompt beyond 65.535 m.
+        OSError: a file cannot be written.
+    """
+    import cv2
+
+    rgb = np.asarray(rgb)
+    gt = np.asarray(gt_m, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or gt.shape != rgb.shape[:2]:
+        raise InputError(f'frame {stem}: need (H, W, 3) uint8 rgb and (H, W) gt, got '
+                         f'{rgb.dtype} {rgb.shape} and {gt.shape}')
+    check_prompt_aspect(rgb.shape[:2], np.shape(prompt_m))
+    for sub in ('rgb', 'prompt', 'gt'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    path = os.path.join(root, 'rgb', stem + '.png')
+    if not cv2.imwrite(path, np.ascontiguousarray(rgb[:, :, ::-1])):
+        raise OSError(f'cannot write {path}')
+    save_depth_png_mm(os.path.join(root, 'prompt', stem + '.png'), prompt_m)
+    np.save(os.path.join(root, 'gt', stem + '.npy'), gt)
 
 
 def read_folder(root: str, poses_path: str | None = None, with_gt: bool = True,

@@ -7,6 +7,9 @@
 weights (prompt-fusion convolutions zero-initialised), prompts from real LiDAR or simulated
 patterns, AdamW with 5e-6 for the ViT and 5e-5 for the decoder and fusion branches, warm-up,
 gradient clipping, the network's own prompt min / max normalisation, bf16 autocast on CUDA.
+``--init random --encoder NAME`` starts from random weights instead (no download; e.g. the tiny
+network trained on ``promptda-sim-frames`` folders, whose reference is the simulator's exact
+depth).
 One process on a CPU or GPU, or one process per GPU under ``torchrun`` (DistributedDataParallel,
 DistributedSampler; NCCL on GPUs, Gloo on CPUs)::
 
@@ -64,6 +67,7 @@ RANDOM_POINTS = number(int, 1, 10 ** 7)
 SCALE_JITTER = number(float, 1.0, 4.0)
 LR_VIT = 5e-6
 LR_DECODER = 5e-5
+RANDOM_INIT = 'random'
 
 
 def _xyz(text: str) -> tuple:
@@ -137,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--init', metavar='CKPT',
                    help='starting weights: official PromptDA model.ckpt, promptda_ros '
                         '.safetensors, PromptDA -hf folder, or Depth Anything V2 (official '
-                        '.pth or -hf folder; prompt fusion zero-initialised)')
+                        ".pth or -hf folder; prompt fusion zero-initialised); '%s' with "
+                        '--encoder starts from random weights (seeded by --seed; e.g. the '
+                        'tiny network on simulator frames)' % RANDOM_INIT)
     p.add_argument('--encoder', default=None,
                    help='insist on this architecture (vits / vitb / vitl / tiny)')
     p.add_argument('--out', required=True, metavar='DIR', help='run folder (new, or --resume)')
@@ -243,6 +249,39 @@ def _apply_run_config(args, stored: dict) -> None:
             setattr(args, key, value)
     if steps is not None:
         args.steps = steps
+
+
+def start_checkpoint(args):
+    """Return the starting weights of a run (:class:`~promptda_ros.model.checkpoint.Checkpoint`).
+
+    ``--init random`` builds the ``--encoder`` network from random weights seeded by ``--seed``
+    (the same weights on every rank and on ``--resume``); anything else is read from disk.
+
+    Raises:
+        InputError: ``--init random`` without ``--encoder``, or with ``--loss edge`` (its
+            gradient term follows the starting network's prediction: noise from random weights).
+        CheckpointError: unreadable or wrong-architecture weights.
+    """
+    import torch
+
+    from promptda_ros.core.errors import InputError
+    from promptda_ros.model.checkpoint import Checkpoint, read_start_checkpoint
+    if args.init != RANDOM_INIT:
+        return read_start_checkpoint(args.init, args.encoder, seed=args.seed)
+    if not args.encoder:
+        raise InputError('--init random needs --encoder (vits / vitb / vitl / tiny)')
+    if args.loss == 'edge':
+        raise InputError("--loss edge takes its edges from the starting network's prediction, "
+                         'which from random weights is noise; with a dense reference (e.g. '
+                         'simulator depth) use --loss l1_grad, the same loss with the '
+                         "reference's own edges")
+    from promptda_ros.model.config import encoder_spec
+    from promptda_ros.model.hf_adapter import PromptDANetwork
+    spec = encoder_spec(args.encoder)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        weights = PromptDANetwork(spec).hf_state_dict()
+    return Checkpoint(spec, weights, RANDOM_INIT, '')
 
 
 def param_groups(network, lr_vit: float, lr_decoder: float, weight_decay: float) -> list:
@@ -352,10 +391,10 @@ def _starting_weights(args, run) -> tuple:
     Returns:
         (the start checkpoint, the Hugging Face state dict to load).
     """
-    from promptda_ros.model.checkpoint import read_checkpoint, read_start_checkpoint
+    from promptda_ros.model.checkpoint import read_checkpoint
     from promptda_ros.train import loop
 
-    start = read_start_checkpoint(args.init, args.encoder, seed=args.seed)
+    start = start_checkpoint(args)
     if not args.resume:
         return start, start.hf_state_dict
     current = read_checkpoint(run.file('last.safetensors'))

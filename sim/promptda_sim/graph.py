@@ -15,8 +15,10 @@ CLIs:
 * ``promptda-sim-record --root DIR --episodes N`` records expert demos through the recorder
   node (depth from the perception node's ``default`` backend by default);
 * ``promptda-sim-eval POLICY --episodes N --out DIR`` scores a policy per depth source x object
-  x position (the PromptDA paper's Table 4 layout) into ``success.md`` / ``success.json`` and
-  an image strip of the first episode (``episode_strip.png``).
+  x position (the PromptDA paper's Table 4 layout) into ``success.md`` / ``success.json``, with
+  the depth error on the object's pixels per object x depth source beside it
+  (:mod:`promptda_sim.depth_error`), and an image strip of the first episode
+  (``episode_strip.png``).
 """
 
 import argparse
@@ -103,13 +105,16 @@ class SimGraph:
             its chunks.
         depth_hw: (h, w) px of the depth the policy / recorder gets (perception
             ``output_size``, or the camera size for 'true'); None = the camera's 120x160.
+        input_size: (h, w) px network input of the ``promptda`` backend (multiples of 14, e.g.
+            the size it was trained at); None = the backend's default.
     """
 
     def __init__(self, context, depth_source: str = 'default', policy_path: str | None = None,
                  expert: bool = False, record_root: str | None = None,
                  checkpoint: str = '', real_time_factor: float = 1.0, namespace: str = '',
                  task: str = 'put the object into the box', depth_hw: tuple | None = None,
-                 predictor=None, policy_params: list | None = None) -> None:
+                 predictor=None, policy_params: list | None = None,
+                 input_size: tuple | None = None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
@@ -148,6 +153,8 @@ class SimGraph:
                 Parameter('publish_points', value=False)]
             if depth_hw is not None:
                 overrides.append(Parameter('output_size', value=[int(v) for v in depth_hw]))
+            if input_size is not None and depth_source == 'promptda':
+                overrides.append(Parameter('input_size', value=[int(v) for v in input_size]))
             self.perception = PerceptionNode(context=context, namespace=namespace,
                                              parameter_overrides=overrides)
             self.nodes.append(self.perception)
@@ -201,6 +208,13 @@ class SimGraph:
         self.driver.create_subscription(Image, self.depth_topic,
                                         lambda m: self._keep('depth', m),
                                         qos_profile_sensor_data)
+        # The first depth served after a reset and the true depths of its stamp (object error).
+        self._first_after_ns: int | None = None
+        self._first_served: Any = None
+        self._first_true: dict = {}
+        if self.depth_topic != 'depth/true':
+            self.driver.create_subscription(Image, 'depth/true', lambda m: self._keep('true', m),
+                                            qos_profile_sensor_data)
         self._reset: Any = self.driver.create_client(Trigger, 'promptda_sim/reset')
         self._success: Any = self.driver.create_client(Trigger, 'promptda_sim/success')
         self._enable: Any = (self.driver.create_client(SetBool, 'promptda_policy/enable')
@@ -221,6 +235,45 @@ class SimGraph:
             self._latest[key] = msg
             if self.capture and key == 'depth' and 'rgb' in self._latest:
                 self._frames.append((self._latest['rgb'], msg))
+            if self._first_after_ns is not None and key in ('depth', 'true'):
+                from promptda_ros.ros.conversions import stamp_to_ns
+                stamp = stamp_to_ns(msg.header.stamp)
+                if stamp < self._first_after_ns:
+                    return
+                if key == 'depth' and self._first_served is None:
+                    self._first_served = msg
+                if (key == 'true' or self.depth_topic == 'depth/true') and \
+                        len(self._first_true) < 64:
+                    self._first_true[stamp] = msg
+
+    def first_frame_error(self, episode, timeout_s: float = 60.0) -> dict | None:
+        """Depth error on the object's pixels of the first depth served in the episode.
+
+        Call after :meth:`reset`; the frame, the first stamped ``FIRST_FRAME_AFTER_S`` or more
+        after it, shows the arm at rest (the policy is not enabled yet). See
+        :mod:`promptda_sim.depth_error`.
+
+        Returns:
+            :func:`~promptda_sim.depth_error.object_depth_error` of that frame, or None when no
+            served frame with its true depth arrived within ``timeout_s`` wall seconds.
+        """
+        from promptda_ros.core.msg_codec import image_to_depth_m
+        from promptda_ros.ros.conversions import stamp_to_ns
+        from promptda_sim.depth_error import episode_object_error
+        end = time.monotonic() + timeout_s
+        pair = None
+        while pair is None and time.monotonic() < end:
+            with self._frame_lock:
+                served = self._first_served
+                if served is not None:
+                    true = self._first_true.get(stamp_to_ns(served.header.stamp))
+                    pair = (served, true) if true is not None else None
+            time.sleep(0.02)
+        with self._frame_lock:
+            self._first_after_ns, self._first_served, self._first_true = None, None, {}
+        if pair is None:
+            return None
+        return episode_object_error(episode, image_to_depth_m(pair[0]), image_to_depth_m(pair[1]))
 
     def take_frames(self) -> list:
         """Return and forget the (rgb Image, depth Image) pairs captured while ``capture``."""
@@ -314,12 +367,21 @@ class SimGraph:
         """Reset, enable the policy, wait for success or ``timeout_s`` of sim time.
 
         With ``capture`` the (rgb, depth) frames of the episode are kept for
-        :meth:`take_frames`.
+        :meth:`take_frames`. Returns ``success``, ``sim_s`` and ``object_depth``: the
+        :meth:`first_frame_error` of the episode, measured before the policy is enabled.
         """
         from std_srvs.srv import SetBool
+
+        from promptda_sim.depth_error import FIRST_FRAME_AFTER_S
         self.call(self._enable, SetBool.Request(data=False))
+        with self._frame_lock:
+            self._first_after_ns, self._first_served, self._first_true = None, None, {}
         self.reset(episode)
+        with self._frame_lock:
+            self._first_after_ns = int(round((self.sim.episode_start_s + FIRST_FRAME_AFTER_S)
+                                             * 1e9))
         self.wait_sim(0.3)   # fresh depth and joint states of the new episode
+        object_depth = self.first_frame_error(episode)
         self.take_frames()
         self.capture = capture
         answer = self.call(self._enable, SetBool.Request(data=True))
@@ -329,7 +391,8 @@ class SimGraph:
         ok = self.wait_sim(timeout_s, stop=self.success, poll_s=0.25)
         self.capture = False
         self.call(self._enable, SetBool.Request(data=False))
-        return {'success': ok, 'sim_s': self.sim.sim_time_s - start}
+        return {'success': ok, 'sim_s': self.sim.sim_time_s - start,
+                'object_depth': object_depth}
 
     def run_expert_episode(self, episode, record: bool = False, settle_s: float = 1.0) -> dict:
         """Reset, let the expert play its plan (recording it if asked), then score."""
@@ -597,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
                    help='comma-separated: true, bilinear, default, promptda (added when '
                         '--checkpoint is given) (%(default)s)')
     p.add_argument('--checkpoint', default='', help='PromptDA checkpoint (promptda row)')
+    p.add_argument('--input-size', type=hw_arg, default=None, metavar='HxW',
+                   help='network input of the promptda row, px, multiples of 14 (e.g. the '
+                        "size it was trained at; default: the backend's)")
     p.add_argument('--timeout-s', type=number(float, 0.0, 3600.0, low_open=True), default=20.0,
                    help='sim seconds per episode, in (0, 3600] (%(default)s)')
     add_episode_arguments(p, 2, 1000, 'episodes per cell')
@@ -618,13 +684,15 @@ def main(argv: list[str] | None = None) -> int:
         from promptda_sim.render import make_renderer  # noqa: F401  (rendering check)
         writable_folder(args.out, '--out')
         results: dict = {}
+        errors: dict = {}
         strip = None
         t0 = time.monotonic()
         for source in sources:
             graph = session.graph(depth_source=source, policy_path=args.policy,
                                   checkpoint=args.checkpoint,
                                   real_time_factor=args.real_time_factor,
-                                  depth_hw=policy_depth_hw(args.policy))
+                                  depth_hw=policy_depth_hw(args.policy),
+                                  input_size=args.input_size)
             try:
                 graph.wait_depth()
                 cells = results.setdefault(source, {})
@@ -639,18 +707,30 @@ def main(argv: list[str] | None = None) -> int:
                                 _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
                             cells.setdefault('%s/%s' % (obj, pos), []).append(
                                 bool(r['success']))
-                            print('%s | %s %s seed %d: %s (%.1f s sim)'
+                            e = r['object_depth']
+                            if e is not None:
+                                errors.setdefault(source, {}).setdefault(obj, []).append(
+                                    dict(e, position=pos, seed=episode.seed))
+                            print('%s | %s %s seed %d: %s (%.1f s sim)%s'
                                   % (source, obj, pos, episode.seed,
-                                     'SUCCESS' if r['success'] else 'failure', r['sim_s']),
+                                     'SUCCESS' if r['success'] else 'failure', r['sim_s'],
+                                     '' if e is None else '; object depth L1 %.3f m, %.0f %% '
+                                     'finite' % (e['l1_m'], 100 * e['finite_share'])),
                                   flush=True)
             finally:
                 session.close_graph(graph)
-        table = success_table(results, objects, positions)
+        from promptda_sim.depth_error import depth_error_table, summarise
+        summary = summarise(errors)
+        table = success_table(results, objects, positions) + (
+            "\n\nDepth error on the object's pixels (first frame of each episode): mean L1 "
+            'against the true depth (share of object pixels with a depth)\n\n'
+            + depth_error_table(summary, objects))
         with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
             f.write(table + '\n')
         with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
             json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
                        'timeout_s': args.timeout_s, 'results': results,
+                       'object_depth': summary, 'object_depth_episodes': errors,
                        'wall_s': time.monotonic() - t0}, f, indent=1)
         print(table)
         print('wrote %s/success.md, success.json, episode_strip.png' % args.out)

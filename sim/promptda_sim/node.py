@@ -12,7 +12,8 @@
 * at ``camera_rate_hz`` (15): ``image`` (rgb8), ``camera_info``, ``depth/true`` (32FC1 m, the
   simulator's true depth), ``lidar/points`` (PointCloud2 in frame ``lidar``; noise, dropouts,
   glass seen through, mirror dropouts) and, with ``publish_prompt_depth``, ``prompt_depth``
-  (16UC1 mm, the sweep projected into a ``prompt_height`` x ``prompt_width`` grid);
+  (16UC1 mm, the sweep projected into a ``prompt_height`` x ``prompt_width`` grid by
+  :meth:`~promptda_sim.world.SimWorld.prompt_grid`, the perception node's projection);
 * ``/tf_static`` (when ``tf2_msgs`` is installed): base_link -> camera / lidar frames;
 * ``episode`` (std_msgs/String, latched JSON: seed, object, position, start time in s);
 * ``/diagnostics`` once a second (sim time, real-time factor, episode, bad commands).
@@ -57,7 +58,6 @@ from trajectory_msgs.msg import JointTrajectory
 from promptda_policy.control.arm_profiles import get_profile
 from promptda_policy.ros.arm_interface import joint_state_positions, make_command
 from promptda_ros.core.errors import InputError, PromptDAError
-from promptda_ros.core.projection import project_to_grid
 from promptda_ros.core.sync import seconds_to_ns
 from promptda_ros.core.transforms import matrix_to_quat
 from promptda_ros.ros import conversions
@@ -352,9 +352,8 @@ class SimNode(Node):
         self.points_pub.publish(conversions.cloud_msg(
             points.reshape(1, -1, 3), Header(stamp=stamp, frame_id=LIDAR_FRAME)))
         if self.prompt_pub is not None:
-            grid = project_to_grid(self.world.points_in_camera(points), self.world.camera,
-                                   (int(self.params['prompt_height']),
-                                    int(self.params['prompt_width'])))
+            grid = self.world.prompt_grid(points, (int(self.params['prompt_height']),
+                                                   int(self.params['prompt_width'])))
             self.prompt_pub.publish(conversions.depth_image_msg(grid, header, '16UC1'))
         self.image_pub.publish(conversions.image_msg(rgb, 'rgb8', header))
         self.frames += 1

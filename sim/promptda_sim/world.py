@@ -16,7 +16,14 @@ Sensors:
   ``sigma = lidar_noise_m + lidar_noise_rel * r``, random dropouts, the glass bottle is seen
   through (the beam returns from what is behind it), the mirror-like object returns nothing for
   most beams and too-far ranges (reflections) for the others. Points are in the ``lidar`` frame
-  (x forward, y left, z up), m.
+  (x forward, y left, z up), m;
+* prompt grid: :meth:`SimWorld.prompt_grid` projects a sweep into the grid the perception
+  node builds (:func:`promptda_ros.pipeline.lidar_prompt_grid`), for the node's
+  ``prompt_depth`` topic and the training frames of :mod:`promptda_sim.frames`.
+
+For training frames the scene's lights can be changed (:meth:`SimWorld.set_lighting`; they stay
+until changed again, a reset keeps them) and the arm placed at any pose without physics
+(:meth:`SimWorld.pose_arm`).
 """
 
 from dataclasses import dataclass
@@ -28,6 +35,7 @@ from promptda_ros.core.camera import PinholeCamera
 from promptda_ros.core.errors import InputError
 from promptda_ros.core.pointcloud import depth_to_points
 from promptda_ros.core.transforms import invert_transform, transform_points
+from promptda_ros.pipeline import lidar_prompt_grid, PipelineConfig
 from promptda_sim import scene
 from promptda_sim.render import make_renderer, mujoco
 
@@ -146,6 +154,11 @@ class SimWorld:
         self.camera = camera_model(m, 'head', h, w)
         lh, lw = self.sensors.lidar_hw
         self.lidar_camera = camera_model(m, 'lidar', lh, lw)
+        self._lights0 = (m.light_diffuse.copy(), m.light_pos.copy(),
+                         np.array(m.vis.headlight.ambient), np.array(m.vis.headlight.diffuse))
+        shoulder = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, 'shoulder_pitch_link')
+        self._arm_geoms = {g for g in range(m.ngeom)
+                           if m.body_rootid[m.geom_bodyid[g]] == shoulder}
 
     @property
     def time_s(self) -> float:
@@ -192,6 +205,13 @@ class SimWorld:
         """(3,) float64 m, the object's centre in the world."""
         return self.data.xpos[self._object_body].astype(np.float64)
 
+    def object_pose(self) -> np.ndarray:
+        """(4, 4) float64 pose of the object in the world (its cylinder's axis is the z axis)."""
+        T = np.eye(4)
+        T[:3, :3] = self.data.xmat[self._object_body].reshape(3, 3)
+        T[:3, 3] = self.data.xpos[self._object_body]
+        return T
+
     def success(self) -> bool:
         """Return True when the object's centre is inside the box (below its rim), not held."""
         p = self.object_position()
@@ -211,6 +231,52 @@ class SimWorld:
             if self._object_geom in pair:
                 touching |= pair & fingers
         return touching == fingers
+
+    def pose_arm(self, q: np.ndarray) -> bool:
+        """Place the arm at joint positions without physics (training frames), held there.
+
+        Args:
+            q: (5,) float, four arm joints (rad) then the gripper opening (m); clamped to the
+                joint limits and also set as the command.
+
+        Returns:
+            True when no arm geom penetrates another geom (table, object, box) by over 2 mm.
+        """
+        self.set_command(q)
+        self.data.qpos[self._qpos_adr] = self.command
+        self.data.qpos[self._mimic_adr] = self.command[4]
+        self.data.qvel[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+        for i in range(self.data.ncon):
+            c = self.data.contact[i]
+            if c.dist < -0.002 and ({int(c.geom1), int(c.geom2)} & self._arm_geoms):
+                return False
+        return True
+
+    def set_lighting(self, diffuse_gain=None, shift_m=None, headlight=None) -> None:
+        """Change the scene's lights (RGB only: depth, LiDAR and segmentation do not see light).
+
+        Args:
+            diffuse_gain: (L, 3) float gains on each scene light's diffuse RGB, or None = 1.
+            shift_m: (L, 3) float metres added to each light's position, or None = 0.
+            headlight: (ambient, diffuse) grey levels of the viewer's headlight in [0, 1], or
+                None = the scene's.
+            With every argument None the scene's own lighting is restored.
+        """
+        m = self.model
+        diffuse0, pos0, ambient0, head0 = self._lights0
+        gain = np.ones_like(diffuse0) if diffuse_gain is None else np.asarray(diffuse_gain)
+        shift = np.zeros_like(pos0) if shift_m is None else np.asarray(shift_m)
+        if gain.shape != diffuse0.shape or shift.shape != pos0.shape:
+            raise InputError('lighting: gains and shifts must be (%d, 3), got %s and %s'
+                             % (m.nlight, gain.shape, shift.shape))
+        m.light_diffuse[:] = np.clip(diffuse0 * gain, 0.0, 1.0)
+        m.light_pos[:] = pos0 + shift
+        ambient, head = (ambient0, head0) if headlight is None else (
+            np.full(3, float(headlight[0])), np.full(3, float(headlight[1])))
+        m.vis.headlight.ambient[:] = np.clip(ambient, 0.0, 1.0)
+        m.vis.headlight.diffuse[:] = np.clip(head, 0.0, 1.0)
+        mujoco.mj_forward(m, self.data)   # light positions in the world (data.light_xpos)
 
     # ------------------------------------------------------------------ frames
     def T_world_camera(self, name: str = 'head') -> np.ndarray:
@@ -296,6 +362,20 @@ class SimWorld:
         directions = rays / np.linalg.norm(rays, axis=2, keepdims=True)
         pts_optical = directions[keep] * noisy[keep, None]
         return (pts_optical @ R_OPTICAL_LIDAR).astype(np.float32)
+
+    def prompt_grid(self, points_lidar: np.ndarray, prompt_hw: tuple) -> np.ndarray:
+        """Project a sweep into the perception node's prompt grid for this head camera.
+
+        Args:
+            points_lidar: (N, 3) float32 metres in the ``lidar`` frame (:meth:`lidar_points`).
+            prompt_hw: (h, w) grid cells.
+
+        Returns:
+            (h, w) float32 metres, 0 = no return (z-buffered: the nearest return wins); the
+            node's :func:`~promptda_ros.pipeline.lidar_prompt_grid` with its default depth range.
+        """
+        config = PipelineConfig.with_prompt_hw((int(prompt_hw[0]), int(prompt_hw[1])))
+        return lidar_prompt_grid(points_lidar, self.T_camera_lidar(), self.camera, config)
 
     def points_in_camera(self, points_lidar: np.ndarray) -> np.ndarray:
         """(N, 3) LiDAR-frame points (m) -> (N, 3) float64 m in the head camera optical frame."""
