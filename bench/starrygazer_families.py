@@ -178,7 +178,7 @@ def _train(run_dir: str, frames: list, space: str, steps: int, seed: int, extra:
 def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
     """Score every method on frames carrying their relative map; return name -> metrics."""
     from promptda_ros.adapt.refine import StarryGazer
-    from promptda_ros.backends.starrygazer import StarryGazerBackend
+    from promptda_ros.backends.starrygazer import GUARD_REGIONS, StarryGazerBackend
     from promptda_ros.eval.methods import MethodRunner
     from promptda_ros.eval.metrics import depth_metrics
     from promptda_ros.pipeline import DepthPipeline, PipelineConfig, prompt_from_depth
@@ -203,6 +203,8 @@ def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
             rows[name].append(depth_metrics(preds[name], fr.gt_m)['l1'])
     out = {name: float(np.mean(v)) for name, v in rows.items()}
     out['guard_refined_frames'] = int(backends['adapted'].stats.refined)
+    out['guard_regions_refined'] = int(backends['adapted'].stats.regions_refined)
+    out['guard_regions'] = len(frames) * int(np.prod(GUARD_REGIONS))
     out['frames'] = len(frames)
     out['train_s'] = steps_s
     return out
@@ -317,12 +319,15 @@ def main(argv=None) -> int:
             json.dump(results, f, indent=1)
     cols = ['adapted', 'adapted, no guard', 'untrained', 'default', 'bilinear', 'lstsq_bag',
             'ransac_bag']
-    print('| dataset | family | ' + ' | '.join(cols) + ' | guard kept refined |')
-    print('|---|---|' + '---|' * (len(cols) + 1))
+    print('| dataset | family | ' + ' | '.join(cols) + ' | frames refined | regions refined |')
+    print('|---|---|' + '---|' * (len(cols) + 2))
     for r in results['runs'].values():
         if r['variant'] == 'all':
+            regions = (f"{r['guard_regions_refined']}/{r['guard_regions']}"
+                       if 'guard_regions' in r else '')
             print(f"| {r['dataset']} | {r['family']} | " + ' | '.join(
-                f'{r[c]:.4f}' for c in cols) + f" | {r['guard_refined_frames']}/{r['frames']} |")
+                f'{r[c]:.4f}' for c in cols) + f" | {r['guard_refined_frames']}/{r['frames']} | "
+                f'{regions} |')
     if args.ablation:
         print('| synthesis | adapted | adapted, no guard |\n|---|---|---|')
         for r in results['runs'].values():
