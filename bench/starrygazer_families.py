@@ -40,7 +40,8 @@ backend through the frame pipeline. ``--ablation FAMILY`` also trains the synthe
 of :data:`ABLATION` on the first dataset (the sample, or the real frames without it). Prints
 markdown tables and writes ``OUT/results.json``.
 ``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame;
-``--rescore`` scores the weights of an earlier run again (after a change of the guard).
+``--rescore`` scores the weights of an earlier run again (after a change of the guard) and
+writes ``OUT/rescored.json``.
 
     python bench/starrygazer_families.py --out OUT --steps 600
 """
@@ -285,6 +286,10 @@ def main(argv=None) -> int:
     if 'real' in names:
         datasets['real'] = real_frames(args.real, args.real_points)
     more = args.adapt_args.split()
+    earlier = {}  # --rescore: the training runs' own records (steps, training time)
+    if args.rescore and os.path.exists(os.path.join(args.out, 'results.json')):
+        with open(os.path.join(args.out, 'results.json'), encoding='utf-8') as f:
+            earlier = json.load(f)['runs']
     jobs = [(ds, fam, 'all', more) for ds in datasets for fam in args.families.split(',')]
     if args.ablation:
         first = 'sample' if 'sample' in datasets else 'real'
@@ -310,6 +315,8 @@ def main(argv=None) -> int:
 
             wanted['untrained'] = save_refiner(RefineNet(), os.path.join(args.out, tag,
                                                                          'untrained.safetensors'))
+        if tag in earlier:
+            steps, train_s = earlier[tag]['steps'], earlier[tag]['train_s']
         res = _score(frames, space, wanted, train_s)
         res.update(dataset=ds, family=fam, variant=variant, steps=steps)
         results['runs'][tag] = res
