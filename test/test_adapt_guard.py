@@ -18,6 +18,7 @@ from promptda_ros.adapt.relative import BagRelative, relative_for
 from promptda_ros.backends import make_backend
 from promptda_ros.backends.starrygazer import (
     block_holdout,
+    distance_weights,
     gate_weights,
     grid_values,
     region_gate,
@@ -111,8 +112,7 @@ def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_pa
             return np.where(np.isfinite(fr.gt_m), fr.gt_m, lidar_m).astype(np.float32)
 
     backend = StarryGazerBackend(Oracle(), BagRelative())
-    # Every other measured cell: on the full 192x256 grid the LiDAR-only interpolation is within
-    # one standard error of the truth at held-out cells, and the guard rightly keeps it.
+    # every other measured cell: held-out blocks then lie between measured cells on all sides
     cells = np.flatnonzero(fr.prompt_m > 0)[::2]
     half = np.zeros_like(fr.prompt_m)
     half.flat[cells] = fr.prompt_m.flat[cells]
@@ -120,14 +120,23 @@ def test_guard_keeps_a_better_refinement_and_reports_it(tmp_path_factory, tmp_pa
     depth = DepthPipeline(backend.with_relative(relative_for(BagRelative(), fr),
                                                 'inverse')).predict(
         fr.rgb, fr.camera, prompt, CONFIG).depth_m
+    lidar = DepthPipeline(make_backend('default')).predict(fr.rgb, fr.camera, prompt,
+                                                           CONFIG).depth_m
     st = backend.stats
-    assert (st.frames, st.refined, st.fallbacks, st.last) == (1, 1, 0, 'refined')
+    assert (st.frames, st.refined, st.fallbacks) == (1, 1, 0)
+    # the sample's LiDAR is not its ground truth (noise, returns past edges): near measured
+    # cells the LiDAR-only completion can look as good as the truth, so not every region wins
+    assert st.last in ('refined', 'partial') and st.last_regions_refined >= 5
     assert st.last_l1_refined_m < st.last_l1_lidar_only_m and st.last_held_out > 8
-    assert st.last_weight == 1.0  # the whole residual: half of it scores worse here
-    ok = np.isfinite(fr.gt_m)
-    assert np.allclose(depth[ok], fr.gt_m[ok])
+    assert 0.5 < st.last_weight <= 1.0
+
+    def l1(d):
+        m = np.isfinite(d) & np.isfinite(fr.gt_m)
+        return float(np.mean(np.abs(d[m] - fr.gt_m[m])))
+
+    assert l1(depth) < 0.5 * l1(lidar)
     diag = backend.diagnostics()
-    assert diag['starrygazer.refined'] == '1' and diag['starrygazer.last'] == 'refined'
+    assert diag['starrygazer.refined'] == '1' and diag['starrygazer.last'] == st.last
     assert diag['starrygazer.guard'] == 'on'
     # too few prompt cells to judge by: the LiDAR-only completion, with the reason
     sparse = np.zeros_like(prompt.sparse_m)
@@ -202,7 +211,13 @@ def test_gate_falls_back_region_wise_on_a_map_wrong_in_one_half(tmp_path_factory
             return out
 
     backend = StarryGazerBackend(HalfWrong(), None)
-    prompt = prompt_from_depth(fr.prompt_m, CONFIG)
+    # the prompt measures the ground truth (the sample's LiDAR has its own errors), so the
+    # guard's held-out cells judge both completions against the truth
+    cells = fr.prompt_m > 0
+    exact = np.zeros_like(fr.prompt_m)
+    exact[cells] = grid_values(fr.gt_m, fr.prompt_m.shape, cells)
+    exact[~np.isfinite(exact)] = 0.0
+    prompt = prompt_from_depth(exact, CONFIG)
     view = backend.with_relative(np.ones(fr.rgb.shape[:2]), 'inverse')
     depth = DepthPipeline(view).predict(fr.rgb, fr.camera, prompt, CONFIG).depth_m
     lidar = DepthPipeline(make_backend('default')).predict(fr.rgb, fr.camera, prompt,
@@ -224,3 +239,26 @@ def test_gate_falls_back_region_wise_on_a_map_wrong_in_one_half(tmp_path_factory
     assert l1(depth) < min(l1(lidar), l1(unguarded.depth_m))
     assert backend.diagnostics()['starrygazer.last_regions_refined'] == \
         f'{st.last_regions_refined}/9'
+
+
+def test_distance_weights_give_held_out_cells_the_grids_distances():
+    """Blocks held out of a dense grid: inner cells lie far and weigh less than edge ones."""
+    valid = np.ones((32, 32), bool)
+    held, _ = block_holdout(valid, 0.2, seed=1, blocks_across=4)  # 8 x 8-cell blocks
+    w = distance_weights(held, valid)
+    from scipy import ndimage
+
+    d = ndimage.distance_transform_edt(~(valid & ~held))[held]
+    # every grid cell holds a measurement: all its distances are 0, so only the held-out cells
+    # next to a kept one (distance 1, the first bin) carry weight, the inner ones none
+    assert np.all(w[d <= 1.0] > 0) and np.all(w[d > 1.5] == 0)
+    assert np.isclose(np.mean(w), 1.0)  # the weights of the held-out cells average to 1
+    sparse = np.zeros((32, 32), bool)
+    sparse[::4, ::2] = True  # rows of measurements 4 cells apart, like LiDAR scan lines
+    held, _ = block_holdout(sparse, 0.2, seed=1, blocks_across=4)
+    w = distance_weights(held, sparse)
+    d = ndimage.distance_transform_edt(~(sparse & ~held))[held]
+    # no grid cell lies more than 2 cells from a scan line: held-out cells farther inside a
+    # block stand for no pixel and weigh nothing, the others stand for their share of the grid
+    assert w.shape == (int(held.sum()),) and (d > 2.5).any() and (d <= 2.5).any()
+    assert np.all(w[d > 2.5] == 0) and np.all(w[d <= 2.5] > 0)
