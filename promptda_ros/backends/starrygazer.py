@@ -19,8 +19,11 @@ held-out cells.  Whole blocks, not single cells: a cell held out next to measure
 there said the refinement was worse on frames where it was better everywhere between the rows
 (docs/starrygazer.md).  The image is cut into :data:`GUARD_REGIONS` regions; each region keeps
 the refinement only when its L1 on the held-out cells of that region is below the LiDAR-only
-one by more than :data:`GUARD_Z` standard errors (one-sided, paired, one value per held-out
-block), else the LiDAR-only completion (:func:`region_gate`).  The region decisions, 1 or 0,
+one by more than :data:`GUARD_Z` standard errors (one-sided, paired, the held-out block the
+unit), else the LiDAR-only completion (:func:`region_gate`).  The cells are weighted so that
+their distances to the remaining measurements follow those of the grid's cells to the full
+prompt (:func:`distance_weights`): block cells alone lie farther from the measurements than
+most pixels, where a refinement is at its best.  The region decisions, 1 or 0,
 are interpolated bilinearly between region centres into a per-pixel weight ``w`` and the
 published depth is ``lidar * (refined / lidar) ** w`` (:func:`gate_weights`); with no region
 kept it is the LiDAR-only completion of the full prompt, bit for bit.
