@@ -86,8 +86,9 @@ def block_holdout(valid: np.ndarray, fraction: float, seed: int = GUARD_SEED,
 
     The grid is cut into square blocks of ``ceil(w / blocks_across)`` cells a side; blocks
     holding a measurement are taken in a seeded random order until their measurements reach
-    ``fraction`` of all of them.  A held-out cell then lies as far from the measurements that
-    remain as the pixels between the LiDAR's rows do, not next to measured neighbours.
+    ``fraction`` of all of them.  The held-out cells then lie up to half a block from the
+    measurements that remain, as the pixels between a LiDAR's rows do, not only next to
+    measured neighbours on their own row (:func:`distance_weights` evens out the mix).
 
     Args:
         valid: (h, w) bool, the prompt cells holding a measurement.
@@ -168,7 +169,7 @@ def region_gate(gains_m: np.ndarray, blocks: np.ndarray, rows: np.ndarray, cols:
         rows, cols: (n,) int grid position of each cell.
         grid_hw: (h, w) of the prompt grid.
         regions: (rows, cols) of regions the grid is cut into (equal shares of it).
-        z: a region keeps the refinement when the mean of its per-block mean gains exceeds
+        z: a region keeps the refinement when the weighted mean gain of its cells exceeds
             ``z`` standard errors (one-sided paired test).
         min_blocks: fewer held-out blocks in a region: no decision, the LiDAR-only completion.
         weights: (n,) float weights of the cells (:func:`distance_weights`); None = all 1.
