@@ -40,7 +40,8 @@ backend through the frame pipeline. ``--ablation FAMILY`` also trains the synthe
 of :data:`ABLATION` on the first dataset (the sample, or the real frames without it). Prints
 markdown tables and writes ``OUT/results.json``.
 ``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame;
-``--rescore`` scores the weights of an earlier run again (after a change of the guard).
+``--rescore`` scores the weights of an earlier run again (after a change of the guard) and
+writes ``OUT/rescored.json``.
 
     python bench/starrygazer_families.py --out OUT --steps 600
 """
@@ -178,7 +179,7 @@ def _train(run_dir: str, frames: list, space: str, steps: int, seed: int, extra:
 
 def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
     """Score every method on frames carrying their relative map; return name -> metrics."""
-    from promptda_ros.backends.starrygazer import StarryGazerBackend
+    from promptda_ros.backends.starrygazer import GUARD_REGIONS, StarryGazerBackend
     from promptda_ros.backends.starrygazer_refiner import StarryGazer
     from promptda_ros.eval.methods import MethodRunner
     from promptda_ros.eval.metrics import depth_metrics
@@ -204,6 +205,8 @@ def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
             rows[name].append(depth_metrics(preds[name], fr.gt_m)['l1'])
     out = {name: float(np.mean(v)) for name, v in rows.items()}
     out['guard_refined_frames'] = int(backends['adapted'].stats.refined)
+    out['guard_regions_refined'] = int(backends['adapted'].stats.regions_refined)
+    out['guard_regions'] = len(frames) * int(np.prod(GUARD_REGIONS))
     out['frames'] = len(frames)
     out['train_s'] = steps_s
     return out
@@ -284,6 +287,10 @@ def main(argv=None) -> int:
     if 'real' in names:
         datasets['real'] = real_frames(args.real, args.real_points)
     more = args.adapt_args.split()
+    earlier = {}  # --rescore: the training runs' own records (steps, training time)
+    if args.rescore and os.path.exists(os.path.join(args.out, 'results.json')):
+        with open(os.path.join(args.out, 'results.json'), encoding='utf-8') as f:
+            earlier = json.load(f)['runs']
     jobs = [(ds, fam, 'all', more) for ds in datasets for fam in args.families.split(',')]
     if args.ablation:
         first = 'sample' if 'sample' in datasets else 'real'
@@ -309,6 +316,8 @@ def main(argv=None) -> int:
 
             wanted['untrained'] = save_refiner(RefineNet(), os.path.join(args.out, tag,
                                                                          'untrained.safetensors'))
+        if tag in earlier:
+            steps, train_s = earlier[tag]['steps'], earlier[tag]['train_s']
         res = _score(frames, space, wanted, train_s)
         res.update(dataset=ds, family=fam, variant=variant, steps=steps)
         results['runs'][tag] = res
@@ -318,12 +327,15 @@ def main(argv=None) -> int:
             json.dump(results, f, indent=1)
     cols = ['adapted', 'adapted, no guard', 'untrained', 'default', 'bilinear', 'lstsq_bag',
             'ransac_bag']
-    print('| dataset | family | ' + ' | '.join(cols) + ' | guard kept refined |')
-    print('|---|---|' + '---|' * (len(cols) + 1))
+    print('| dataset | family | ' + ' | '.join(cols) + ' | frames refined | regions refined |')
+    print('|---|---|' + '---|' * (len(cols) + 2))
     for r in results['runs'].values():
         if r['variant'] == 'all':
+            regions = (f"{r['guard_regions_refined']}/{r['guard_regions']}"
+                       if 'guard_regions' in r else '')
             print(f"| {r['dataset']} | {r['family']} | " + ' | '.join(
-                f'{r[c]:.4f}' for c in cols) + f" | {r['guard_refined_frames']}/{r['frames']} |")
+                f'{r[c]:.4f}' for c in cols) + f" | {r['guard_refined_frames']}/{r['frames']} | "
+                f'{regions} |')
     if args.ablation:
         print('| synthesis | adapted | adapted, no guard |\n|---|---|---|')
         for r in results['runs'].values():
