@@ -315,3 +315,23 @@ def test_complexity_of_the_once_largest_functions():
     assert len(found) == len(COMPLEX_BEFORE), 'a function was renamed: %s' % sorted(found)
     over = {k: v for k, v in found.items() if v > MAX_COMPLEXITY}
     assert not over, over
+
+
+MAX_ROS_FUNCTION_LINES = 80
+
+
+def test_no_long_function_in_the_ros_layer():
+    """Nodes are wiring: no function of the ROS layers (all three packages) exceeds 80 lines."""
+    long = []
+    folders = ('promptda_ros/ros', 'policy/promptda_policy/ros', 'sim/promptda_sim')
+    for path in _python_files(*folders):
+        if not path.startswith(ROS_LAYER):
+            continue
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename=path)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_ROS_FUNCTION_LINES:
+                    long.append('%s:%s (%d lines)' % (path, node.name, lines))
+    assert not long, long

@@ -115,11 +115,8 @@ class SimGraph:
                  task: str = 'put the object into the box', depth_hw: tuple | None = None,
                  predictor=None, policy_params: list | None = None,
                  input_size: tuple | None = None) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
 
-        from promptda_ros.core.transforms import matrix_to_quat
         from promptda_sim.node import SimNode
 
         if depth_source not in DEPTH_SOURCES:
@@ -127,9 +124,9 @@ class SimGraph:
                              % (depth_source, ', '.join(DEPTH_SOURCES)))
         if depth_source not in WEIGHTS_FREE_SOURCES and not checkpoint:
             raise InputError('depth source %s needs --checkpoint' % depth_source)
-        sim_time = Parameter('use_sim_time', value=True)
+        self._sim_time = Parameter('use_sim_time', value=True)
         self.nodes: list[Any] = []
-        self.context = context
+        self.context, self.namespace = context, namespace
         sim_params = [Parameter('real_time_factor', value=float(real_time_factor))]
         if depth_hw is not None and depth_source == 'true':
             sim_params += [Parameter('camera_height', value=int(depth_hw[0])),
@@ -139,70 +136,97 @@ class SimGraph:
         self.perception: Any = None
         self.depth_topic = 'depth/true'
         if depth_source != 'true':
-            from promptda_ros.ros.perception_node import PerceptionNode
-            T = self.sim.world.T_camera_lidar()
-            overrides = [
-                sim_time, Parameter('backend', value=depth_source),
-                Parameter('checkpoint', value=checkpoint),
-                Parameter('extrinsics_source', value='static'),
-                Parameter('lidar_to_camera_translation', value=[float(v) for v in T[:3, 3]]),
-                Parameter('lidar_to_camera_rotation_xyzw',
-                          value=[float(v) for v in matrix_to_quat(T[:3, :3])]),
-                Parameter('prompt_height', value=int(self.sim.params['lidar_rows'])),
-                Parameter('prompt_width', value=int(self.sim.params['lidar_columns'])),
-                Parameter('publish_points', value=False)]
-            if depth_hw is not None:
-                overrides.append(Parameter('output_size', value=[int(v) for v in depth_hw]))
-            if input_size is not None and depth_source == 'promptda':
-                overrides.append(Parameter('input_size', value=[int(v) for v in input_size]))
-            self.perception = PerceptionNode(context=context, namespace=namespace,
-                                             parameter_overrides=overrides)
-            self.nodes.append(self.perception)
-            self.depth_topic = 'depth/image'
+            self._start_perception(depth_source, checkpoint, depth_hw, input_size)
         remap = ['--ros-args', '-r', 'depth:=%s' % self.depth_topic]
         self.policy: Any = None
         if policy_path or predictor is not None:
-            from promptda_policy.ros.policy_node import PolicyNode
-            overrides = [sim_time, Parameter('policy_path', value=policy_path or ''),
-                         Parameter('profile', value=POLICY_PROFILE),
-                         Parameter('estop_required', value=False)]  # a simulated arm
-            self.policy = PolicyNode(predictor, context=context, namespace=namespace,
-                                     cli_args=remap,
-                                     parameter_overrides=overrides + list(policy_params or []))
-            if self.policy.configure_error:
-                error = self.policy.configure_error
-                self.close()
-                raise PromptDAError('policy node: %s' % error)
-            self.nodes.append(self.policy)
+            self._start_policy(policy_path, predictor, remap, policy_params)
         self.expert: Any = None
         if expert:
             from promptda_sim.node import ExpertNode
             self.expert = ExpertNode(context=context, namespace=namespace,
-                                     parameter_overrides=[sim_time])
+                                     parameter_overrides=[self._sim_time])
             self.nodes.append(self.expert)
         self.recorder: Any = None
         if record_root:
-            # The dataset writer imports torch and lerobot: here, not inside the first
-            # ~/start_episode call, which would block the executor for longer than the
-            # driver's 30 s service timeout on a loaded CPU.
-            import promptda_policy.dataset_writer  # noqa: F401
-            from promptda_policy.ros.recorder_node import RecorderNode
-            overrides = [sim_time, Parameter('root', value=record_root),
-                         Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
-                         Parameter('max_depth_age_s', value=0.3)]
-            self.recorder = RecorderNode(context=context, namespace=namespace, cli_args=remap,
+            self._start_recorder(record_root, task, remap)
+        self._start_driver()
+
+    def _start_perception(self, depth_source: str, checkpoint: str, depth_hw: tuple | None,
+                          input_size: tuple | None) -> None:
+        """Add the perception node, fed by the simulator's camera and LiDAR, on ``depth/image``."""
+        from rclpy.parameter import Parameter
+
+        from promptda_ros.core.transforms import matrix_to_quat
+        from promptda_ros.ros.perception_node import PerceptionNode
+        T = self.sim.world.T_camera_lidar()
+        overrides = [
+            self._sim_time, Parameter('backend', value=depth_source),
+            Parameter('checkpoint', value=checkpoint),
+            Parameter('extrinsics_source', value='static'),
+            Parameter('lidar_to_camera_translation', value=[float(v) for v in T[:3, 3]]),
+            Parameter('lidar_to_camera_rotation_xyzw',
+                      value=[float(v) for v in matrix_to_quat(T[:3, :3])]),
+            Parameter('prompt_height', value=int(self.sim.params['lidar_rows'])),
+            Parameter('prompt_width', value=int(self.sim.params['lidar_columns'])),
+            Parameter('publish_points', value=False)]
+        if depth_hw is not None:
+            overrides.append(Parameter('output_size', value=[int(v) for v in depth_hw]))
+        if input_size is not None and depth_source == 'promptda':
+            overrides.append(Parameter('input_size', value=[int(v) for v in input_size]))
+        self.perception = PerceptionNode(context=self.context, namespace=self.namespace,
                                          parameter_overrides=overrides)
-            self.nodes.append(self.recorder)
-        self.driver = rclpy.create_node('promptda_sim_driver', context=context,
-                                        namespace=namespace)
+        self.nodes.append(self.perception)
+        self.depth_topic = 'depth/image'
+
+    def _start_policy(self, policy_path: str | None, predictor, remap: list,
+                      policy_params: list | None) -> None:
+        """Add the policy node on the graph's depth topic (the graph closes on a bad policy)."""
+        from rclpy.parameter import Parameter
+
+        from promptda_policy.ros.policy_node import PolicyNode
+        overrides = [self._sim_time, Parameter('policy_path', value=policy_path or ''),
+                     Parameter('profile', value=POLICY_PROFILE),
+                     Parameter('estop_required', value=False)]  # a simulated arm
+        self.policy = PolicyNode(predictor, context=self.context, namespace=self.namespace,
+                                 cli_args=remap,
+                                 parameter_overrides=overrides + list(policy_params or []))
+        if self.policy.configure_error:
+            error = self.policy.configure_error
+            self.close()
+            raise PromptDAError('policy node: %s' % error)
+        self.nodes.append(self.policy)
+
+    def _start_recorder(self, record_root: str, task: str, remap: list) -> None:
+        """Add the demo recorder on the graph's depth topic."""
+        from rclpy.parameter import Parameter
+
+        # The dataset writer imports torch and lerobot: here, not inside the first
+        # ~/start_episode call, which would block the executor for longer than the
+        # driver's 30 s service timeout on a loaded CPU.
+        import promptda_policy.dataset_writer  # noqa: F401
+        from promptda_policy.ros.recorder_node import RecorderNode
+        overrides = [self._sim_time, Parameter('root', value=record_root),
+                     Parameter('task', value=task), Parameter('profile', value=POLICY_PROFILE),
+                     Parameter('max_depth_age_s', value=0.3)]
+        self.recorder = RecorderNode(context=self.context, namespace=self.namespace,
+                                     cli_args=remap, parameter_overrides=overrides)
+        self.nodes.append(self.recorder)
+
+    def _start_driver(self) -> None:
+        """Add the driver node (frames kept, service clients), then spin every node."""
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+        from std_srvs.srv import SetBool, Trigger
+        self.driver = rclpy.create_node('promptda_sim_driver', context=self.context,
+                                        namespace=self.namespace)
         self.nodes.append(self.driver)
         self._frames: list = []
         self._frame_lock = threading.Lock()
         self.capture = False
         self._latest: dict = {}
-        from rclpy.qos import qos_profile_sensor_data
-        from sensor_msgs.msg import Image
-        from std_srvs.srv import SetBool, Trigger
         self.driver.create_subscription(Image, 'image', lambda m: self._keep('rgb', m),
                                         qos_profile_sensor_data)
         self.driver.create_subscription(Image, self.depth_topic,
@@ -223,7 +247,7 @@ class SimGraph:
         if self.recorder:
             self._rec = {k: self.driver.create_client(
                 Trigger, 'promptda_policy_recorder/%s_episode' % k) for k in ('start', 'stop')}
-        self.executor = SingleThreadedExecutor(context=context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         for node in self.nodes:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -642,11 +666,9 @@ def record_main(argv: list[str] | None = None) -> int:
                           % args.root)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``promptda-sim-eval``."""
-    from promptda_ros.ros.node_kit import split_ros_args
+def _eval_parser() -> CliParser:
+    """Return the argument parser of ``promptda-sim-eval``."""
     from promptda_sim.scene import OBJECTS, POSITIONS
-    argv = list(sys.argv[1:] if argv is None else argv)
     p = CliParser(
         prog='promptda-sim-eval',
         description='Score a depth ACT policy in the simulator, closed loop through the sim, '
@@ -666,11 +688,71 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--timeout-s', type=number(float, 0.0, 3600.0, low_open=True), default=20.0,
                    help='sim seconds per episode, in (0, 3600] (%(default)s)')
     add_episode_arguments(p, 2, 1000, 'episodes per cell')
+    return p
+
+
+def _score_source(graph: 'SimGraph', source: str, args, objects: list, positions: list,
+                  results: dict, errors: dict, strip_path: str | None) -> None:
+    """Play ``args.episodes`` episodes per object x position on one graph; fill the tables.
+
+    Args:
+        graph: the graph of ``source``. results: {source: {'obj/pos': [success, ...]}} and
+        errors: {source: {obj: [object depth error dicts]}}, both filled in place.
+        strip_path: where to save the first episode's image strip, or None (saved already).
+    """
+    from promptda_sim.scene import EpisodeConfig
+    graph.wait_depth()
+    cells = results.setdefault(source, {})
+    for obj in objects:
+        for pos in positions:
+            for k in range(args.episodes):
+                episode = EpisodeConfig(args.seed + k, obj, pos)
+                r = graph.run_policy_episode(episode, args.timeout_s,
+                                             capture=strip_path is not None)
+                if strip_path is not None:
+                    _save_png(strip_path, frames_strip(graph.take_frames()))
+                    strip_path = None
+                cells.setdefault('%s/%s' % (obj, pos), []).append(bool(r['success']))
+                e = r['object_depth']
+                if e is not None:
+                    errors.setdefault(source, {}).setdefault(obj, []).append(
+                        dict(e, position=pos, seed=episode.seed))
+                print('%s | %s %s seed %d: %s (%.1f s sim)%s'
+                      % (source, obj, pos, episode.seed,
+                         'SUCCESS' if r['success'] else 'failure', r['sim_s'],
+                         '' if e is None else '; object depth L1 %.3f m, %.0f %% finite'
+                         % (e['l1_m'], 100 * e['finite_share'])), flush=True)
+
+
+def _write_eval(args, results: dict, errors: dict, objects: list, positions: list,
+                wall_s: float) -> None:
+    """Write ``success.md`` and ``success.json`` under ``args.out`` and print the tables."""
+    from promptda_sim.depth_error import depth_error_table, summarise
+    summary = summarise(errors)
+    table = success_table(results, objects, positions) + (
+        "\n\nDepth error on the object's pixels (first frame of each episode): mean L1 "
+        'against the true depth (share of object pixels with a depth)\n\n'
+        + depth_error_table(summary, objects))
+    with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
+        f.write(table + '\n')
+    with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
+        json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
+                   'timeout_s': args.timeout_s, 'results': results,
+                   'object_depth': summary, 'object_depth_episodes': errors,
+                   'wall_s': wall_s}, f, indent=1)
+    print(table)
+    print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``promptda-sim-eval``."""
+    from promptda_ros.ros.node_kit import split_ros_args
+    from promptda_sim.scene import OBJECTS, POSITIONS
+    argv = list(sys.argv[1:] if argv is None else argv)
     argv, ros_args = split_ros_args(argv)
-    args = p.parse_args(argv)
+    args = _eval_parser().parse_args(argv)
 
     def work(session: _Session) -> None:
-        from promptda_sim.scene import EpisodeConfig
         objects = _lists(args.objects, OBJECTS, 'object')
         positions = _lists(args.positions, POSITIONS, 'position')
         sources = _lists(args.depth_sources, DEPTH_SOURCES, 'depth source')
@@ -685,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         writable_folder(args.out, '--out')
         results: dict = {}
         errors: dict = {}
-        strip = None
+        strip_path: str | None = os.path.join(args.out, 'episode_strip.png')
         t0 = time.monotonic()
         for source in sources:
             graph = session.graph(depth_source=source, policy_path=args.policy,
@@ -694,46 +776,12 @@ def main(argv: list[str] | None = None) -> int:
                                   depth_hw=policy_depth_hw(args.policy),
                                   input_size=args.input_size)
             try:
-                graph.wait_depth()
-                cells = results.setdefault(source, {})
-                for obj in objects:
-                    for pos in positions:
-                        for k in range(args.episodes):
-                            episode = EpisodeConfig(args.seed + k, obj, pos)
-                            r = graph.run_policy_episode(episode, args.timeout_s,
-                                                         capture=strip is None)
-                            if strip is None:
-                                strip = frames_strip(graph.take_frames())
-                                _save_png(os.path.join(args.out, 'episode_strip.png'), strip)
-                            cells.setdefault('%s/%s' % (obj, pos), []).append(
-                                bool(r['success']))
-                            e = r['object_depth']
-                            if e is not None:
-                                errors.setdefault(source, {}).setdefault(obj, []).append(
-                                    dict(e, position=pos, seed=episode.seed))
-                            print('%s | %s %s seed %d: %s (%.1f s sim)%s'
-                                  % (source, obj, pos, episode.seed,
-                                     'SUCCESS' if r['success'] else 'failure', r['sim_s'],
-                                     '' if e is None else '; object depth L1 %.3f m, %.0f %% '
-                                     'finite' % (e['l1_m'], 100 * e['finite_share'])),
-                                  flush=True)
+                _score_source(graph, source, args, objects, positions, results, errors,
+                              strip_path)
+                strip_path = None
             finally:
                 session.close_graph(graph)
-        from promptda_sim.depth_error import depth_error_table, summarise
-        summary = summarise(errors)
-        table = success_table(results, objects, positions) + (
-            "\n\nDepth error on the object's pixels (first frame of each episode): mean L1 "
-            'against the true depth (share of object pixels with a depth)\n\n'
-            + depth_error_table(summary, objects))
-        with open(os.path.join(args.out, 'success.md'), 'w', encoding='utf-8') as f:
-            f.write(table + '\n')
-        with open(os.path.join(args.out, 'success.json'), 'w', encoding='utf-8') as f:
-            json.dump({'policy': args.policy, 'episodes_per_cell': args.episodes,
-                       'timeout_s': args.timeout_s, 'results': results,
-                       'object_depth': summary, 'object_depth_episodes': errors,
-                       'wall_s': time.monotonic() - t0}, f, indent=1)
-        print(table)
-        print('wrote %s/success.md, success.json, episode_strip.png' % args.out)
+        _write_eval(args, results, errors, objects, positions, time.monotonic() - t0)
     return _run_graph_cli('promptda-sim-eval', ros_args, work, 'no success table was written')
 
 
