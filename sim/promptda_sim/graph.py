@@ -48,6 +48,8 @@ from promptda_ros.core.errors import InputError, PromptDAError
 DEPTH_SOURCES = ('true',) + PROMPT_BACKENDS
 WEIGHTS_FREE_SOURCES = ('true',) + WEIGHTS_FREE_BACKENDS
 POLICY_PROFILE = 'unitree_h1_right_arm_gripper'
+SPIN_JOIN_S = 10.0
+"""Wall seconds :meth:`SimGraph.close` waits for the spin thread's last callback."""
 
 
 def _lists(text: str, allowed: tuple, what: str) -> list:
@@ -446,6 +448,9 @@ class SimGraph:
         if executor is not None:
             self.sim.release_renderers()
             executor.shutdown()
+            # A callback still running (e.g. a reset after Ctrl-C) ends before its node is
+            # destroyed: publishing on a destroyed node raises in the spin thread.
+            self.thread.join(timeout=SPIN_JOIN_S)
         for node in reversed(self.nodes):
             if node is self.recorder:
                 node.close()
