@@ -27,6 +27,15 @@ DOMAIN_ID = 59
 START_TIMEOUT_S = 300   # generous: the machine may be busy; nothing here measures time
 
 
+def _terminal_sigint() -> None:
+    """Let the child take Ctrl-C as a terminal delivers it.
+
+    A shell without job control starts background jobs with SIGINT ignored, and Python then
+    never turns it into KeyboardInterrupt; the tests may run as such a job.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(module: str, function: str, argv: list, started: Path) -> tuple:
     """Run ``module.function(argv)`` in a child, SIGINT it once ``started`` exists.
 
@@ -36,7 +45,8 @@ def _interrupt(module: str, function: str, argv: list, started: Path) -> tuple:
     code = f'import sys; from {module} import {function} as m; sys.exit(m(sys.argv[1:]))'
     proc = subprocess.Popen([sys.executable, '-c', code] + [str(a) for a in argv],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID)))
+                            env=dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID)),
+                            preexec_fn=_terminal_sigint)
     try:
         end = time.monotonic() + START_TIMEOUT_S
         while not started.exists() and proc.poll() is None and time.monotonic() < end:
