@@ -195,7 +195,7 @@ sys.exit(run_cli(body, 'the last checkpoint is kept', **eval(sys.argv[1])))
 
 def _stuck_child(options: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, '-c', _STUCK, options], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_sigint)
     assert proc.stdout.readline().strip() == 'ready'
     proc.send_signal(signal.SIGINT)
     return proc

@@ -29,6 +29,11 @@ DOMAIN_ID = 73
 LAUNCH = ROOT / 'launch' / 'perception.launch.py'
 
 
+def _terminal_sigint() -> None:
+    """Let the child take Ctrl-C as a terminal delivers it (background jobs start ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _script() -> list[str]:
     script = Path(sys.executable).parent / 'promptda-perception'
     assert script.exists(), 'promptda-perception is not installed (pip install -e .)'
@@ -45,7 +50,8 @@ def test_console_script_serves_depth_and_exits_cleanly_on_sigint(tmp_path):
     proc = subprocess.Popen(
         _script() + ['--ros-args', '--params-file', str(params_file),
                      '-r', '__ns:=/cli_test', '-p', 'extrinsics_source:=static'],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_terminal_sigint)
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     node = rclpy.create_node('cli_tester', context=context, namespace='/cli_test')
@@ -100,7 +106,8 @@ def test_sigint_while_frames_flow_exits_0_without_traceback():
     domain = DOMAIN_ID + 2
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     proc = subprocess.Popen(_script() + ['--ros-args', '-p', 'publish_points:=false'], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_terminal_sigint)
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     node = rclpy.create_node('sigint_tester', context=context)
