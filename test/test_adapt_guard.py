@@ -65,7 +65,7 @@ def test_misleading_relative_map_costs_nothing_on_held_out_points(tmp_path_facto
     rng = np.random.default_rng(0)
     net = RefineNet(TINY)
     with torch.no_grad():  # a refinement that is plainly wrong: 25 % too far everywhere
-        net.head.bias.fill_(float(np.arctanh(np.log(1.25))))
+        net.head.bias[0].fill_(float(np.arctanh(np.log(1.25))))  # residual only
     far = save_refiner(net, str(tmp_path / 'far.safetensors'))
     default = DepthPipeline(make_backend('default'))
     for refiner in (StarryGazer(far), Trusting()):

@@ -23,7 +23,10 @@ from promptda_ros.backends.relative import (
     relative_for,
 )
 from promptda_ros.backends.starrygazer_net import (
+    CUE,
+    GATE,
     LIDAR,
+    RESIDUAL,
     load_refiner,
     RefineConfig,
     RefineNet,
@@ -212,7 +215,7 @@ def test_refiner_weights_round_trip_and_refuse_others(tmp_path):
     save_refiner(net, str(tmp_path / 'forged.safetensors'))
     with pytest.raises(CheckpointError, match='do not match'):
         load_refiner(str(tmp_path / 'forged.safetensors'))
-    assert sum(p.numel() for p in RefineNet().parameters()) == 489009  # documented: 0.49 M
+    assert sum(p.numel() for p in RefineNet().parameters()) == 489026  # documented: 0.49 M
 
 
 def test_zero_head_returns_the_lidar_only_completion(tmp_path_factory, tmp_path):
@@ -237,6 +240,24 @@ def test_zero_head_returns_the_lidar_only_completion(tmp_path_factory, tmp_path)
         prep = prepare(fr.rgb, rel, 'inverse', prompt.sparse_m, TINY.net_hw(fr.rgb.shape[:2]),
                        sg.lidar_only, fr.camera)
         assert prep.x.shape[0] == 10 and np.all(prep.lidar_m > 0)
+
+
+def test_gate_passes_the_cue_or_nothing_and_the_residual_adds_to_it():
+    """c = clamp(g, 0, 1) * cue + bound * tanh(r): open gate = the locally aligned map."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 10, 16, 24)
+    x[:, CUE] = torch.rand(2, 16, 24) * 2 - 1
+    net = RefineNet(TINY)
+    with torch.no_grad():
+        assert torch.equal(net(x), torch.zeros(2, 1, 16, 24))  # untrained: nothing added
+        for gate_bias, share in ((1.0, 1.0), (7.0, 1.0), (0.25, 0.25), (-3.0, 0.0)):
+            net.head.bias[GATE] = gate_bias
+            assert torch.allclose(net(x), share * x[:, CUE:CUE + 1], atol=1e-6)
+        net.head.bias[RESIDUAL] = float(np.arctanh(0.5))
+        bound = TINY.max_log_correction
+        assert torch.allclose(net(x), 0.5 * bound + torch.zeros_like(x[:, :1]), atol=1e-6)
+        net.head.bias[GATE] = 1.0
+        assert torch.allclose(net(x), x[:, CUE:CUE + 1] + 0.5 * bound, atol=1e-6)
 
 
 def test_depth_anything_v2_source_gives_disparity_for_adapt(tmp_path_factory, tmp_path, capsys):

@@ -79,6 +79,20 @@ def _modes_arg(text: str) -> tuple:
     return modes
 
 
+def _sigma_arg(text: str) -> tuple:
+    """Parse ``--segment-sigma``: 'LO,HI' or one value (LO = HI), each in (0, 1]."""
+    parts = [t.strip() for t in text.split(',')]
+    try:
+        values = tuple(float(t) for t in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO[,HI], got '{text}'") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(0.0 < v <= 1.0 for v in values) or values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 < LO <= HI <= 1, got '{text}'")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``promptda-adapt``."""
     from promptda_ros.adapt.synthesis import SynthesisConfig
@@ -129,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar='S', help='spread the per-segment factors of the pseudo-truth '
                    'edge-aware along the relative map (spatial sigma S x image width, in '
                    '[0, 1]; default 0: a constant factor per segment)')
+    p.add_argument('--segment-sigma', type=_sigma_arg, default=d_synth.segment_sigma,
+                   metavar='LO[,HI]', help='standard deviation of the log factor each segment '
+                   'of the pseudo-truth gets, drawn log-uniform in [LO, HI] per pair (default '
+                   f'{d_synth.segment_sigma[0]},{d_synth.segment_sigma[1]}; in (0, 1])')
     p.add_argument('--uninformative', type=fraction,
                    default=d_synth.uninformative_probability, metavar='P',
                    help='share of pairs whose relative map is a random field unrelated to the '
@@ -302,12 +320,14 @@ def train(args, frames: list) -> dict:
     synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade,
                             modes=tuple(args.modes),
                             uninformative_probability=args.uninformative,
-                            factor_smoothing=args.factor_smoothing)
+                            factor_smoothing=args.factor_smoothing,
+                            segment_sigma=tuple(args.segment_sigma))
     run = loop.RunFolder(args.out, KIND, resume=args.resume)
     run_config = {'refine': config.to_json(), 'pattern': args.pattern,
                   'degrade': args.degrade, 'modes': list(args.modes),
                   'uninformative': args.uninformative,
-                  'factor_smoothing': args.factor_smoothing, 'seed': args.seed,
+                  'factor_smoothing': args.factor_smoothing,
+                  'segment_sigma': list(args.segment_sigma), 'seed': args.seed,
                   'batch': args.batch, 'lr': args.lr, 'input': os.path.abspath(args.input),
                   'relative_source': args.relative_source,
                   'relative_space': args.relative_space}

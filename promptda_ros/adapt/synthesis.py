@@ -13,7 +13,9 @@ at, as at inference):
 3. **segment** RGB + normalised relative depth with scikit-image's SLIC
    (:func:`segment`; ``n_segments`` drawn from :attr:`SynthesisConfig.n_segments`);
 4. **pseudo-truth**: every segment gets its own factor ``f_k = exp(clip(N(0, sigma^2), -m, m))``
-   (``sigma`` = :attr:`SynthesisConfig.segment_sigma` = 0.15, ``m`` = 0.4: factors 0.67..1.49)
+   (``sigma`` drawn per pair, log-uniform in :attr:`SynthesisConfig.segment_sigma`, so pairs
+   range from a monocular model that is right up to a few per cent between segments to one
+   that is wrong by tens of per cent; ``m`` = 0.4: factors 0.67..1.49 at most)
    and the whole image a global factor ``g``, log-uniform in
    :attr:`SynthesisConfig.global_scale` (0.8..1.25): ``D* = g * f[label] * D0``;
 5. **sparse depth** sampled from ``D*`` with the LiDAR simulation of the training package
@@ -54,6 +56,8 @@ from promptda_ros.core.errors import InputError, PromptError
 PATTERNS = ('beams', 'random', 'mix')
 MODES = ('offset', 'warp', 'bleed', 'thin', 'texture', 'noise')
 """Failure modes of monocular models simulated on the relative map the network sees."""
+SEGMENT_SIGMA = (0.03, 0.15)
+"""Default (low, high) of the per-pair standard deviation of the log segment factor."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class SynthesisConfig:
         n_segments: SLIC segment counts to draw from (per sample).
         compactness: SLIC compactness on [0, 1]-scaled features.
         relative_weight: weight of the normalised relative channel against RGB in SLIC.
-        segment_sigma: standard deviation of the log segment factor.
+        segment_sigma: (low, high) of the standard deviation of the log segment factor,
+            drawn log-uniform per pair.
         segment_max: bound of |log segment factor|.
         factor_smoothing: 0 = every segment keeps its own constant factor (jumps at every
             segment boundary); > 0 = the log factors are spread edge-aware along the relative
@@ -88,7 +93,7 @@ class SynthesisConfig:
     n_segments: tuple = (24, 48, 96)
     compactness: float = 0.3
     relative_weight: float = 2.0
-    segment_sigma: float = 0.15
+    segment_sigma: tuple = SEGMENT_SIGMA
     segment_max: float = 0.4
     factor_smoothing: float = 0.0
     global_scale: tuple = (0.8, 1.25)
@@ -117,7 +122,7 @@ class SynthesisConfig:
         if bad:
             raise InputError(f"unknown failure modes {', '.join(bad)} (known: "
                              f"{', '.join(MODES)})")
-        for name in ('degrade_blur_px', 'degrade_noise'):
+        for name in ('degrade_blur_px', 'degrade_noise', 'segment_sigma'):
             lo, hi = getattr(self, name)
             if not 0.0 <= lo <= hi:
                 raise InputError(f'{name} must satisfy 0 <= low <= high, got '
@@ -386,7 +391,8 @@ def synthesize(base: FrameBase, rng: np.random.Generator,
     pick = int(rng.integers(0, len(base.labels)))
     labels = base.labels_full[pick]
     k = int(max(labels.max(), base.labels[pick].max())) + 1
-    log_f = np.clip(rng.normal(0.0, config.segment_sigma, k), -config.segment_max,
+    sigma = float(np.exp(rng.uniform(*np.log(np.maximum(config.segment_sigma, 1e-6)))))
+    log_f = np.clip(rng.normal(0.0, sigma, k), -config.segment_max,
                     config.segment_max)
     lo, hi = config.global_scale
     g = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))

@@ -21,14 +21,18 @@ multiples of ``2 ** (levels - 1)``)::
          map disagrees with the LiDAR-only completion
 
 Everything metric is divided by ``s``, so the network sees the same numbers for a room at 2 m
-and a hall at 20 m.  The network predicts a bounded log-depth residual ``c`` on top of the
-LiDAR-only completion::
+and a hall at 20 m.  The head has two channels: a residual ``r`` and a per-pixel **gate**
+``g`` on the cue (channel 9, the locally aligned relative map against the LiDAR-only
+completion).  The log-depth correction on top of the LiDAR-only completion is::
 
-    depth = lidar * exp(max_log_correction * tanh(net(x)))      (metres)
+    c = clamp(g, 0, 1) * cue + max_log_correction * tanh(r)
+    depth = lidar * exp(c)                                       (metres)
 
-The head starts at zero, so an untrained network returns the LiDAR-only completion exactly;
-the relative map can only enter the output through what training taught the network to take
-from it (channels 3, 7-9), never by construction.
+so trusting the relative map where it is right is one decision per pixel (``g`` = 1), and
+ignoring it is another (``g`` = 0), whatever the map's errors look like.  The head starts at
+zero, so an untrained network returns the LiDAR-only completion exactly; the relative map can
+only enter the output through what training taught the network to take from it (the gate and
+channels 3, 7-9), never by construction.
 
 Architecture (``w`` = ``base_width``, ``levels`` = 4 by default; shapes for a (B, 10, h, w)
 input; every ``block`` is two 3x3 conv + GroupNorm + ReLU)::
@@ -37,7 +41,7 @@ input; every ``block`` is two 3x3 conv + GroupNorm + ReLU)::
                    maxpool -> block -> e1 (B,2w,h/2,w/2) ---------- cat -> block -> d1 -> up ^
                               maxpool -> block -> e2 (B,4w,h/4,w/4) cat -> block -> d2 -> up ^
                                          maxpool -> block -> e3 (B,8w,h/8,w/8) -> up ^
-    d0 (B,w,h,w) -> 1x1 conv -> c (B,1,h,w)
+    d0 (B,w,h,w) -> 1x1 conv -> (r, g) (B,2,h,w) -> c (B,1,h,w)   (with x's cue channel)
 
 The default (``base_width`` 16, input long side 128 px: 96 x 128 for a 4:3 image) has
 0.49 M parameters and trains on a CPU; ``base_width`` 32 gives 1.9 M, 48 gives 4.4 M.  Weights
@@ -60,12 +64,15 @@ from torch.nn import functional as F
 from promptda_ros.core.errors import CheckpointError, InputError
 
 FORMAT = 'promptda_ros.starrygazer.refine'
-FORMAT_VERSION = '2'  # 2: residual on the LiDAR-only completion, 10 input channels
+FORMAT_VERSION = '3'  # 3: gated cue + residual on the LiDAR-only completion, 10 inputs
+FORMAT_HISTORY = {'1': 'a correction of the aligned relative map',
+                  '2': 'a residual on the LiDAR-only completion, no gate'}
 IN_CHANNELS = 10
 LIDAR = 6  # index of the LiDAR-only channel
 HINT = 8  # index of the hint channel
 CUE = 9  # index of the relative-vs-LiDAR cue channel
 CUE_BOUND = 1.0  # |cue| clip, log units
+RESIDUAL, GATE = 0, 1  # channels of the head
 
 
 @dataclass(frozen=True)
@@ -148,16 +155,21 @@ class RefineNet(nn.Module):
             _block(widths[i - 1], widths[i], g) for i in range(1, n)])
         self.up = nn.ModuleList([_block(widths[i] + widths[i + 1], widths[i], g)
                                  for i in range(n - 1)])
-        self.head = nn.Conv2d(widths[0], 1, 1)
+        self.head = nn.Conv2d(widths[0], 2, 1)  # RESIDUAL, GATE
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, 10, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded)."""
+        """Map (B, 10, h, w) inputs to the (B, 1, h, w) log-depth correction (bounded).
+
+        The correction is ``clamp(g, 0, 1) * x[:, CUE] + max_log_correction * tanh(r)``
+        (log units; |c| <= CUE_BOUND + max_log_correction).
+        """
         m = self.config.multiple
         if x.ndim != 4 or x.shape[1] != IN_CHANNELS or x.shape[2] % m or x.shape[3] % m:
             raise InputError(f'refinement input must be (B, {IN_CHANNELS}, h, w) with h, w '
                              f'multiples of {m}, got {tuple(x.shape)}')
+        cue = x[:, CUE:CUE + 1]
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.max_pool2d(x, 2))
@@ -165,7 +177,11 @@ class RefineNet(nn.Module):
         for i in range(len(self.up) - 1, -1, -1):
             x = F.interpolate(x, size=skips[i].shape[-2:], mode='bilinear', align_corners=False)
             x = self.up[i](torch.cat([skips[i], x], dim=1))
-        return float(self.config.max_log_correction) * torch.tanh(self.head(x))
+        out = self.head(x)
+        gate = torch.clamp(out[:, GATE:GATE + 1], 0.0, 1.0)
+        bound = float(self.config.max_log_correction)
+        residual = bound * torch.tanh(out[:, RESIDUAL:RESIDUAL + 1])
+        return gate * cue + residual
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -223,10 +239,11 @@ def read_refiner_metadata(path: str) -> dict:
         raise CheckpointError(f'{path} is not StarryGazer refinement weights (no '
                               f"'{FORMAT}' metadata; write them with promptda-adapt)")
     if meta.get('format_version') != FORMAT_VERSION:
+        old = FORMAT_HISTORY.get(str(meta.get('format_version')), 'unknown')
         raise CheckpointError(f"{path} holds refinement weights of format version "
-                              f"{meta.get('format_version')!r}; this release reads version "
-                              f"{FORMAT_VERSION} (a residual on the LiDAR-only completion): "
-                              'adapt again with promptda-adapt')
+                              f"{meta.get('format_version')!r} ({old}); this release reads "
+                              f'version {FORMAT_VERSION} (a gated cue and a residual on the '
+                              'LiDAR-only completion): adapt again with promptda-adapt')
     return meta
 
 
