@@ -64,6 +64,7 @@ ABLATION = (
     ('+ uninformative maps (default)', []),
 )
 NYU_FOCAL_PX = 518.9
+OPEN_GATE = 'locally aligned'  # a network whose gate is open everywhere, no residual, no guard
 FAMILY_STREAM = 0x5A17
 
 
@@ -124,6 +125,23 @@ def family_map(family: str, depth_m: np.ndarray, rgb: np.ndarray, seed: int,
         return np.exp(0.5 * cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)).astype(
             np.float32), 'inverse'
     raise ValueError(family)
+
+
+def open_gate():
+    """Return a refinement network that passes the cue everywhere (gate 1, no residual).
+
+    Its output is the relative map locally aligned to the prompt (the hint-corrected aligned
+    map at the network resolution) on top of the LiDAR-only completion: no learning involved,
+    it says whether a family's map is informative once aligned locally.
+    """
+    import torch
+
+    from promptda_ros.backends.starrygazer_net import GATE, RefineNet
+
+    net = RefineNet()
+    with torch.no_grad():
+        net.head.bias[GATE] = 1.0
+    return net
 
 
 def sample_frames(out: str, seed: int, frames: int) -> list:
@@ -191,7 +209,7 @@ def _score(frames: list, space: str, weights: dict, steps_s: float) -> dict:
     backends = {}
     for label, path in weights.items():
         refiner = StarryGazer(path)
-        backends[label] = StarryGazerBackend(refiner, None)
+        backends[label] = StarryGazerBackend(refiner, None, guard=label != OPEN_GATE)
         if label == 'adapted':
             backends['adapted, no guard'] = StarryGazerBackend(refiner, None, guard=False)
     rows = {name: [] for name in list(backends) + runner.names}
@@ -316,6 +334,8 @@ def main(argv=None) -> int:
 
             wanted['untrained'] = save_refiner(RefineNet(), os.path.join(args.out, tag,
                                                                          'untrained.safetensors'))
+            wanted[OPEN_GATE] = save_refiner(open_gate(), os.path.join(args.out, tag,
+                                                                      'open_gate.safetensors'))
         if tag in earlier:
             steps, train_s = earlier[tag]['steps'], earlier[tag]['train_s']
         res = _score(frames, space, wanted, train_s)
@@ -325,8 +345,8 @@ def main(argv=None) -> int:
         name = 'rescored.json' if args.rescore else 'results.json'
         with open(os.path.join(args.out, name), 'w', encoding='utf-8') as f:
             json.dump(results, f, indent=1)
-    cols = ['adapted', 'adapted, no guard', 'untrained', 'default', 'bilinear', 'lstsq_bag',
-            'ransac_bag']
+    cols = ['adapted', 'adapted, no guard', 'untrained', 'default', 'bilinear', OPEN_GATE,
+            'lstsq_bag', 'ransac_bag']
     print('| dataset | family | ' + ' | '.join(cols) + ' | frames refined | regions refined |')
     print('|---|---|' + '---|' * (len(cols) + 2))
     for r in results['runs'].values():

@@ -7,6 +7,8 @@ The sample's simulated monocular map, relative sources, pair synthesis and the r
 weights format.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from safetensors.torch import save_file
@@ -247,17 +249,22 @@ def test_gate_passes_the_cue_or_nothing_and_the_residual_adds_to_it():
     torch.manual_seed(0)
     x = torch.randn(2, 10, 16, 24)
     x[:, CUE] = torch.rand(2, 16, 24) * 2 - 1
-    net = RefineNet(TINY)
+    net = RefineNet(dataclasses.replace(TINY, max_log_correction=1.0))
     with torch.no_grad():
         assert torch.equal(net(x), torch.zeros(2, 1, 16, 24))  # untrained: nothing added
         for gate_bias, share in ((1.0, 1.0), (7.0, 1.0), (0.25, 0.25), (-3.0, 0.0)):
             net.head.bias[GATE] = gate_bias
             assert torch.allclose(net(x), share * x[:, CUE:CUE + 1], atol=1e-6)
         net.head.bias[RESIDUAL] = float(np.arctanh(0.5))
-        bound = TINY.max_log_correction
+        bound = 1.0
         assert torch.allclose(net(x), 0.5 * bound + torch.zeros_like(x[:, :1]), atol=1e-6)
         net.head.bias[GATE] = 1.0
         assert torch.allclose(net(x), x[:, CUE:CUE + 1] + 0.5 * bound, atol=1e-6)
+    gate_only = RefineNet(TINY)  # the default: no residual, whatever the residual channel says
+    with torch.no_grad():
+        gate_only.head.bias[RESIDUAL] = 3.0
+        gate_only.head.bias[GATE] = 0.5
+        assert torch.allclose(gate_only(x), 0.5 * x[:, CUE:CUE + 1], atol=1e-6)
 
 
 def test_depth_anything_v2_source_gives_disparity_for_adapt(tmp_path_factory, tmp_path, capsys):

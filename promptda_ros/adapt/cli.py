@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='AdamW learning rate, in (0, 1] (default 2e-3)')
     p.add_argument('--width', type=number(int, 1, 512), default=d.base_width,
                    help=f'U-Net base width (default {d.base_width})')
+    p.add_argument('--residual', type=number(float, 0.0, 5.0), default=d.max_log_correction,
+                   metavar='B', help='bound of a free log-depth residual added to the gated cue '
+                   '(default %(default)s: none, the gate alone; e.g. 1 = a factor up to e)')
     p.add_argument('--net-long-side', type=number(int, 16, 4096), default=d.net_long_side,
                    help=f'network input long side, px (default {d.net_long_side})')
     p.add_argument('--pattern', choices=('mix', 'beams', 'random'), default='mix',
@@ -316,7 +319,8 @@ def train(args, frames: list) -> dict:
     from promptda_ros.core.errors import CheckpointError
     from promptda_ros.train import loop
 
-    config = RefineConfig(base_width=args.width, net_long_side=args.net_long_side)
+    config = RefineConfig(base_width=args.width, net_long_side=args.net_long_side,
+                          max_log_correction=args.residual)
     synth = SynthesisConfig(pattern=args.pattern, degrade_probability=args.degrade,
                             modes=tuple(args.modes),
                             uninformative_probability=args.uninformative,

@@ -29,7 +29,9 @@ completion).  The log-depth correction on top of the LiDAR-only completion is::
     depth = lidar * exp(c)                                       (metres)
 
 so trusting the relative map where it is right is one decision per pixel (``g`` = 1), and
-ignoring it is another (``g`` = 0), whatever the map's errors look like.  The head starts at
+ignoring it is another (``g`` = 0), whatever the map's errors look like.  By default
+``max_log_correction`` is 0: no residual, and every output pixel lies between the LiDAR-only
+completion and the locally aligned relative map.  The head starts at
 zero, so an untrained network returns the LiDAR-only completion exactly; the relative map can
 only enter the output through what training taught the network to take from it (the gate and
 channels 3, 7-9), never by construction.
@@ -83,8 +85,12 @@ class RefineConfig:
         base_width: channels of the first level (doubled at every level).
         levels: resolution levels of the U-Net (>= 2).
         groups: GroupNorm groups (must divide ``base_width``).
-        max_log_correction: bound of the predicted log-depth correction (tanh-limited);
-            1.0 allows a factor e^-1 .. e^1 on the LiDAR-only completion.
+        max_log_correction: bound of the free residual ``r`` (tanh-limited, log units; 1.0
+            allows a factor e^-1 .. e^1 on top of the gated cue).  0 (the default) = no
+            residual, the gate alone: the output then lies, pixel by pixel, between the
+            LiDAR-only completion and the locally aligned relative map (in log depth).
+            Measured: a free residual learns the pseudo-truth's segment jumps and made the
+            output worse on every relative-map family of ``bench/starrygazer_families.py``.
         net_long_side: long side of the network input, pixels (rounded to a multiple of
             ``2 ** (levels - 1)``); the short side keeps the image aspect.
     """
@@ -92,7 +98,7 @@ class RefineConfig:
     base_width: int = 16
     levels: int = 4
     groups: int = 8
-    max_log_correction: float = 1.0
+    max_log_correction: float = 0.0
     net_long_side: int = 128
 
     def __post_init__(self) -> None:
@@ -102,8 +108,8 @@ class RefineConfig:
         if int(self.base_width) % int(self.groups):
             raise InputError(f'groups ({self.groups}) must divide base_width '
                              f'({self.base_width})')
-        if not float(self.max_log_correction) > 0:
-            raise InputError('max_log_correction must be > 0')
+        if not float(self.max_log_correction) >= 0:
+            raise InputError('max_log_correction must be >= 0')
         if int(self.net_long_side) < 2 ** int(self.levels):
             raise InputError(f'net_long_side must be >= {2 ** int(self.levels)}, got '
                              f'{self.net_long_side}')
