@@ -35,8 +35,10 @@ Datasets:
 Per (dataset, family): ``promptda-adapt``'s training (:func:`promptda_ros.adapt.cli.train`,
 ``--steps``) on the unlabelled frames, then scoring of the adapted backend with its serve-time
 guard, the same without the guard, the untrained network (zero head = the LiDAR-only
-completion), ``default``, ``bilinear`` and the lstsq / RANSAC-aligned relative map, every
-backend through the frame pipeline. ``--ablation FAMILY`` also trains the synthesis variants
+completion), the relative map *locally* aligned to the prompt (:func:`open_gate`: the gate open
+everywhere, no learning; a family is informative where this beats ``default``), ``default``,
+``bilinear`` and the lstsq / RANSAC-aligned relative map, every backend through the frame
+pipeline. ``--ablation FAMILY`` also trains the synthesis variants
 of :data:`ABLATION` on the first dataset (the sample, or the real frames without it). Prints
 markdown tables and writes ``OUT/results.json``.
 ``--timing`` only times ``default`` and ``starrygazer`` (guard on / off) per frame;
@@ -61,7 +63,10 @@ ABLATION = (
     ('+ offset, warp', ['--modes', 'offset,warp', '--uninformative', '0']),
     ('+ bleed, noise', ['--modes', 'offset,warp,bleed,noise', '--uninformative', '0']),
     ('+ thin/far, texture', ['--uninformative', '0']),
-    ('+ uninformative maps (default)', []),
+    ('all, + a free residual (bound 1)', ['--residual', '1']),
+    ('all, segment sigma 0.15 (earlier default)', ['--segment-sigma', '0.15']),
+    ('all, each mode at probability 0.5 (earlier default)', ['--degrade', '0.5']),
+    ('+ uninformative maps (all, the default)', []),
 )
 NYU_FOCAL_PX = 518.9
 OPEN_GATE = 'locally aligned'  # a network whose gate is open everywhere, no residual, no guard
@@ -334,8 +339,8 @@ def main(argv=None) -> int:
 
             wanted['untrained'] = save_refiner(RefineNet(), os.path.join(args.out, tag,
                                                                          'untrained.safetensors'))
-            wanted[OPEN_GATE] = save_refiner(open_gate(), os.path.join(args.out, tag,
-                                                                      'open_gate.safetensors'))
+            wanted[OPEN_GATE] = save_refiner(open_gate(),
+                                             os.path.join(args.out, tag, 'open_gate.safetensors'))
         if tag in earlier:
             steps, train_s = earlier[tag]['steps'], earlier[tag]['train_s']
         res = _score(frames, space, wanted, train_s)

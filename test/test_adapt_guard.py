@@ -22,6 +22,7 @@ from promptda_ros.backends.starrygazer import (
     gate_weights,
     grid_values,
     region_gate,
+    seen_by_camera,
     StarryGazerBackend,
 )
 from promptda_ros.backends.starrygazer_net import RefineNet, save_refiner
@@ -264,3 +265,20 @@ def test_distance_weights_give_held_out_cells_the_grids_distances():
     # block stand for no pixel and weigh nothing, the others stand for their share of the grid
     assert w.shape == (int(held.sum()),) and (d > 2.5).any() and (d <= 2.5).any()
     assert np.all(w[d > 2.5] == 0) and np.all(w[d <= 2.5] > 0)
+
+
+def test_returns_seen_past_a_foreground_edge_do_not_judge():
+    """A held-out background return beside a foreground edge is no reference for the camera."""
+    prompt = np.full((192, 256), 4.0, np.float32)
+    prompt[:, 100:140] = 1.0  # a foreground pole
+    prompt[1::2] = 0.0  # every other row empty, as between scan lines
+    seen = seen_by_camera(prompt, (480, 640))
+    assert seen.shape == prompt.shape and not seen[prompt == 0].any()
+    assert seen[0, 100:140].all()               # the foreground itself
+    assert not seen[0, 140] and not seen[0, 99]  # background right beside it (parallax window)
+    assert seen[0, 150] and seen[0, 10]         # background away from the edge
+    # the default backend drops the same cells from its prompt: one rule, one place
+    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, remove_occluded
+
+    kept = remove_occluded(prompt, occlusion_cells((480, 640), prompt.shape), OCCLUSION_MARGIN)
+    assert np.array_equal(seen, kept > 0)

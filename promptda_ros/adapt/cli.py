@@ -55,8 +55,9 @@ DESCRIPTION = """\
 Train the StarryGazer refinement network on unlabelled frames (no ground truth): relative depth
 from a monocular model is segmented and rescaled at random into synthetic (dense pseudo-truth,
 sparse depth) pairs, the map the network sees corrupted with the failure modes of monocular
-models; the network learns a residual on the LiDAR-only completion (the 'default' backend), so
-an untrained network returns exactly that completion.
+models; the network learns a per-pixel gate between the LiDAR-only completion (the 'default'
+backend) and the relative map locally aligned to the LiDAR, so an untrained network returns
+exactly that completion.
 
 INPUT is a ROS 2 bag (image, camera_info, LiDAR points or low-res LiDAR depth, and for
 --relative-source bag a 32FC1 relative-depth topic, default /camera/relative_depth) or a frame

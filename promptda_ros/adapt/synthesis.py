@@ -32,8 +32,9 @@ at, as at inference):
 
 The network sees the RGB, the corrupted relative map, the sparse depth of ``D*``, its LiDAR-only
 completion (:class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`) and their fits
-(see :mod:`promptda_ros.backends.starrygazer_net`); it must recover ``D*`` as a residual on the
-LiDAR-only completion, i.e. learn which parts of a relative map deserve trust.
+(see :mod:`promptda_ros.backends.starrygazer_net`); it must recover ``D*`` by gating between
+the LiDAR-only completion and the locally aligned relative map, i.e. learn which parts of a
+relative map deserve trust.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ The backend runs a relative-depth *network* on every image (a live node has no r
 files, and the node subscribes to no relative-depth topic): ``relative_source`` is
 ``'promptda_noprompt'`` (the PromptDA network of ``relative_checkpoint`` run without a prompt)
 or ``'depth_anything_v2'`` (Depth Anything V2 weights in ``relative_checkpoint``).  The
-refinement network (``checkpoint``, written by ``promptda-adapt``) predicts a residual on the
+refinement network (``checkpoint``, written by ``promptda-adapt``) gates, per pixel, between the
 LiDAR-only completion (the ``default`` backend through the frame pipeline,
-:class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`).  The relative map of a live image
+:class:`promptda_ros.backends.starrygazer_refiner.LidarOnly`) and the relative map locally
+aligned to the prompt.  The relative map of a live image
 comes from the source's ``from_image`` (:func:`promptda_ros.backends.relative.relative_of_image`):
 no evaluation frame is involved.
 
@@ -64,6 +65,29 @@ GUARD_MIN_BLOCKS = 4  # held-out blocks with depth a region needs to decide (els
 # chance on a misleading relative map cost 0.6 % of L1 on the generated sample with 1 and
 # 4 micrometres on the real frames with 1.5 (docs/starrygazer.md).
 GUARD_Z = 2.0
+
+
+def seen_by_camera(prompt_m: np.ndarray, image_hw: tuple) -> np.ndarray:
+    """Prompt cells that can judge a completion: not a return seen past a foreground edge.
+
+    A LiDAR displaced from the camera measures, beside a foreground edge, the background the
+    camera does not see there; such a held-out return says a completion that follows the
+    camera's edge is wrong.  The ``default`` backend's occlusion filter
+    (:func:`promptda_ros.backends.default.remove_occluded`, its window scaled to the image)
+    finds them on the full prompt.
+
+    Args:
+        prompt_m: (h, w) float32 metres, 0 = no measurement.
+        image_hw: (H, W) of the camera image.
+
+    Returns:
+        (h, w) bool, True where a measurement is kept by the occlusion filter.
+    """
+    from promptda_ros.backends.default import occlusion_cells, OCCLUSION_MARGIN, remove_occluded
+
+    prompt = np.asarray(prompt_m, np.float32)
+    return remove_occluded(prompt, occlusion_cells(image_hw, prompt.shape),
+                           OCCLUSION_MARGIN) > 0
 
 
 def grid_values(depth_m: np.ndarray, grid_hw: tuple, cells: np.ndarray) -> np.ndarray:
@@ -340,7 +364,8 @@ class StarryGazerBackend:
                 else:
                     a = grid_values(ref_rest, prompt.shape, held)
                     b = grid_values(lid_rest, prompt.shape, held)
-                    both = np.isfinite(a) & np.isfinite(b)
+                    both = np.isfinite(a) & np.isfinite(b) & seen_by_camera(
+                        prompt, image.shape[:2])[held]
                     if not both.any():
                         reason = 'no held-out cell with depth'
                     else:

@@ -6,7 +6,9 @@
 The refinement starts from the **LiDAR-only completion** (:class:`LidarOnly`: the ``default``
 backend, taken from the backend registry and run through the frame pipeline, so it is the
 depth the node would publish with ``backend: default`` for the same sparse prompt) and predicts
-a bounded log-depth residual on top of it.
+a bounded log-depth correction on top of it: a per-pixel gate on the relative map locally
+aligned to the prompt, plus an optional residual (off by default; see
+:mod:`promptda_ros.backends.starrygazer_net`).
 
 One preparation path (:func:`prepare`) serves training and inference: the LiDAR-only completion
 is computed at the image resolution (the one the output is built on) and area-averaged to the
@@ -15,7 +17,7 @@ relative map is normalised (:func:`promptda_ros.backends.relative.normalise_rela
 aligned to the sparse depth by one least-squares scale and shift in inverse depth (``init``,
 :func:`promptda_ros.core.alignment.align_relative_depth`), and
 :func:`promptda_ros.backends.starrygazer_net.make_input` stacks the channels (training,
-``promptda-adapt``, calls the same :func:`prepare`).  At inference the residual is upsampled
+``promptda-adapt``, calls the same :func:`prepare`).  At inference the correction is upsampled
 bilinearly and applied to the *full-resolution* LiDAR-only completion: the output keeps its
 edges, and the relative map's fine detail (blur, copied texture, noise) is never pasted into
 it.
@@ -253,7 +255,7 @@ class StarryGazer:
                 caller has it already; None = computed here.
 
         Returns:
-            (H, W) float32 metres: ``lidar_m * exp(residual)``, NaN where ``lidar_m`` is.
+            (H, W) float32 metres: ``lidar_m * exp(correction)``, NaN where ``lidar_m`` is.
 
         Raises:
             InputError: shapes that do not fit; PromptError: too few valid prompt cells.
