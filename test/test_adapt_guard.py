@@ -193,6 +193,17 @@ def test_region_gate_decides_each_region_on_its_own_blocks():
                        z=1.0, min_blocks=4)
     assert gate[1:, 0].tolist() == [1.0, 1.0] and gate[0, 0] == 0.0
     assert not gate[:, 2].any()
+    # a refinement better across the frame, too little in each region to win there alone: the
+    # frame's test keeps it wherever its region's mean gain is positive, not where it loses
+    gains = rng.normal(0.0, 0.05, rows.size) + 0.012
+    gains[(rows >= 20) & (cols >= 20)] -= 0.05
+    gate = region_gate(gains, blocks, rows, cols, (30, 30), (3, 3), z=2.0, min_blocks=4)
+    assert gate[2, 2] == 0.0 and gate.sum() >= 6
+    region = rows // 10 * 3 + cols // 10
+    alone = sum(region_gate(gains[region == k], blocks[region == k], rows[region == k],
+                            cols[region == k], (30, 30), (3, 3), z=2.0, min_blocks=4).sum()
+                for k in range(9))
+    assert alone < gate.sum()  # judged one region at a time, most would fall back
     w = gate_weights(np.array([[1.0, 0.0]], np.float32), (4, 8))
     assert w[:, 0].tolist() == [1.0] * 4 and w[:, -1].tolist() == [0.0] * 4
     assert np.all(np.diff(w[0]) <= 0)  # no seam: falls from 1 to 0 between the centres

@@ -196,7 +196,10 @@ def region_gate(gains_m: np.ndarray, blocks: np.ndarray, rows: np.ndarray, cols:
         grid_hw: (h, w) of the prompt grid.
         regions: (rows, cols) of regions the grid is cut into (equal shares of it).
         z: a region keeps the refinement when the weighted mean gain of its cells exceeds
-            ``z`` standard errors (one-sided paired test).
+            ``z`` standard errors (one-sided paired test), or when the whole frame's does
+            (all held-out blocks, the same test) and the region's own mean gain is positive:
+            a refinement better across the frame is kept wherever its region does not say
+            otherwise, one better in one region only must win there on its own.
         min_blocks: fewer held-out blocks in a region: no decision, the LiDAR-only completion.
         weights: (n,) float weights of the cells (:func:`distance_weights`); None = all 1.
             The region's gain is the weighted mean over its cells, its standard error that of
@@ -210,22 +213,36 @@ def region_gate(gains_m: np.ndarray, blocks: np.ndarray, rows: np.ndarray, cols:
               + np.minimum(np.asarray(cols) * rx // int(grid_hw[1]), rx - 1))
     gains = np.asarray(gains_m, np.float64)
     wts = np.ones_like(gains) if weights is None else np.asarray(weights, np.float64)
+    blocks = np.asarray(blocks)
+    frame = _paired_test(gains, wts, blocks, np.ones(gains.shape, bool), min_blocks)
+    frame_won = frame is not None and frame[0] > z * frame[1]
     gate = np.zeros(ry * rx, np.float32)
     for k in range(ry * rx):
-        inside = region == k
-        units, inv = np.unique(np.asarray(blocks)[inside], return_inverse=True)
-        if units.size < max(2, int(min_blocks)):
+        test = _paired_test(gains, wts, blocks, region == k, min_blocks)
+        if test is None:
             continue
-        w_b = np.bincount(inv, weights=wts[inside])          # weight per block
-        s_b = np.bincount(inv, weights=(wts * gains)[inside])  # weighted gain per block
-        total = float(w_b.sum())
-        if total <= 0:
-            continue
-        mean = float(s_b.sum()) / total
-        n = units.size
-        stderr = float(np.sqrt(n / (n - 1.0) * np.sum((s_b - mean * w_b) ** 2))) / total
-        gate[k] = float(mean > z * stderr)
+        mean, stderr = test
+        gate[k] = float(mean > z * stderr or (frame_won and mean > 0.0))
     return gate.reshape(ry, rx)
+
+
+def _paired_test(gains: np.ndarray, wts: np.ndarray, blocks: np.ndarray, inside: np.ndarray,
+                 min_blocks: int):
+    """Return (weighted mean gain, its standard error) over ``inside``, blocks the unit.
+
+    None when fewer than ``max(2, min_blocks)`` blocks or no weight lie inside.
+    """
+    units, inv = np.unique(blocks[inside], return_inverse=True)
+    if units.size < max(2, int(min_blocks)):
+        return None
+    w_b = np.bincount(inv, weights=wts[inside])          # weight per block
+    s_b = np.bincount(inv, weights=(wts * gains)[inside])  # weighted gain per block
+    total = float(w_b.sum())
+    if total <= 0:
+        return None
+    mean = float(s_b.sum()) / total
+    n = units.size
+    return mean, float(np.sqrt(n / (n - 1.0) * np.sum((s_b - mean * w_b) ** 2))) / total
 
 
 def gate_weights(gate: np.ndarray, image_hw: tuple) -> np.ndarray:
