@@ -17,7 +17,12 @@ Four simulated monocular models, written here independently of the pair synthesi
 * ``thinfar`` - inverse depth with a random planar tilt, depths beyond a random 70..85th
   percentile saturated (distant ordering lost), thin near structure erased by a morphological
   opening of nearness (7 px per 640 px), 2 px blur (partly informative);
-* ``random`` - a smooth random field that knows nothing of the scene (misleading).
+* ``random`` - a smooth random field that knows nothing of the scene (misleading);
+* ``tonequant`` - written after the design was fixed and never used to choose anything
+  (held out): inverse depth with per-object offsets (3 % of the median, on a fine
+  Felzenszwalb segmentation), an unknown tone curve (normalised nearness to a power in
+  0.6..1.6, not affine), a halo of overshoot at depth edges (as a sharpened network output)
+  and 8-bit quantisation (a map stored as PNG) (informative).
 
 Datasets:
 
@@ -57,7 +62,7 @@ import time
 
 import numpy as np
 
-FAMILIES = ('regions', 'logtex', 'thinfar', 'random')
+FAMILIES = ('regions', 'logtex', 'thinfar', 'random', 'tonequant')
 ABLATION = (
     ('segment rescaling only', ['--modes', 'none', '--uninformative', '0']),
     ('+ offset, warp', ['--modes', 'offset,warp', '--uninformative', '0']),
@@ -125,6 +130,17 @@ def family_map(family: str, depth_m: np.ndarray, rgb: np.ndarray, seed: int,
         k = max(3, int(round(7 * px)) | 1)
         near = cv2.morphologyEx(1.0 / d, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
         return cv2.GaussianBlur(near, (0, 0), 2.0 * px).astype(np.float32), 'inverse'
+    if family == 'tonequant':
+        labels = felzenszwalb(rgb, scale=100, sigma=0.5, min_size=int(200 * px * px))
+        near = 1.0 / d
+        med = float(np.median(near))
+        near = np.maximum(near + rng.normal(0.0, 0.03, labels.max() + 1)[labels] * med,
+                          0.05 * med)
+        lo, hi = np.percentile(near, [1.0, 99.0])
+        n = np.clip((near - lo) / max(float(hi - lo), 1e-9), 0.0, 1.0) ** rng.uniform(0.6, 1.6)
+        n = n + 0.5 * (n - cv2.GaussianBlur(n, (0, 0), 3.0 * px))  # halo: overshoot at edges
+        return (0.02 + np.round(np.clip(n, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32), \
+            'inverse'
     if family == 'random':
         grid = rng.uniform(-1, 1, (4, 5))
         return np.exp(0.5 * cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)).astype(

@@ -28,10 +28,10 @@ from promptda_ros.backends.starrygazer_net import (
     CUE,
     GATE,
     LIDAR,
-    RESIDUAL,
     load_refiner,
     RefineConfig,
     RefineNet,
+    RESIDUAL,
     save_refiner,
 )
 from promptda_ros.backends.starrygazer_refiner import (
@@ -245,7 +245,7 @@ def test_zero_head_returns_the_lidar_only_completion(tmp_path_factory, tmp_path)
 
 
 def test_gate_passes_the_cue_or_nothing_and_the_residual_adds_to_it():
-    """c = clamp(g, 0, 1) * cue + bound * tanh(r): open gate = the locally aligned map."""
+    """The correction is clamp(g, 0, 1) * cue + bound * tanh(r); an open gate passes the cue."""
     torch.manual_seed(0)
     x = torch.randn(2, 10, 16, 24)
     x[:, CUE] = torch.rand(2, 16, 24) * 2 - 1
