@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--relative-short-side', type=number(int, 14, 4096), default=518,
                    help='depth_anything_v2: input short side, px (default 518)')
     p.add_argument('--steps', type=positive_int, default=5000,
-                   help='optimiser steps (default 5000, ~10 min on a 2-core CPU; the network '
+                   help='optimiser steps (default 5000, ~30 min on a 2-core CPU; the network '
                         'starts from the LiDAR-only completion)')
     p.add_argument('--batch', type=positive_int, default=4, help='pairs per step (default 4)')
     p.add_argument('--lr', type=number(float, 0.0, 1.0, low_open=True), default=2e-3,
