@@ -129,6 +129,14 @@ def test_adapt_bad_input_one_line_errors(tmp_path_factory, tmp_path, capsys):
         cli.main([str(bag), '--out', str(tmp_path / 'x'), '--degrade', '1.5'])
     assert usage.value.code == 2
     _one_line_error(capsys.readouterr().err, '--degrade', 'in [0, 1]', "'1.5'")
+    for flag, value, words in (('--segment-sigma', '0.1,0.02', ('LO <= HI',)),
+                               ('--segment-sigma', 'nan', ('0 < LO',)),
+                               ('--segment-sigma', '0,0.1', ('0 < LO',)),
+                               ('--residual', '-1', ())):
+        with pytest.raises(SystemExit) as usage:
+            cli.main([str(bag), '--out', str(tmp_path / 'x'), flag, value])
+        assert usage.value.code == 2
+        _one_line_error(capsys.readouterr().err, flag, f"'{value}'", *words)
 
 
 def test_backend_without_relative_source_or_with_foreign_weights(tmp_path):
