@@ -35,6 +35,9 @@ kept it is the LiDAR-only completion of the full prompt, bit for bit.
 --methods starrygazer`` through the same class (:meth:`StarryGazerBackend.with_relative`).
 
 Imported lazily by the backend registry, so torch loads only when this backend is asked for.
+Over 500 lines because the backend and its guard are one role: the held-out blocks, their
+weights, the occlusion rule, the paired region test and the blending exist only to decide what
+this backend publishes, and each is a small tested function here.
 """
 
 import copy
